@@ -1,0 +1,225 @@
+"""The emulator's HTTP layer: one routing table and thin handlers over the store and the OAuth rules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from suite.emulator import oauth
+from suite.emulator.store import DEFAULT_PER, MAX_PER, Creator, Invalid, NotFound, Page, Store
+
+API_PREFIX = "/v1"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class BadRequest(ValueError):
+    """A request the API cannot parse (400)."""
+
+
+def credly_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"data": {"message": message}, "metadata": {}}, status, headers=headers)
+
+
+def _positive_int(request: Request, name: str, default: int, maximum: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number, not {raw!r}") from None
+    store: Store = request.app.state.store
+    if value == 0 and name == "per" and "per_zero_500" in store.faults:
+        return 0
+    if value < 1 or (maximum is not None and value > maximum):
+        bound = f"between 1 and {maximum}" if maximum else "at least 1"
+        raise BadRequest(f"{name} must be {bound}, not {value}")
+    return value
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        try:
+            return dict(parse_qsl(raw.decode(), keep_blank_values=True))
+        except (ValueError, UnicodeDecodeError) as error:
+            raise BadRequest(f"The form body cannot be parsed: {error}") from None
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequest(f"The request body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"The request body must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+def _page_url(request: Request, page: int, per: int) -> str:
+    return f"{str(request.url.replace(query=''))}?{urlencode({'page': page, 'per': per})}"
+
+
+def _list_envelope(request: Request, data: list[Any], page: Page) -> dict[str, Any]:
+    store: Store = request.app.state.store
+    is_last = page.page >= page.total_pages and "next_page_url_on_last_page" not in store.faults
+    return {
+        "data": data,
+        "metadata": {
+            "count": len(data),
+            "current_page": page.page,
+            "total_count": page.total_count,
+            "total_pages": page.total_pages,
+            "per": page.per,
+            "previous_page_url": None if page.page == 1 else _page_url(request, page.page - 1, page.per),
+            "next_page_url": None if is_last else _page_url(request, page.page + 1, page.per),
+        },
+    }
+
+
+Handler = Callable[[Request, Store, oauth.Token | None], Awaitable[Response]]
+
+
+def api(scope: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Wrap a handler with Bearer authentication, scope and tenant rules, and the error mapping."""
+
+    def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            store: Store = request.app.state.store
+            org_id = request.path_params["organization_id"]
+            try:
+                token = oauth.authenticate(store, request.headers.get("authorization"), org_id)
+                oauth.authorize(store, token, org_id, scope)
+                return await handler(request, store, token)
+            except oauth.BearerError as error:
+                headers = {}
+                if error.status == 401 and "no_www_authenticate" not in store.faults:
+                    headers["WWW-Authenticate"] = error.challenge()
+                elif error.error == "insufficient_scope":
+                    headers["WWW-Authenticate"] = error.challenge()
+                return credly_error(error.status, error.message, headers)
+            except NotFound as error:
+                if "unknown_id_not_404" in store.faults and "oauth_application_id" in request.path_params:
+                    return credly_error(400, str(error))
+                return credly_error(404, str(error))
+            except BadRequest as error:
+                return credly_error(400, str(error))
+            except Invalid as error:
+                return credly_error(422, str(error))
+
+        endpoint.__name__ = handler.__name__
+        return endpoint
+
+    return wrap
+
+
+def _app_id(request: Request) -> int:
+    raw = request.path_params["oauth_application_id"]
+    try:
+        return int(raw)
+    except ValueError:
+        raise NotFound(f"OAuth application {raw} not found") from None
+
+
+@api("oauth_applications")
+async def list_applications(request: Request, store: Store, token: oauth.Token | None) -> Response:
+    org_id = request.path_params["organization_id"]
+    page_no = _positive_int(request, "page", 1)
+    per = _positive_int(request, "per", DEFAULT_PER, MAX_PER)
+    page = store.paginate(store.list_applications(org_id), page_no, per)
+    envelope = _list_envelope(request, [store.application_json(a) for a in page.items], page)
+    if "list_without_metadata" in store.faults:
+        del envelope["metadata"]
+    return JSONResponse(envelope)
+
+
+@api("oauth_applications")
+async def create_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
+    fields = await _json_object(request)
+    creator_app = oauth.application_of(store, token)
+    creator = None
+    if creator_app is not None:
+        creator = Creator(creator_app.internal_id, "OauthApplication", creator_app.name)
+    app = store.create_application(request.path_params["organization_id"], fields, creator)
+    status = 200 if "create_returns_200" in store.faults else 201
+    body = {"data": store.application_json(app, reveal_secret=True), "metadata": {}}
+    return JSONResponse(body, status)
+
+
+@api("oauth_applications")
+async def get_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
+    app = store.application(request.path_params["organization_id"], _app_id(request))
+    return JSONResponse({"data": store.application_json(app), "metadata": {}})
+
+
+@api("oauth_applications")
+async def update_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
+    fields = await _json_object(request)
+    app_id = _app_id(request)
+    app = store.update_application(request.path_params["organization_id"], app_id, fields)
+    return JSONResponse({"data": store.application_json(app), "metadata": {}})
+
+
+@api("oauth_applications")
+async def delete_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
+    store.delete_application(request.path_params["organization_id"], _app_id(request))
+    if "delete_returns_200" in store.faults:
+        return JSONResponse({"data": {"message": "Deleted"}, "metadata": {}}, 200)
+    return Response(status_code=204)
+
+
+@api("issued_badges")
+async def list_badges(request: Request, store: Store, token: oauth.Token | None) -> Response:
+    org = store.organization(request.path_params["organization_id"])
+    page_no = _positive_int(request, "page", 1)
+    per = _positive_int(request, "per", DEFAULT_PER, MAX_PER)
+    page = store.paginate(org.badges, page_no, per)
+    envelope = _list_envelope(request, page.items, page)
+    if "badges_wrong_envelope" in store.faults:
+        return JSONResponse(page.items)
+    return JSONResponse(envelope)
+
+
+async def issue_token(request: Request) -> Response:
+    store: Store = request.app.state.store
+    headers = {} if "token_cacheable" in store.faults else NO_STORE
+    try:
+        params = await _json_object(request)
+        body = oauth.grant_client_credentials(store, params, request.headers.get("authorization"))
+    except BadRequest as error:
+        return JSONResponse({"error": "invalid_request", "error_description": str(error)}, 400, headers)
+    except oauth.OAuthError as error:
+        return JSONResponse(error.body(), error.status, headers)
+    return JSONResponse(body, 200, headers)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return credly_error(404, f"No route matches {request.method} {request.url.path}")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    return credly_error(405, f"{request.method} is not allowed on {request.url.path}")
+
+
+APPLICATIONS = API_PREFIX + "/organizations/{organization_id}/oauth_applications"
+
+ROUTES = [
+    Route(APPLICATIONS, list_applications, methods=["GET"]),
+    Route(APPLICATIONS, create_application, methods=["POST"]),
+    Route(APPLICATIONS + "/{oauth_application_id}", get_application, methods=["GET"]),
+    Route(APPLICATIONS + "/{oauth_application_id}", update_application, methods=["PUT"]),
+    Route(APPLICATIONS + "/{oauth_application_id}", delete_application, methods=["DELETE"]),
+    Route(API_PREFIX + "/organizations/{organization_id}/badges", list_badges, methods=["GET"]),
+    Route("/oauth/token", issue_token, methods=["POST"]),
+]
+
+
+def create_app(store: Store) -> Starlette:
+    app = Starlette(routes=ROUTES, exception_handlers={404: not_found, 405: method_not_allowed})
+    app.state.store = store
+    return app

@@ -1,0 +1,100 @@
+"""The contract, loaded once: openapi/credly.yaml and jsonschema validators built from its own schemas.
+
+Every other module reads schemas, scopes and operations from here; no schema is written twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "credly.yaml"
+_SPEC_URI = "urn:credly-contract:openapi"
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The parsed OpenAPI document."""
+    return yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+
+
+def spec_sha256() -> str:
+    return hashlib.sha256(SPEC_PATH.read_bytes()).hexdigest()
+
+
+@cache
+def _registry() -> Registry:
+    resource = Resource.from_contents(document(), default_specification=DRAFT202012)
+    return Registry().with_resource(_SPEC_URI, resource)
+
+
+def _format_checker() -> jsonschema.FormatChecker:
+    return jsonschema.Draft202012Validator.FORMAT_CHECKER
+
+
+@cache
+def validator(ref: str) -> jsonschema.Draft202012Validator:
+    """A validator for a JSON pointer into the document, e.g. ``#/components/schemas/TokenResponse``."""
+    return jsonschema.Draft202012Validator(
+        {"$ref": _SPEC_URI + ref}, registry=_registry(), format_checker=_format_checker()
+    )
+
+
+def schema_validator(name: str) -> jsonschema.Draft202012Validator:
+    return validator(f"#/components/schemas/{name}")
+
+
+def schema_errors(name: str, instance: Any) -> list[str]:
+    """Readable messages for every way ``instance`` breaks the named component schema."""
+    errors = sorted(schema_validator(name).iter_errors(instance), key=lambda e: list(e.path))
+    return [f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in errors]
+
+
+def oauth_scopes() -> list[str]:
+    """The ten documented scopes, in the documentation's order."""
+    flows = document()["components"]["securitySchemes"]["oauth2"]["flows"]
+    return list(flows["clientCredentials"]["scopes"])
+
+
+@cache
+def operations() -> dict[str, dict[str, Any]]:
+    """operationId -> {method, path, scopes, responses}."""
+    found: dict[str, dict[str, Any]] = {}
+    for path, item in document()["paths"].items():
+        for method, op in item.items():
+            if method in {"get", "put", "post", "delete", "patch"}:
+                scopes = [s for req in op.get("security", []) for s in req.get("oauth2", [])]
+                found[op["operationId"]] = {
+                    "method": method.upper(),
+                    "path": path,
+                    "scopes": scopes,
+                    "responses": op["responses"],
+                }
+    return found
+
+
+def required_scope(operation_id: str) -> str:
+    """The one scope an API operation needs."""
+    (scope,) = operations()[operation_id]["scopes"]
+    return scope
+
+
+def response_schema_ref(operation_id: str, status: int) -> str | None:
+    """JSON pointer of the documented JSON schema for a response, or None when there is no body."""
+    responses = operations()[operation_id]["responses"]
+    response = responses.get(str(status))
+    if response is None:
+        return None
+    if "$ref" in response:
+        response = document()["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    content = response.get("content", {}).get("application/json")
+    if content is None:
+        return None
+    return content["schema"]["$ref"]
