@@ -54,8 +54,12 @@ async def _json_object(request: Request) -> dict[str, Any]:
             raise BadRequest(f"The form body cannot be parsed: {error}") from None
     try:
         body = json.loads(raw or b"{}")
+        # A lone surrogate escape ("\ud800") parses but cannot be encoded back to UTF-8.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeDecodeError) as error:
         raise BadRequest(f"The request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequest("The request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise BadRequest(f"The request body must be a JSON object, not {type(body).__name__}")
     return body
@@ -120,10 +124,10 @@ def api(scope: str) -> Callable[[Handler], Callable[[Request], Awaitable[Respons
 
 def _app_id(request: Request) -> int:
     raw = request.path_params["oauth_application_id"]
-    try:
-        return int(raw)
-    except ValueError:
-        raise NotFound(f"OAuth application {raw} not found") from None
+    # Only plain ASCII digits: int() would also take "+1", " 1", "1_0" and non-ASCII digits.
+    if not (raw.isascii() and raw.isdigit()):
+        raise NotFound(f"OAuth application {raw} not found")
+    return int(raw)
 
 
 @api("oauth_applications")

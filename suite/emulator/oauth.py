@@ -5,7 +5,6 @@ authentication with scopes (RFC 6750), as Doorkeeper, Credly's provider, applies
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,7 +50,7 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII header text
         raise OAuthError("invalid_client", "Client authentication failed.", 401) from None
     uid, _, secret = decoded.partition(":")
     return uid, secret

@@ -1,0 +1,37 @@
+"""Generated calls from openapi/credly.yaml (schemathesis): positive data must be served as documented,
+negative data must be refused; every call goes through the requirement checks."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from schemathesis import GenerationMode
+
+from suite import st
+
+positive = schemathesis.pytest.from_fixture("positive_schema").exclude(operation_id=st.TOKEN_OPERATION)
+negative = schemathesis.pytest.from_fixture("negative_schema").exclude(operation_id=st.TOKEN_OPERATION)
+
+
+@pytest.fixture(scope="session")
+def positive_schema(certification):
+    return st.load_schema(certification, GenerationMode.POSITIVE)
+
+
+@pytest.fixture(scope="session")
+def negative_schema(certification):
+    return st.load_schema(certification, GenerationMode.NEGATIVE)
+
+
+@pytest.mark.requirement("SEC-NO-5XX", "APP-SCHEMA", "APP-SECRET-ONCE")
+@positive.parametrize()
+def test_generated_valid_requests_are_served_as_documented(case, certification):
+    if certification.profile.read_only and case.method != "GET":
+        pytest.skip("the read-only profile changes nothing")
+    st.call_and_check(certification, case)
+
+
+@pytest.mark.requirement("SEC-NO-5XX", "SEC-INPUT-REJECTED")
+@negative.parametrize()
+def test_generated_invalid_requests_are_refused(case, certification, mutating):
+    st.call_and_check(certification, case)

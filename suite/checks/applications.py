@@ -1,0 +1,202 @@
+"""Checks of the documented OAuth application operations (APP-*)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from suite import spec
+from suite.checks import Violation, check, expect_json_object, expect_status
+from suite.client import Exchange
+
+
+def application_objects(exchange: Exchange) -> list[dict[str, Any]]:
+    """The application objects in a get/list/create/update response (none for other shapes)."""
+    body = exchange.json()
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, dict) and "uid" in data:
+        return [data]
+    if isinstance(data, list):
+        return [item for item in data if isinstance(item, dict)]
+    return []
+
+
+def _envelope(exchange: Exchange, what: str, data_type: type) -> dict[str, Any]:
+    body = expect_json_object(exchange, what)
+    missing = [key for key in ("data", "metadata") if key not in body]
+    if missing:
+        raise Violation(f"{what} answered without {' and '.join(missing)}", exchange)
+    if not isinstance(body["data"], data_type):
+        raise Violation(f"{what}: data is {type(body['data']).__name__}, expected {data_type.__name__}", exchange)
+    if not isinstance(body["metadata"], dict):
+        raise Violation(f"{what}: metadata is not an object", exchange)
+    return body
+
+
+@check("APP-LIST")
+def list_answers_200_with_data_and_metadata(exchange: Exchange) -> list[dict[str, Any]]:
+    expect_status(exchange, 200, what="the list")
+    return _envelope(exchange, "the list", list)["data"]
+
+
+@check("APP-GET")
+def get_answers_200_with_data_and_metadata(exchange: Exchange, application_id: int) -> dict[str, Any]:
+    expect_status(exchange, 200, what=f"get of application {application_id}")
+    data = _envelope(exchange, "get", dict)["data"]
+    if data.get("id") != application_id:
+        raise Violation(f"get of application {application_id} answered id {data.get('id')!r}", exchange)
+    return data
+
+
+@check("APP-GET")
+def unknown_application_answers_404(exchange: Exchange) -> None:
+    expect_status(exchange, 404, what="get of an application id that does not exist")
+
+
+@check("APP-CREATE")
+def create_answers_201_with_application(exchange: Exchange, sent: dict[str, Any]) -> dict[str, Any]:
+    expect_status(exchange, 201, what="create")
+    data = _envelope(exchange, "create", dict)["data"]
+    for key in ("name", "description"):
+        if key in sent and data.get(key) != sent[key]:
+            raise Violation(f"create was sent {key}={sent[key]!r} but answered {data.get(key)!r}", exchange)
+    if not isinstance(data.get("id"), int):
+        raise Violation("create answered no integer id", exchange)
+    return data
+
+
+@check("APP-CREATE")
+def created_application_is_readable(exchange: Exchange, created: dict[str, Any]) -> None:
+    """A get right after create answers the same application."""
+    if exchange.status != 200:
+        raise Violation(f"application {created['id']} was created but get answered {exchange.status}", exchange)
+    data = (exchange.json() or {}).get("data") or {}
+    for key in ("id", "name", "description", "uid"):
+        if data.get(key) != created.get(key):
+            raise Violation(
+                f"get after create answered {key}={data.get(key)!r}, create said {created.get(key)!r}", exchange
+            )
+
+
+@check("APP-CREATE")
+def created_application_is_listed(listed_ids: set[int], created_id: int, exchange: Exchange | None = None) -> None:
+    if created_id not in listed_ids:
+        raise Violation(f"application {created_id} was created but the list does not hold it", exchange)
+
+
+@check("APP-NAME-REQUIRED")
+def nameless_create_refused(exchange: Exchange, sent: Any) -> None:
+    if not 400 <= exchange.status < 500:
+        raise Violation(f"create with body {sent!r} answered {exchange.status}, expected a 4xx refusal", exchange)
+
+
+@check("APP-NAME-REQUIRED")
+def refused_create_created_nothing(before_ids: set[int], after_ids: set[int]) -> None:
+    added = after_ids - before_ids
+    if added:
+        raise Violation(f"a refused create still added application(s) {sorted(added)}")
+
+
+@check("APP-UPDATE")
+def update_answers_200_with_changes(
+    exchange: Exchange, sent: dict[str, Any], before: dict[str, Any]
+) -> dict[str, Any]:
+    expect_status(exchange, 200, what="update")
+    data = _envelope(exchange, "update", dict)["data"]
+    _expect_fields(exchange, data, {**_documented(before), **sent}, "update")
+    return data
+
+
+@check("APP-UPDATE")
+def update_persisted(exchange: Exchange, expected: dict[str, Any]) -> None:
+    """A later read returns what the update set, and what it did not send is unchanged."""
+    expect_status(exchange, 200, what="get after update")
+    data = (exchange.json() or {}).get("data") or {}
+    _expect_fields(exchange, data, expected, "get after update")
+
+
+def _documented(application: dict[str, Any]) -> dict[str, Any]:
+    return {k: application.get(k) for k in ("name", "description")}
+
+
+def _expect_fields(exchange: Exchange, data: dict[str, Any], expected: dict[str, Any], what: str) -> None:
+    for key, value in _documented(expected).items():
+        if data.get(key) != value:
+            raise Violation(f"{what} answered {key}={data.get(key)!r}, expected {value!r}", exchange)
+
+
+@check("APP-DELETE")
+def delete_answers_204_without_body(exchange: Exchange) -> None:
+    expect_status(exchange, 204, what="delete")
+    if exchange.response_body.strip():
+        raise Violation("delete answered 204 but with a body", exchange)
+
+
+@check("APP-DELETE")
+def deleted_application_answers_404(exchange: Exchange) -> None:
+    expect_status(exchange, 404, what="get of a deleted application")
+
+
+@check("APP-DELETE")
+def deleted_application_not_listed(listed_ids: set[int], deleted_id: int, exchange: Exchange | None = None) -> None:
+    if deleted_id in listed_ids:
+        raise Violation(f"application {deleted_id} was deleted but the list still holds it", exchange)
+
+
+@check("APP-SECRET-ONCE")
+def secret_shown_on_create(exchange: Exchange) -> str:
+    data = (exchange.json() or {}).get("data") or {}
+    secret = data.get("secret")
+    if not isinstance(secret, str) or not secret:
+        raise Violation(f"the create response shows secret={secret!r}, expected a non-empty string", exchange)
+    return secret
+
+
+@check("APP-SECRET-ONCE")
+def secret_hidden_after_create(exchange: Exchange) -> None:
+    """Every application object in a get, list or update response has secret null."""
+    for application in application_objects(exchange):
+        if application.get("secret", None) is not None:
+            raise Violation(
+                f"application {application.get('id')} shows its secret again in {exchange.method} "
+                f"{exchange.url} (only the create response may)",
+                exchange,
+            )
+
+
+@check("APP-CREDENTIALS")
+def created_credentials_obtain_token(exchange: Exchange) -> str:
+    if exchange.status != 200:
+        raise Violation(f"the new application's uid and secret were refused ({exchange.status})", exchange)
+    token = (exchange.json() or {}).get("access_token")
+    if not isinstance(token, str) or not token:
+        raise Violation("the new application's credentials got no access_token", exchange)
+    return token
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@check("APP-SCHEMA")
+def application_objects_match_schema(exchange: Exchange) -> None:
+    for application in application_objects(exchange):
+        errors = spec.schema_errors("OAuthApplicationBase", application)
+        if errors:
+            raise Violation(
+                f"application {application.get('id')} breaks the schema: " + "; ".join(errors[:5]), exchange
+            )
+        created, updated = _timestamp(application["created_at"]), _timestamp(application["updated_at"])
+        if created is None or updated is None:
+            raise Violation(
+                f"application {application.get('id')} has timestamps that are not ISO 8601: "
+                f"{application['created_at']!r}, {application['updated_at']!r}",
+                exchange,
+            )
+        if created > updated:
+            raise Violation(f"application {application.get('id')} has created_at after updated_at", exchange)

@@ -1,0 +1,283 @@
+"""The suite's one HTTP client: timeouts, a request budget, a client-side rate limit, bounded 429 and
+5xx-gateway retries, secret learning for the scrubber, and an Exchange record of every call as evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from suite.config import Target, TargetUnreachable
+from suite.scrub import register, scrub
+
+GATEWAY_STATUSES = {502, 503, 504}
+
+
+class BudgetExhausted(TargetUnreachable):
+    """The run used up its request budget (a safety limit for shared targets)."""
+
+
+@dataclass
+class Exchange:
+    """One request and the response it got, as plain values a check or a report can read."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: str | None
+    status: int
+    response_headers: dict[str, str]
+    response_body: str
+    elapsed: float = 0.0
+    _json: Any = field(default=None, repr=False)
+
+    @classmethod
+    def from_httpx(cls, response: httpx.Response) -> Exchange:
+        request = response.request
+        body = request.content.decode("utf-8", "replace") if request.content else None
+        return cls(
+            method=request.method,
+            url=str(request.url),
+            request_headers=dict(request.headers),
+            request_body=body,
+            status=response.status_code,
+            response_headers={k.lower(): v for k, v in response.headers.items()},
+            response_body=response.text,
+            elapsed=response.elapsed.total_seconds() if response.is_closed else 0.0,
+        )
+
+    def header(self, name: str) -> str | None:
+        return self.response_headers.get(name.lower())
+
+    def json(self) -> Any:
+        """The response body as JSON, or None when it is empty or not JSON."""
+        if self._json is None and self.response_body.strip():
+            try:
+                self._json = json.loads(self.response_body)
+            except ValueError:
+                self._json = None
+        return self._json
+
+    def request_json(self) -> Any:
+        try:
+            return json.loads(self.request_body or "")
+        except ValueError:
+            return None
+
+    def summary(self) -> str:
+        return f"{self.method} {self.url} -> {self.status}"
+
+    def curl(self) -> str:
+        """A one-line, secret-masked curl command that reproduces the request."""
+        parts = ["curl", "-i", "-X", self.method]
+        for name, value in self.request_headers.items():
+            if name.lower() in {"authorization", "content-type", "accept"}:
+                parts += ["-H", f"{name}: {value}"]
+        if self.request_body:
+            parts += ["--data-raw", self.request_body]
+        parts.append(self.url)
+        return scrub(" ".join(shlex.quote(p) for p in parts))
+
+    def evidence(self, limit: int = 4000) -> dict[str, Any]:
+        """Request, response and reproduction, scrubbed, for certificates and failure messages."""
+        headers = {k: v for k, v in self.request_headers.items() if k.lower() not in {"host"}}
+        return scrub(
+            {
+                "request": {
+                    "method": self.method,
+                    "url": self.url,
+                    "headers": headers,
+                    "body": (self.request_body or "")[:limit] or None,
+                },
+                "response": {
+                    "status": self.status,
+                    "headers": self.response_headers,
+                    "body": self.response_body[:limit],
+                },
+                "curl": self.curl(),
+            }
+        )
+
+    def __repr__(self) -> str:
+        return f"<Exchange {scrub(self.summary())}>"
+
+
+def learn_secrets(exchange: Exchange) -> None:
+    """Teach the scrubber every credential that crossed the wire in this exchange."""
+    for key, value in _form_or_json(exchange.request_body).items():
+        if key == "client_secret":
+            register(value, "CLIENT_SECRET")
+    auth = exchange.request_headers.get("authorization", "")
+    if " " in auth:
+        register(auth.split(" ", 1)[1].strip(), "ACCESS_TOKEN")
+    body = exchange.json()
+    if isinstance(body, dict):
+        register(body.get("access_token"), "ACCESS_TOKEN")
+        data = body.get("data")
+        if isinstance(data, dict):
+            register(data.get("secret"), "CLIENT_SECRET")
+        elif isinstance(data, list):
+            for item in data:
+                if isinstance(item, dict):
+                    register(item.get("secret"), "CLIENT_SECRET")
+
+
+def _form_or_json(body: str | None) -> dict[str, Any]:
+    if not body:
+        return {}
+    try:
+        parsed = json.loads(body)
+        return parsed if isinstance(parsed, dict) else {}
+    except ValueError:
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(body, keep_blank_values=True))
+
+
+@dataclass
+class Limits:
+    """Safety limits for a run; the defaults suit a shared staging organization."""
+
+    timeout: float = 10.0
+    connect_timeout: float = 5.0
+    budget: int | None = None
+    min_interval: float = 0.0
+    max_retry_after: float = 30.0
+    retries: int = 3
+
+
+class ApiClient:
+    """Sends every request of a run; knows the target, counts requests and keeps recent exchanges."""
+
+    def __init__(
+        self,
+        target: Target,
+        limits: Limits | None = None,
+        on_exchange: Callable[[Exchange], None] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.target = target
+        self.limits = limits or Limits()
+        self.on_exchange = on_exchange
+        timeout = httpx.Timeout(self.limits.timeout, connect=self.limits.connect_timeout)
+        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self._lock = threading.Lock()
+        self._last_sent = 0.0
+        self.requests_sent = 0
+        self.throttled = 0
+        self.gateway_errors = 0
+        self.recent: deque[Exchange] = deque(maxlen=50)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _pace(self) -> None:
+        with self._lock:
+            if self.limits.budget is not None and self.requests_sent >= self.limits.budget:
+                raise BudgetExhausted(
+                    f"the run reached its request budget of {self.limits.budget} requests "
+                    "(raise it with --max-requests)"
+                )
+            wait = self._last_sent + self.limits.min_interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_sent = time.monotonic()
+            self.requests_sent += 1
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Exchange:
+        headers = dict(headers or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        headers.setdefault("Accept", "application/json")
+        for attempt in range(self.limits.retries + 1):
+            self._pace()
+            try:
+                response = self._http.request(method, url, headers=headers, **kwargs)
+            except httpx.TimeoutException as error:
+                raise TargetUnreachable(f"{method} {url} timed out ({type(error).__name__})") from None
+            except httpx.TransportError as error:
+                raise TargetUnreachable(f"{method} {url} failed: {_cause(error)}") from None
+            exchange = Exchange.from_httpx(response)
+            learn_secrets(exchange)
+            if response.status_code == 429 and attempt < self.limits.retries:
+                self.throttled += 1
+                time.sleep(_retry_after(response, self.limits.max_retry_after))
+                continue
+            if response.status_code in GATEWAY_STATUSES:
+                self.gateway_errors += 1
+                if attempt < self.limits.retries:
+                    time.sleep(min(0.2 * 2**attempt, 2.0))
+                    continue
+                raise TargetUnreachable(
+                    f"{method} {url} answered {response.status_code} {self.limits.retries + 1} times "
+                    "in a row: the target is down or overloaded"
+                )
+            break
+        self.recent.append(exchange)
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
+        return exchange
+
+    def get(self, url: str, **kwargs: Any) -> Exchange:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Exchange:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Exchange:
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Exchange:
+        return self.request("DELETE", url, **kwargs)
+
+    def request_token(
+        self,
+        scope: str | None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        grant_type: str | None = "client_credentials",
+    ) -> Exchange:
+        """POST the token endpoint (form-encoded, as documented); None leaves a parameter out."""
+        form = {
+            "client_id": self.target.client_id if client_id is None else client_id,
+            "client_secret": self.target.client_secret if client_secret is None else client_secret,
+            "grant_type": grant_type,
+            "scope": scope,
+        }
+        return self.post(self.target.token_url, data={k: v for k, v in form.items() if v is not None})
+
+
+def _retry_after(response: httpx.Response, cap: float) -> float:
+    raw = response.headers.get("retry-after", "1")
+    try:
+        return max(0.0, min(float(raw), cap))
+    except ValueError:
+        return min(1.0, cap)
+
+
+def _cause(error: httpx.TransportError) -> str:
+    text = str(error) or type(error).__name__
+    lowered = text.lower()
+    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+        return f"DNS lookup failed ({text})"
+    if "connection refused" in lowered or "errno 111" in lowered:
+        return "connection refused"
+    if "ssl" in lowered or "certificate" in lowered:
+        return f"TLS error ({text})"
+    return text

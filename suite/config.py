@@ -1,0 +1,127 @@
+"""Where the suite points: the target's URLs and credentials, read from CREDLY_* variables or flags.
+
+This is the one place that knows the API's URL layout; everything else asks a Target for URLs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+ENVIRONMENT = {
+    "api_base_url": "CREDLY_API_BASE_URL",
+    "token_url": "CREDLY_TOKEN_URL",
+    "organization_id": "CREDLY_ORGANIZATION_ID",
+    "client_id": "CREDLY_CLIENT_ID",
+    "client_secret": "CREDLY_CLIENT_SECRET",
+    "foreign_organization_id": "CREDLY_FOREIGN_ORGANIZATION_ID",
+}
+OPTIONAL = {"foreign_organization_id"}
+PRODUCTION_HOSTS = frozenset({"api.credly.com", "www.credly.com"})
+DENY_HOSTS_VARIABLE = "CREDLY_DENY_HOSTS"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the setting and the fix (exit code 2)."""
+
+
+class TargetUnreachable(Exception):
+    """The target cannot be reached or answers as a broken server (exit code 3)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str
+    api_base_url: str
+    token_url: str
+    organization_id: str
+    client_id: str = field(repr=False)
+    client_secret: str = field(repr=False)
+    foreign_organization_id: str | None = None
+
+    def organization_url(self, organization_id: str | None = None) -> str:
+        return f"{self.api_base_url}/organizations/{organization_id or self.organization_id}"
+
+    def applications_url(self, organization_id: str | None = None) -> str:
+        return self.organization_url(organization_id) + "/oauth_applications"
+
+    def application_url(self, application_id: int | str, organization_id: str | None = None) -> str:
+        return f"{self.applications_url(organization_id)}/{application_id}"
+
+    def badges_url(self, organization_id: str | None = None) -> str:
+        return self.organization_url(organization_id) + "/badges"
+
+    def public(self) -> dict[str, str | None]:
+        """What may be shown in a report: never credentials."""
+        return {
+            "kind": self.kind,
+            "api_base_url": self.api_base_url,
+            "token_url": self.token_url,
+            "organization_id": self.organization_id,
+        }
+
+    def hosts(self) -> set[str]:
+        return {urlsplit(self.api_base_url).hostname or "", urlsplit(self.token_url).hostname or ""}
+
+
+def _check_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(
+            f"{name}={value!r} is not an http(s) URL; set it like https://sandbox-api.credly.com/v1"
+        )
+    return value.rstrip("/")
+
+
+def live_target(overrides: Mapping[str, str | None], environ: Mapping[str, str] | None = None) -> Target:
+    """A live target from flags (``overrides``) falling back to the CREDLY_* environment."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, str | None] = {}
+    missing = []
+    for key, variable in ENVIRONMENT.items():
+        value = overrides.get(key) or environ.get(variable) or None
+        if value is not None:
+            value = value.strip()
+        if not value and key not in OPTIONAL:
+            missing.append(variable)
+        values[key] = value
+    if missing:
+        raise ConfigError(
+            f"--target live needs {', '.join(missing)}: export "
+            + ("it" if len(missing) == 1 else "them")
+            + " (or pass the matching --api-base-url/--token-url/--organization-id/--client-id/"
+            "--client-secret flags)"
+        )
+    return Target(
+        kind="live",
+        api_base_url=_check_url(ENVIRONMENT["api_base_url"], values["api_base_url"] or ""),
+        token_url=_check_url(ENVIRONMENT["token_url"], values["token_url"] or ""),
+        organization_id=values["organization_id"] or "",
+        client_id=values["client_id"] or "",
+        client_secret=values["client_secret"] or "",
+        foreign_organization_id=values["foreign_organization_id"],
+    )
+
+
+def denied_hosts(environ: Mapping[str, str] | None = None) -> set[str]:
+    environ = os.environ if environ is None else environ
+    extra = {h.strip().lower() for h in environ.get(DENY_HOSTS_VARIABLE, "").split(",") if h.strip()}
+    return set(PRODUCTION_HOSTS) | extra
+
+
+def guard_production(target: Target, allow_production: bool, read_only: bool) -> None:
+    """Refuse production (and deny-listed) hosts before anything is sent."""
+    hit = sorted(h for h in target.hosts() if h.lower() in denied_hosts())
+    if not hit:
+        return
+    if allow_production and read_only:
+        return
+    how = "with a read-only profile (--profile readonly)" if allow_production else (
+        "pass --allow-production together with --profile readonly"
+    )
+    raise ConfigError(
+        f"refusing to certify against production host {', '.join(hit)}: the suite creates and deletes "
+        f"applications; {how}, or point CREDLY_API_BASE_URL at staging"
+    )

@@ -1,0 +1,344 @@
+"""The certification's pytest plugin: options, fixtures, the requirement marker, requirement outcomes,
+scrubbed failure reports, and the exit code. `credly-contract certify` is a thin layer over it, and
+`pytest suite/certification --credly-target ...` runs the same thing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from suite import catalogue
+from suite.checks import CheckFailed
+from suite.checks.oauth import token_response_not_cacheable
+from suite.checks.security import no_server_error, unauthorized_carries_bearer_challenge
+from suite.client import Exchange, Limits
+from suite.config import ConfigError, Target, TargetUnreachable, guard_production, live_target
+from suite.profiles import PROFILES
+from suite.results import Results
+from suite.scrub import scrub
+from suite.session import CertificationRun, new_run_id
+
+EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
+RESULTS_KEY = pytest.StashKey[Results]()
+RUN_KEY = pytest.StashKey[CertificationRun]()
+FAILURES_KEY = pytest.StashKey[list[CheckFailed]]()
+_current_item: pytest.Item | None = None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("credly", "credly-contract certification")
+    group.addoption("--credly-target", default="emulated", choices=["emulated", "live", "replay"])
+    group.addoption("--credly-profile", default="standard", choices=sorted(PROFILES))
+    group.addoption("--credly-reports-dir", default=None, help="where the run's artefacts go")
+    group.addoption("--credly-run-id", default=None)
+    group.addoption("--credly-fault", action="append", default=[], help="emulator fault (emulated)")
+    group.addoption("--credly-seed-applications", type=int, default=0)
+    group.addoption("--credly-cassettes-dir", default=None)
+    group.addoption("--credly-waivers", default=None)
+    group.addoption("--credly-allow-production", action="store_true")
+    group.addoption("--credly-max-requests", type=int, default=None)
+    group.addoption("--credly-rate-limit", type=float, default=None, help="requests per second")
+    group.addoption("--credly-timeout", type=float, default=10.0)
+    for key in ("api_base_url", "token_url", "organization_id", "client_id", "client_secret",
+                "foreign_organization_id"):
+        group.addoption("--credly-" + key.replace("_", "-"), dest="credly_" + key, default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(*ids): the requirement ids a test proves")
+    config.stash[RESULTS_KEY] = Results()
+    if not config.getoption("credly_run_id"):
+        config.option.credly_run_id = new_run_id()
+
+
+def reports_dir(config: pytest.Config) -> Path:
+    chosen = config.getoption("credly_reports_dir")
+    if chosen:
+        return Path(chosen)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    config.option.credly_reports_dir = str(Path("reports") / f"{stamp}-{config.getoption('credly_run_id')}")
+    return Path(config.option.credly_reports_dir)
+
+
+def _build_run(config: pytest.Config) -> CertificationRun:
+    option = config.getoption
+    profile = PROFILES[option("credly_profile")]
+    kind = option("credly_target")
+    emulator = None
+    if kind == "emulated":
+        from suite.emulator import EmulatorServer
+
+        emulator = EmulatorServer(
+            faults=option("credly_fault"), seed_applications=option("credly_seed_applications")
+        ).start()
+        target = Target(
+            kind="emulated",
+            api_base_url=emulator.api_base_url,
+            token_url=emulator.token_url,
+            organization_id=emulator.bootstrap.organization_id,
+            client_id=emulator.bootstrap.client_id,
+            client_secret=emulator.bootstrap.client_secret,
+            foreign_organization_id=emulator.foreign.organization_id,
+        )
+    elif kind == "live":
+        overrides = {k: option("credly_" + k) for k in (
+            "api_base_url", "token_url", "organization_id", "client_id", "client_secret",
+            "foreign_organization_id")}
+        target = live_target(overrides)
+        guard_production(target, option("credly_allow_production"), profile.read_only)
+    else:
+        raise ConfigError("--target replay runs the cassette scenarios (credly-contract certify --target replay)")
+    rate = option("credly_rate_limit")
+    budget = option("credly_max_requests")
+    if budget is None and kind == "live":
+        budget = 1500
+    limits = Limits(
+        timeout=option("credly_timeout"),
+        budget=budget,
+        min_interval=1.0 / rate if rate else (0.05 if kind == "live" else 0.0),
+    )
+    work_dir = reports_dir(config)
+    return CertificationRun(target, profile, option("credly_run_id"), work_dir, limits, emulator)
+
+
+@pytest.fixture(scope="session")
+def certification(pytestconfig: pytest.Config) -> Iterator[CertificationRun]:
+    results = pytestconfig.stash[RESULTS_KEY]
+    try:
+        run = _build_run(pytestconfig)
+    except ConfigError as error:
+        results.error = f"configuration: {error}"
+        pytest.exit(f"credly-contract: {error}", returncode=EXIT_CONFIG)
+    pytestconfig.stash[RUN_KEY] = run
+    run.client.on_exchange = _passive_checks
+    try:
+        run.preflight()
+    except ConfigError as error:
+        _shutdown(pytestconfig, run)
+        results.error = f"configuration: {error}"
+        pytest.exit(f"credly-contract: {error}", returncode=EXIT_CONFIG)
+    except TargetUnreachable as error:
+        _shutdown(pytestconfig, run)
+        results.error = f"unreachable: {error}"
+        pytest.exit(f"credly-contract: target unreachable: {error}", returncode=EXIT_UNREACHABLE)
+    yield run
+    _shutdown(pytestconfig, run)
+
+
+def _shutdown(config: pytest.Config, run: CertificationRun) -> None:
+    results = config.stash[RESULTS_KEY]
+    results.requests_sent = run.client.requests_sent
+    left = run.close()
+    if left:
+        results.observe({"kind": "cleanup", "detail": f"{len(left)} application(s) could not be deleted",
+                         "items": left})
+    if run.emulator is not None:
+        run.emulator.stop()
+
+
+def _passive_checks(exchange: Exchange) -> None:
+    """Rules every response must keep, checked on every exchange of every test."""
+    run = _current_item.config.stash.get(RUN_KEY, None) if _current_item else None
+    checks: list[Callable[[Exchange], None]] = [no_server_error]
+    if run is not None and exchange.url.startswith(run.target.token_url):
+        checks.append(token_response_not_cacheable)
+    elif exchange.status == 401:
+        checks.append(unauthorized_carries_bearer_challenge)
+    for check in checks:
+        try:
+            check(exchange)
+        except CheckFailed as failure:
+            soft_fail(failure)
+
+
+def soft_fail(failure: CheckFailed) -> None:
+    """Record a failure against the running test without stopping it."""
+    if _current_item is not None:
+        _current_item.stash.setdefault(FAILURES_KEY, []).append(failure)
+
+
+@pytest.fixture
+def expect() -> Callable[..., Any]:
+    """Run a check softly: a failure is recorded and the test goes on to its other checks."""
+
+    def run(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return check(*args, **kwargs)
+        except CheckFailed as failure:
+            soft_fail(failure)
+            return None
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def target(certification: CertificationRun) -> Target:
+    return certification.target
+
+
+@pytest.fixture(scope="session")
+def api(certification: CertificationRun) -> Any:
+    return certification.client
+
+
+@pytest.fixture(scope="session")
+def tokens(certification: CertificationRun) -> Any:
+    return certification.tokens
+
+
+@pytest.fixture(scope="session")
+def apps(certification: CertificationRun) -> Any:
+    return certification.resources
+
+
+@pytest.fixture(scope="session")
+def profile(certification: CertificationRun) -> Any:
+    return certification.profile
+
+
+@pytest.fixture
+def mutating(certification: CertificationRun) -> None:
+    """Skip a test that creates or changes data under a read-only profile."""
+    if certification.profile.read_only:
+        pytest.skip("the read-only profile creates nothing")
+
+
+def requirement_ids(item: pytest.Item) -> list[str]:
+    ids: list[str] = []
+    for marker in item.iter_markers("requirement"):
+        for rid in marker.args:
+            catalogue.get(rid)
+            ids.append(rid)
+    return list(dict.fromkeys(ids))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    global _current_item
+    _current_item = item
+
+
+def _failures_from(exc: BaseException) -> tuple[list[CheckFailed], list[BaseException]]:
+    """Split an exception (or group) into requirement failures and anything else."""
+    from suite.st import failure_to_check
+
+    if isinstance(exc, CheckFailed):
+        return [exc], []
+    if isinstance(exc, BaseExceptionGroup):
+        checks: list[CheckFailed] = []
+        others: list[BaseException] = []
+        for inner in exc.exceptions:
+            mapped = failure_to_check(inner)
+            if mapped is not None:
+                checks.append(mapped)
+                continue
+            c, o = _failures_from(inner)
+            checks += c
+            others += o
+        return checks, others
+    mapped = failure_to_check(exc)
+    if mapped is not None:
+        return [mapped], []
+    return [], [exc]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    results = item.config.stash[RESULTS_KEY]
+    ids = requirement_ids(item)
+    if call.when == "call" or (call.when == "setup" and report.failed):
+        failures = list(item.stash.get(FAILURES_KEY, []))
+        completed = True
+        if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
+            found, others = _failures_from(call.excinfo.value)
+            failures += found
+            for other in others:
+                if isinstance(other, TargetUnreachable | ConfigError):
+                    results.error = str(other)
+                    completed = False
+                else:
+                    completed = False
+                    for rid in ids:
+                        failures.append(
+                            CheckFailed(rid, f"the test stopped on {type(other).__name__}: {other}")
+                        )
+        if failures and report.passed:
+            report.outcome = "failed"
+        if failures and completed:
+            report.longrepr = "\n\n".join(f.describe() for f in failures)
+        if report.skipped:
+            completed = False
+        payload = {
+            "requirements": ids,
+            "completed": completed and not report.skipped,
+            "failures": [{"requirement": f.requirement, **f.evidence()} for f in failures],
+        }
+        report.user_properties.append(("credly", json.dumps(payload)))
+        report.user_properties.append(("requirements", " ".join(ids)))
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        report.longrepr = scrub(str(report.longrepr))
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, value in report.user_properties:
+        if name == "credly":
+            payload = json.loads(value)
+            results = _session_results()
+            if results is None:
+                return
+            results.record(report.nodeid + _param(report), payload["requirements"],
+                           payload["failures"], payload["completed"])
+
+
+def _param(report: pytest.TestReport) -> str:
+    # schemathesis items share one nodeid; their location names the operation.
+    name = report.location[2] if report.location else ""
+    return name[name.index("["):] if "[" in name and "[" not in report.nodeid else ""
+
+
+_CONFIG: list[pytest.Config] = []
+
+
+def _session_results() -> Results | None:
+    return _CONFIG[0].stash[RESULTS_KEY] if _CONFIG else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _CONFIG[:] = [session.config]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    results = config.stash[RESULTS_KEY]
+    if not any(o.tests for o in results.outcomes.values()):
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("credly-contract requirements")
+    for rid, outcome in results.outcomes.items():
+        write(f"{outcome.status.upper():8} {rid}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    results = config.stash[RESULTS_KEY]
+    if not any(o.tests for o in results.outcomes.values()) and not results.error:
+        return
+    from suite.report import write_run_artifacts
+
+    run = config.stash.get(RUN_KEY, None)
+    verdict = write_run_artifacts(config, results, run)
+    if results.error and results.error.startswith("configuration"):
+        session.exitstatus = EXIT_CONFIG
+    elif verdict == "error":
+        session.exitstatus = EXIT_UNREACHABLE
+    elif verdict == "certified":
+        session.exitstatus = EXIT_CERTIFIED
+    else:
+        session.exitstatus = EXIT_NOT_COMPLIANT

@@ -1,0 +1,27 @@
+"""Profiles trade depth for time: every profile checks every requirement; they differ in how many
+generated examples and how long the stateful sequences are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    examples: int
+    stateful_examples: int
+    stateful_steps: int
+    pages: int
+    read_only: bool = False
+    description: str = ""
+
+
+PROFILES = {
+    "quick": Profile("quick", 5, 4, 6, 3, description="every pull request"),
+    "standard": Profile("standard", 25, 15, 10, 3, description="the default"),
+    "thorough": Profile("thorough", 100, 60, 20, 4, description="nightly"),
+    "readonly": Profile(
+        "readonly", 5, 0, 0, 1, read_only=True, description="creates nothing; for --allow-production"
+    ),
+}

@@ -1,0 +1,202 @@
+"""schemathesis, driven by openapi/credly.yaml: schema loading for a target, the client-credentials auth
+provider (the token host differs from the API host), and one custom check that runs our requirement
+checks on every generated call, so schemathesis failures carry requirement ids."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import schemathesis
+from schemathesis import GenerationMode
+from schemathesis.core.failures import Failure
+
+from suite import spec
+from suite.checks import CheckFailed, Violation, check
+from suite.checks.applications import (
+    application_objects_match_schema,
+    nameless_create_refused,
+    secret_hidden_after_create,
+    secret_shown_on_create,
+)
+from suite.checks.security import bad_input_refused, no_server_error
+from suite.client import Exchange, learn_secrets
+from suite.ledger import resource_name
+from suite.session import CertificationRun
+
+TOKEN_OPERATION = "createAccessToken"
+OPERATION_REQUIREMENT = {
+    "listOAuthApplications": "APP-LIST",
+    "getOAuthApplication": "APP-GET",
+    "createOAuthApplication": "APP-CREATE",
+    "updateOAuthApplication": "APP-UPDATE",
+    "deleteOAuthApplication": "APP-DELETE",
+    "listIssuedBadges": "BADGES-LIST",
+}
+REQUEST_SCHEMAS = {
+    "createOAuthApplication": "OAuthApplicationCreate",
+    "updateOAuthApplication": "OAuthApplicationUpdate",
+}
+
+
+class RequirementFailure(Failure):
+    """A schemathesis failure that carries the requirement check that failed."""
+
+    code = "CREDLY"
+
+    def __init__(self, *, operation: str, failure: CheckFailed) -> None:
+        super().__init__(operation=operation, title=f"[{failure.requirement}] {failure.message[:120]}",
+                         message=failure.describe())
+        self.check_failed = failure
+
+
+@functools.cache
+def _failure_class(requirement_id: str) -> type[RequirementFailure]:
+    # schemathesis keeps one failure per (class, operation): one class per requirement keeps them all.
+    return type(f"Failure_{requirement_id.replace('-', '_')}", (RequirementFailure,), {})
+
+
+def failure_to_check(exc: BaseException) -> CheckFailed | None:
+    """The CheckFailed behind a schemathesis failure (ours, or a built-in one with a known meaning)."""
+    if isinstance(exc, RequirementFailure):
+        return exc.check_failed
+    if isinstance(exc, Failure) and "not_a_server_error" in getattr(type(exc), "checks", ()):
+        return CheckFailed("SEC-NO-5XX", f"{exc.title}: {exc.message}")
+    return None
+
+
+def exchange_of(response: Any) -> Exchange:
+    """An Exchange from a schemathesis Response (requests underneath)."""
+    request = response.request
+    body = request.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    headers = {k.lower(): (v[0] if isinstance(v, list) and v else str(v)) for k, v in response.headers.items()}
+    exchange = Exchange(
+        method=request.method,
+        url=request.url,
+        request_headers=dict(request.headers),
+        request_body=body or None,
+        status=response.status_code,
+        response_headers=headers,
+        response_body=response.text or "",
+        elapsed=float(response.elapsed or 0),
+    )
+    learn_secrets(exchange)
+    return exchange
+
+
+@check("APP-SCHEMA")
+def status_is_documented(exchange: Exchange, operation_id: str) -> None:
+    documented = spec.operations()[operation_id]["responses"]
+    if str(exchange.status) not in documented and exchange.status < 500:
+        raise Violation(
+            f"{operation_id} answered {exchange.status}, which the contract does not document "
+            f"({', '.join(documented)})",
+            exchange,
+        )
+
+
+def _documented_status(exchange: Exchange, operation_id: str) -> None:
+    # An undocumented status is a failure of the operation's own requirement.
+    try:
+        status_is_documented(exchange, operation_id)
+    except CheckFailed as failure:
+        failure.requirement = OPERATION_REQUIREMENT[operation_id]
+        raise CheckFailed(failure.requirement, failure.message, exchange, "status_is_documented") from None
+
+
+def _request_violations(case: Any, operation_id: str) -> list[str]:
+    schema_name = REQUEST_SCHEMAS.get(operation_id)
+    if schema_name is None or case.body is None:
+        return []
+    return spec.schema_errors(schema_name, case.body)
+
+
+def requirement_checks(run: CertificationRun, case: Any, exchange: Exchange) -> list[CheckFailed]:
+    """Every requirement check that applies to one generated call."""
+    operation_id = case.operation.definition.raw.get("operationId")
+    checks: list[Any] = [functools.partial(no_server_error, exchange)]
+    if operation_id == "createOAuthApplication" and exchange.status < 300:
+        run.resources.note_created(exchange)
+    negative = case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE
+    violations = _request_violations(case, operation_id)
+    if violations:
+        body = case.body
+        nameless = (
+            operation_id == "createOAuthApplication"
+            and isinstance(body, dict)
+            and (body.get("name") is None or (isinstance(body["name"], str) and not body["name"].strip()))
+        )
+        if nameless:
+            checks.append(functools.partial(nameless_create_refused, exchange, body))
+        else:
+            checks.append(functools.partial(bad_input_refused, exchange, f"{operation_id} with {violations[0]}"))
+    if not negative and exchange.status < 500:
+        checks.append(functools.partial(_documented_status, exchange, operation_id))
+    if 200 <= exchange.status < 300 and operation_id != "listIssuedBadges":
+        checks.append(functools.partial(application_objects_match_schema, exchange))
+        if operation_id == "createOAuthApplication":
+            checks.append(functools.partial(secret_shown_on_create, exchange))
+        else:
+            checks.append(functools.partial(secret_hidden_after_create, exchange))
+    failures = []
+    for run_check in checks:
+        try:
+            run_check()
+        except CheckFailed as failure:
+            failures.append(failure)
+    return failures
+
+
+def load_schema(run: CertificationRun, mode: GenerationMode) -> Any:
+    """The contract as a schemathesis schema aimed at the run's target, with client-credentials auth."""
+    schema = schemathesis.openapi.from_path(str(spec.SPEC_PATH))
+    schema.config.update(
+        base_url=run.target.api_base_url,
+        request_timeout=run.client.limits.timeout,
+        parameters={"path.organization_id": run.target.organization_id},
+    )
+    schema.config.generation.update(modes=[mode], max_examples=run.profile.examples)
+    schema.config.phases.update(phases=["examples", "fuzzing"])
+    @schema.auth(refresh_interval=600)
+    class ClientCredentials:
+        """Fetches (and refreshes on 401) a client-credentials token from the token URL."""
+
+        def get(self, case: Any, ctx: Any) -> str:
+            run.tokens.forget()
+            return run.tokens.get("oauth_applications", "issued_badges")
+
+        def set(self, case: Any, data: str, ctx: Any) -> None:
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+    return schema
+
+
+def prepare(run: CertificationRun, case: Any) -> None:
+    """Name generated applications after the run so that cleanup and sweep recognise them, and aim
+    generated updates and deletes at applications this run created, never at anyone else's."""
+    app_id = (case.path_parameters or {}).get("oauth_application_id")
+    owned = isinstance(app_id, int) and run.ledger.owns(run.target.organization_id, app_id)
+    if case.method in ("PUT", "DELETE") and isinstance(app_id, int) and not owned:
+        case.path_parameters["oauth_application_id"] = run.resources.scratch_application()
+    body = case.body
+    if isinstance(body, dict) and isinstance(body.get("name"), str) and body["name"].strip():
+        body["name"] = resource_name(run.run_id, "st " + body["name"][:60])
+
+
+def call_and_check(run: CertificationRun, case: Any) -> Exchange:
+    prepare(run, case)
+    run.client._pace()
+    response = case.call(timeout=run.client.limits.timeout)
+    exchange = exchange_of(response)
+    if run.client.on_exchange is not None:
+        run.client.on_exchange(exchange)
+    failures = requirement_checks(run, case, exchange)
+    if failures:
+        label = case.operation.label
+        raise ExceptionGroup(
+            f"{len(failures)} requirement(s) failed on {label}",
+            [_failure_class(f.requirement)(operation=label, failure=f) for f in failures],
+        )
+    return exchange
