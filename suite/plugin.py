@@ -56,13 +56,30 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.credly_run_id = new_run_id()
 
 
-def reports_dir(config: pytest.Config) -> Path:
-    chosen = config.getoption("credly_reports_dir")
+def reports_dir_for(chosen: str | None, run_id: str | None = None) -> Path:
+    """The run's artefact folder: the chosen one, or reports/<UTC timestamp>-<run id>/."""
     if chosen:
         return Path(chosen)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    config.option.credly_reports_dir = str(Path("reports") / f"{stamp}-{config.getoption('credly_run_id')}")
-    return Path(config.option.credly_reports_dir)
+    return Path("reports") / f"{stamp}-{run_id or new_run_id()}"
+
+
+def reports_dir(config: pytest.Config) -> Path:
+    path = reports_dir_for(config.getoption("credly_reports_dir"), config.getoption("credly_run_id"))
+    config.option.credly_reports_dir = str(path)
+    return path
+
+
+def exit_code(pytest_code: int) -> int:
+    """The CLI's exit code for a finished pytest session."""
+    results = LAST_RESULTS[0] if LAST_RESULTS else None
+    if results is not None and results.error:
+        return EXIT_CONFIG if results.error.startswith("configuration") else EXIT_UNREACHABLE
+    if pytest_code in (EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_UNREACHABLE):
+        return pytest_code
+    if pytest_code == pytest.ExitCode.INTERRUPTED:
+        return 130
+    return EXIT_CONFIG
 
 
 def _build_run(config: pytest.Config) -> CertificationRun:
@@ -304,6 +321,7 @@ def _param(report: pytest.TestReport) -> str:
 
 
 _CONFIG: list[pytest.Config] = []
+LAST_RESULTS: list[Results] = []
 
 
 def _session_results() -> Results | None:
@@ -328,6 +346,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     results = config.stash[RESULTS_KEY]
+    LAST_RESULTS[:] = [results]
     if not any(o.tests for o in results.outcomes.values()) and not results.error:
         return
     from suite.report import write_run_artifacts

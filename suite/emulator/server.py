@@ -42,7 +42,10 @@ class EmulatorServer:
         seed_applications: int = 0,
     ) -> None:
         self.clock = Clock()
-        self.faults = Faults(faults)
+        Faults(faults)  # refuse unknown names before doing anything else
+        # Faults break the API, not the seed: a fault like created_not_persisted must not lose the
+        # bootstrap application, so they are switched on only once the seed is in place.
+        self.faults = Faults()
         kwargs: dict[str, Any] = {"clock": self.clock, "faults": self.faults}
         if token_lifetime is not None:
             kwargs["token_lifetime"] = token_lifetime
@@ -54,6 +57,8 @@ class EmulatorServer:
                 self.bootstrap.organization_id,
                 {"name": f"Existing application {n + 1}", "description": "Seeded by the emulator."},
             )
+        for name in faults:
+            self.faults.enable(name)
         # proto=IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted connections (else 40 ms per keep-alive request).
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
