@@ -149,6 +149,13 @@ class CertificationRun:
         if listing.status == 401:
             raise ConfigError("a fresh token of the bootstrap application was refused (401) by the API")
 
+    def foreign_application_id(self) -> int | None:
+        """An application id of another organization, where the target lets us know one (the emulator)."""
+        if self.emulator is None:
+            return None
+        app = self.emulator.store.client(self.emulator.foreign.client_id, self.emulator.foreign.client_secret)
+        return app.id if app else None
+
     def close(self) -> list[dict[str, Any]]:
         left = self.resources.cleanup()
         self.client.close()

@@ -65,7 +65,8 @@ class EmulatorServer:
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(
-            create_app(self.store), log_level="warning", access_log=False, lifespan="off"
+            create_app(self.store), log_level="warning", access_log=False, lifespan="off",
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -107,6 +108,8 @@ class EmulatorServer:
 
     def stop(self) -> None:
         self._server.should_exit = True
+        # Idle keep-alive connections of clients would hold a graceful shutdown open: force it.
+        self._server.force_exit = True
         if self._thread is not None:
             self._thread.join(5)
         self._socket.close()

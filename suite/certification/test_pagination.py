@@ -1,0 +1,70 @@
+"""Pagination metadata over several pages (PAGE-META)."""
+
+from __future__ import annotations
+
+import pytest
+
+from suite.checks import pagination
+from suite.checks.applications import application_objects
+
+PER = 2
+
+
+def _ensure_pages(api, target, tokens, apps, pages: int) -> int:
+    """Make the organization hold at least `pages` pages; returns the per value the server honours."""
+    token = tokens.get("oauth_applications")
+    first = api.get(target.applications_url(), token=token, params={"page": 1, "per": PER})
+    per = PER if pagination.per_is_honoured_or_ignored(first, PER) else int(
+        ((first.json() or {}).get("metadata") or {}).get("per") or 50
+    )
+    total = int(((first.json() or {}).get("metadata") or {}).get("total_count") or 0)
+    for _ in range(max(0, per * (pages - 1) + 1 - total)):
+        apps.new_application("page")
+    return per
+
+
+@pytest.mark.requirement("PAGE-META")
+def test_every_page_has_consistent_metadata_and_next_links_visit_each_item_once(
+    api, target, tokens, apps, profile, expect
+):
+    per = PER
+    if not profile.read_only:
+        per = _ensure_pages(api, target, tokens, apps, profile.pages)
+    token = tokens.get("oauth_applications")
+    visited: list[int] = []
+    url, params, page = target.applications_url(), {"page": 1, "per": per}, 1
+    last_meta: dict = {}
+    while url and page <= 1000:
+        exchange = api.get(url, token=token, params=params)
+        last_meta = pagination.page_metadata_is_consistent(exchange, page)
+        visited += [a.get("id") for a in application_objects(exchange)]
+        url, params, page = last_meta["next_page_url"], None, page + 1
+    if not profile.read_only and last_meta.get("total_pages", 0) < profile.pages:
+        expect(pagination.page_metadata_is_consistent, exchange, page - 1)
+    # Walk back from the last page with previous_page_url.
+    url, back = last_meta.get("previous_page_url"), page - 2
+    while url and back >= 1:
+        exchange = api.get(url, token=token)
+        meta = expect(pagination.page_metadata_is_consistent, exchange, back)
+        url, back = (meta or {}).get("previous_page_url"), back - 1
+    listing = api.get(target.applications_url(), token=token, params={"per": 100})
+    expected = {a.get("id") for a in application_objects(listing)} if last_meta.get("total_count", 0) <= 100 else set()
+    expect(pagination.next_links_visit_every_item_once, visited, expected)
+
+
+@pytest.mark.requirement("PAGE-META")
+def test_a_page_past_the_end_is_empty_with_consistent_metadata(api, target, tokens):
+    token = tokens.get("oauth_applications")
+    first = api.get(target.applications_url(), token=token, params={"per": PER})
+    total_pages = int(((first.json() or {}).get("metadata") or {}).get("total_pages") or 1)
+    past = total_pages + 2
+    exchange = api.get(target.applications_url(), token=token, params={"page": past, "per": PER})
+    if exchange.status >= 400:
+        pytest.skip(f"the server refuses pages past the end ({exchange.status}); the docs leave it open")
+    pagination.page_metadata_is_consistent(exchange, past)
+
+
+@pytest.mark.requirement("PAGE-META", "BADGES-LIST")
+def test_badges_pages_have_consistent_metadata(api, target, tokens):
+    exchange = api.get(target.badges_url(), token=tokens.get("issued_badges"), params={"page": 1, "per": 1})
+    pagination.page_metadata_is_consistent(exchange, 1)
