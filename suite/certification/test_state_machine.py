@@ -1,0 +1,130 @@
+"""A Hypothesis state machine: create/get/list/update/delete in any order, with the server's answers
+compared against a model of the applications this run created (APP-*, SEC-REVOKE-ON-DELETE)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
+
+from suite.checks import applications as app_checks
+from suite.checks import security
+
+texts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=40).filter(
+    str.strip
+)
+
+
+def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
+    token = tokens.get("oauth_applications")
+
+    class ApplicationLifecycle(RuleBasedStateMachine):
+        created = Bundle("created")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model: dict[int, dict[str, Any]] = {}
+            self.deleted: set[int] = set()
+            self.credentials: dict[int, tuple[str, str]] = {}
+
+        def _read(self, application_id: int):
+            exchange = api.get(target.application_url(application_id), token=token)
+            app_checks.secret_hidden_after_create(exchange)
+            app_checks.application_objects_match_schema(exchange)
+            return exchange
+
+        @rule(target=created, label=texts, description=st.none() | texts)
+        def create(self, label: str, description: str | None):
+            sent = {"name": apps.name(label[:30])}
+            if description is not None:
+                sent["description"] = description
+            exchange = apps.create(sent)
+            data = app_checks.create_answers_201_with_application(exchange, sent)
+            secret = app_checks.secret_shown_on_create(exchange)
+            app_checks.application_objects_match_schema(exchange)
+            if data["id"] in self.model or data["id"] in self.deleted:
+                raise AssertionError(f"create reused id {data['id']}")
+            self.model[data["id"]] = {**data, "secret": None}
+            self.credentials[data["id"]] = (data["uid"], secret)
+            return data["id"]
+
+        @rule(application_id=created)
+        def get(self, application_id: int):
+            exchange = self._read(application_id)
+            if application_id in self.deleted:
+                app_checks.deleted_application_answers_404(exchange)
+            else:
+                app_checks.get_answers_200_with_data_and_metadata(exchange, application_id)
+                app_checks.update_persisted(exchange, self.model[application_id])
+
+        @rule(application_id=created, name=st.none() | texts, description=st.none() | texts)
+        def update(self, application_id: int, name: str | None, description: str | None):
+            if application_id in self.deleted:
+                return
+            sent: dict[str, Any] = {}
+            if name is not None:
+                sent["name"] = apps.name(name[:30])
+            if description is not None:
+                sent["description"] = description
+            exchange = api.put(target.application_url(application_id), json=sent, token=token)
+            app_checks.secret_hidden_after_create(exchange)
+            app_checks.update_answers_200_with_changes(exchange, sent, self.model[application_id])
+            self.model[application_id].update(sent)
+
+        @rule(application_id=consumes(created))
+        def delete(self, application_id: int):
+            if application_id in self.deleted:
+                return
+            exchange = apps.delete(application_id)
+            app_checks.delete_answers_204_without_body(exchange)
+            self.model.pop(application_id)
+            self.deleted.add(application_id)
+
+        @rule(application_id=created)
+        def use_credentials(self, application_id: int):
+            uid, secret = self.credentials[application_id]
+            exchange = api.request_token("issued_badges", client_id=uid, client_secret=secret)
+            if application_id in self.deleted:
+                security.deleted_application_credentials_refused(exchange)
+            else:
+                app_checks.created_credentials_obtain_token(exchange)
+
+        @invariant()
+        def list_matches_model(self):
+            exchange = api.get(target.applications_url(), token=token, params={"per": 100})
+            app_checks.secret_hidden_after_create(exchange)
+            listed = {a.get("id"): a for a in app_checks.application_objects(exchange)}
+            for application_id in self.model:
+                app_checks.created_application_is_listed(set(listed), application_id, exchange)
+            for application_id in self.deleted:
+                app_checks.deleted_application_not_listed(set(listed), application_id, exchange)
+
+        def teardown(self):
+            for application_id in list(self.model):
+                apps.delete(application_id)
+
+    return ApplicationLifecycle
+
+
+@pytest.mark.requirement(
+    "APP-CREATE", "APP-GET", "APP-UPDATE", "APP-DELETE", "APP-SECRET-ONCE", "APP-CREDENTIALS", "APP-SCHEMA",
+    "SEC-REVOKE-ON-DELETE",
+)
+def test_any_sequence_of_operations_agrees_with_the_model(api, target, tokens, apps, profile, mutating):
+    if profile.stateful_examples == 0:
+        pytest.skip("this profile runs no stateful sequences")
+    machine = machine_for(api, target, tokens, apps)
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=profile.stateful_examples,
+            stateful_step_count=profile.stateful_steps,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
