@@ -134,8 +134,10 @@ def certify(args: argparse.Namespace) -> int:
         from suite.emulator.faults import Faults
 
         Faults(args.fault)
-    if args.waivers and not Path(args.waivers).is_file():
-        raise ConfigError(f"--waivers {args.waivers}: no such file")
+    if args.waivers:
+        from suite.report.waivers import load_waivers
+
+        load_waivers(args.waivers)  # a malformed file stops the run here, before anything is sent
     import pytest
 
     from suite import plugin

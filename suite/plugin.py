@@ -19,6 +19,7 @@ from suite.checks.security import no_server_error, unauthorized_carries_bearer_c
 from suite.client import Exchange, Limits
 from suite.config import ConfigError, Target, TargetUnreachable, guard_production, live_target
 from suite.profiles import PROFILES
+from suite.report.allure_labels import label_test, report_failures
 from suite.results import Results
 from suite.scrub import scrub
 from suite.session import CertificationRun, new_run_id
@@ -238,6 +239,7 @@ def requirement_ids(item: pytest.Item) -> list[str]:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     global _current_item
     _current_item = item
+    label_test(requirement_ids(item))
 
 
 def _failures_from(exc: BaseException) -> tuple[list[CheckFailed], list[BaseException]]:
@@ -298,12 +300,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         }
         report.user_properties.append(("credly", json.dumps(payload)))
         report.user_properties.append(("requirements", " ".join(ids)))
+        report_failures(item.config, payload["failures"])
     if report.longrepr is not None and not isinstance(report.longrepr, tuple):
         report.longrepr = scrub(str(report.longrepr))
     return report
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if _session_results() is not None:
+        _session_results().count(report.when, report.outcome)
     for name, value in report.user_properties:
         if name == "credly":
             payload = json.loads(value)

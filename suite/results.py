@@ -52,6 +52,16 @@ class Results:
             elif completed and test_id not in outcome.proven_by:
                 outcome.proven_by.append(test_id)
 
+    def count(self, when: str, outcome: str) -> None:
+        """Count a test (or generated subtest) once: by its call, or by a setup that skipped or
+        broke; a broken teardown adds an error."""
+        if when == "call":
+            self.tests[outcome if outcome in self.tests else "error"] += 1
+        elif when == "setup" and outcome != "passed":
+            self.tests["skipped" if outcome == "skipped" else "error"] += 1
+        elif when == "teardown" and outcome == "failed":
+            self.tests["error"] += 1
+
     def observe(self, observation: dict[str, Any]) -> None:
         key = (observation.get("kind"), observation.get("detail"))
         if all((o.get("kind"), o.get("detail")) != key for o in self.observations):

@@ -15,6 +15,29 @@ from suite.ledger import Ledger, resource_name
 from suite.profiles import Profile
 
 
+def list_all(client: ApiClient, target: Target, token: str, max_pages: int = 50) -> list[dict[str, Any]]:
+    """Every application object in the organization: follows next_page_url, or counts pages up
+    until an empty one when the server sends no links."""
+    items: list[dict[str, Any]] = []
+    url: str | None = target.applications_url()
+    params: dict[str, Any] | None = {"page": 1, "per": 100}
+    for page in range(1, max_pages + 1):
+        exchange = client.get(url or target.applications_url(), token=token, params=params)
+        body = exchange.json() if isinstance(exchange.json(), dict) else {}
+        data = [a for a in body.get("data") or [] if isinstance(a, dict)]
+        items += data
+        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+        if meta is not None:
+            url, params = meta.get("next_page_url"), None
+            if not url:
+                break
+        elif not data:
+            break
+        else:
+            url, params = None, {"page": page + 1, "per": 100}
+    return items
+
+
 def new_run_id() -> str:
     return secrets.token_hex(4)
 
@@ -39,6 +62,9 @@ class Tokens:
                 )
             self._cache[key] = token
         return self._cache[key]
+
+    def remember(self, scopes: list[str], token: str) -> None:
+        self._cache[frozenset(scopes)] = token
 
     def forget(self) -> None:
         self._cache.clear()
@@ -103,18 +129,106 @@ class Resources:
             self.ledger.deleted(self.target.organization_id, application_id)
         return exchange
 
+    def adopt_unledgered(self) -> None:
+        """Ledger what carries this run's name but missed the ledger: a create whose answer never
+        arrived (Ctrl-C, a dropped connection) may still have created an application."""
+        prefix = resource_name(self.ledger.run_id, "")
+        organization_id = self.target.organization_id
+        token = self.tokens.get("oauth_applications")
+        for app in list_all(self.client, self.target, token):
+            app_id, name = app.get("id"), str(app.get("name"))
+            if isinstance(app_id, int) and name.startswith(prefix):
+                if not self.ledger.owns(organization_id, app_id):
+                    self.ledger.created(organization_id, app_id, name)
+
     def cleanup(self) -> list[dict[str, Any]]:
-        """Delete everything still in the ledger; returns what could not be deleted."""
+        """Delete everything still in the ledger; returns what could not be deleted.
+
+        Teardown first adopts anything named after the run that the ledger missed, is never
+        stopped by the request budget, gives a target that broke mid-run one more try, and stops at
+        the first request that cannot reach it: the rest stay in the ledger for
+        `credly-contract sweep`, and a dead target does not cost a timeout per application.
+        """
+        self.client.limits.budget = None
+        self.client.broken = None
+        try:
+            self.adopt_unledgered()
+        except (TargetUnreachable, ConfigError):
+            pass  # the deletes below fail the same way and report what is left
         left = []
         for entry in self.ledger.outstanding():
             try:
                 exchange = self.delete(entry["application_id"])
+                if exchange.status == 401:  # the run outlived its token
+                    self.tokens.forget()
+                    exchange = self.delete(entry["application_id"])
             except (TargetUnreachable, ConfigError):
-                left.append(entry)
+                left.append(entry)  # once unreachable, the client fails fast for the rest
                 continue
             if exchange.status not in (204, 200, 404):
                 left.append(entry)
         return left
+
+
+def preflight(client: ApiClient, tokens: Tokens) -> None:
+    """Prove a target's configuration with two requests (more only to explain a failure): the
+    bootstrap credentials get a token with every scope, and that token lists the organization's
+    applications. Raises ConfigError naming the setting to fix, or TargetUnreachable."""
+    target = client.target
+    scopes = spec.oauth_scopes()
+    exchange = client.request_token(" ".join(scopes))
+    body = exchange.json() if isinstance(exchange.json(), dict) else {}
+    error = body.get("error")
+    if exchange.status >= 500:
+        raise TargetUnreachable(f"the token endpoint {target.token_url} answered {exchange.status}")
+    if exchange.status in (404, 405) or (exchange.status != 200 and not error):
+        raise ConfigError(
+            f"CREDLY_TOKEN_URL={target.token_url} answered {exchange.status} without an OAuth "
+            "error: set it to your environment's token endpoint "
+            "(e.g. https://sandbox.credly.com/oauth/token)"
+        )
+    if exchange.status == 401 or error == "invalid_client":
+        raise ConfigError(
+            f"the token endpoint refused CREDLY_CLIENT_ID={target.client_id} with its secret "
+            f"({exchange.status} {error}): check CREDLY_CLIENT_ID and CREDLY_CLIENT_SECRET "
+            "(or CREDLY_CLIENT_SECRET_FILE) belong to the same application"
+        )
+    if error == "invalid_scope":
+        missing = [s for s in scopes if client.request_token(s).status != 200]
+        raise ConfigError(
+            f"the bootstrap application CREDLY_CLIENT_ID={target.client_id} lacks the scope(s) "
+            f"{' '.join(missing or scopes)}: the suite needs every documented scope "
+            f"({' '.join(scopes)}); grant them to the application or use one that has them"
+        )
+    token = body.get("access_token") if exchange.status == 200 else None
+    if not isinstance(token, str) or not token:
+        answer = f"{exchange.status} {error}" if error else str(exchange.status)
+        raise ConfigError(
+            f"the token endpoint CREDLY_TOKEN_URL={target.token_url} answered {answer} instead of "
+            f"a token for CREDLY_CLIENT_ID={target.client_id}: check the bootstrap application"
+        )
+    tokens.remember(scopes, token)
+    listing = client.get(target.applications_url(), token=token, params={"per": 1})
+    if listing.status >= 500:
+        raise TargetUnreachable(f"GET {target.applications_url()} answered {listing.status}")
+    if listing.status in (403, 404):
+        raise ConfigError(
+            f"CREDLY_ORGANIZATION_ID={target.organization_id} was refused ({listing.status}) at "
+            f"{target.applications_url()}: set it to the bootstrap application's organization "
+            "(and CREDLY_API_BASE_URL to the API root, e.g. https://sandbox-api.credly.com/v1)"
+        )
+    if listing.status == 401:
+        raise ConfigError(
+            f"CREDLY_API_BASE_URL={target.api_base_url} refused a fresh token from "
+            f"CREDLY_TOKEN_URL={target.token_url} (401): are both URLs of the same environment?"
+        )
+    if listing.status != 200 or not isinstance(listing.json(), dict):
+        raise ConfigError(
+            f"CREDLY_API_BASE_URL={target.api_base_url} does not answer like the Credly API "
+            f"(GET {target.applications_url()} answered {listing.status} "
+            f"{listing.header('content-type') or ''}): set it to the API root, e.g. "
+            "https://sandbox-api.credly.com/v1"
+        )
 
 
 class CertificationRun:
@@ -136,18 +250,11 @@ class CertificationRun:
         self.tokens = Tokens(self.client)
         self.ledger = Ledger(work_dir / f"ledger-{run_id}.jsonl", run_id)
         self.resources = Resources(self.client, self.tokens, self.ledger)
+        self.client.read_only = profile.read_only
 
     def preflight(self) -> None:
         """Prove the configuration before any test: credentials, scopes, organization."""
-        token = self.tokens.get(*spec.oauth_scopes())
-        listing = self.client.get(self.target.applications_url(), token=token, params={"per": 1})
-        if listing.status in (403, 404):
-            raise ConfigError(
-                f"CREDLY_ORGANIZATION_ID={self.target.organization_id} was refused ({listing.status}): "
-                "is it the bootstrap application's organization?"
-            )
-        if listing.status == 401:
-            raise ConfigError("a fresh token of the bootstrap application was refused (401) by the API")
+        preflight(self.client, self.tokens)
 
     def foreign_application_id(self) -> int | None:
         """An application id of another organization, where the target lets us know one (the emulator)."""
@@ -157,6 +264,7 @@ class CertificationRun:
         return app.id if app else None
 
     def close(self) -> list[dict[str, Any]]:
-        left = self.resources.cleanup()
-        self.client.close()
-        return left
+        try:
+            return self.resources.cleanup()
+        finally:
+            self.client.close()

@@ -5,21 +5,11 @@ from __future__ import annotations
 import pytest
 
 from suite.checks import applications as app_checks
-from suite.checks.applications import application_objects
+from suite.session import list_all
 
 
 def _listed_ids(api, target, tokens) -> set[int]:
-    """Every application id in the organization, following next_page_url."""
-    ids: set[int] = set()
-    url, params = target.applications_url(), {"per": 100}
-    for _ in range(100):
-        exchange = api.get(url, token=tokens.get("oauth_applications"), params=params)
-        ids |= {a.get("id") for a in application_objects(exchange)}
-        url = ((exchange.json() or {}).get("metadata") or {}).get("next_page_url")
-        params = None
-        if not url:
-            break
-    return ids
+    return {a.get("id") for a in list_all(api, target, tokens.get("oauth_applications"))}
 
 
 @pytest.mark.requirement("APP-LIST", "APP-SCHEMA", "APP-SECRET-ONCE")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from suite.checks import security
-from suite.checks.applications import application_objects
+from suite.session import list_all
 
 TOO_LONG = "x" * 10_000
 BAD_BODIES = [
@@ -19,8 +19,7 @@ BAD_BODIES = [
 
 
 def _snapshot(api, target, tokens) -> list[dict]:
-    exchange = api.get(target.applications_url(), token=tokens.get("oauth_applications"), params={"per": 100})
-    return sorted(application_objects(exchange), key=lambda a: a.get("id") or 0)
+    return sorted(list_all(api, target, tokens.get("oauth_applications")), key=lambda a: a.get("id") or 0)
 
 
 @pytest.mark.requirement("SEC-INPUT-REJECTED")
@@ -60,3 +59,12 @@ def test_unknown_application_ids_are_refused(api, target, tokens, method, applic
     expect(security.bad_input_refused, exchange, f"{method} of application id {application_id!r}")
     expect(security.refused_input_changed_nothing, before, _snapshot(api, target, tokens),
            f"{method} of application id {application_id!r}")
+
+
+@pytest.mark.requirement("SEC-NO-5XX")
+@pytest.mark.parametrize("name", ["page", "per"])
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "99999999999999999999"])
+def test_odd_page_and_per_values_cause_no_server_error(api, target, tokens, name, value):
+    """Refusing or ignoring odd values is the server's choice (the docs are silent); crashing is not."""
+    exchange = api.get(target.applications_url(), token=tokens.get("oauth_applications"), params={name: value})
+    security.no_server_error(exchange)

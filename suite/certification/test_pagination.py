@@ -14,6 +14,8 @@ def _ensure_pages(api, target, tokens, apps, pages: int) -> int:
     """Make the organization hold at least `pages` pages; returns the per value the server honours."""
     token = tokens.get("oauth_applications")
     first = api.get(target.applications_url(), token=token, params={"page": 1, "per": PER})
+    if not isinstance(((first.json() or {}) if isinstance(first.json(), dict) else {}).get("metadata"), dict):
+        return PER  # no metadata at all: the checks below report it; creating more proves nothing
     per = PER if pagination.per_is_honoured_or_ignored(first, PER) else int(
         ((first.json() or {}).get("metadata") or {}).get("per") or 50
     )

@@ -12,6 +12,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 
 from suite.checks import applications as app_checks
 from suite.checks import security
+from suite.session import list_all
 
 texts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=40).filter(
     str.strip
@@ -79,9 +80,9 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
             if application_id in self.deleted:
                 return
             exchange = apps.delete(application_id)
-            app_checks.delete_answers_204_without_body(exchange)
             self.model.pop(application_id)
             self.deleted.add(application_id)
+            app_checks.delete_answers_204_without_body(exchange)
 
         @rule(application_id=created)
         def use_credentials(self, application_id: int):
@@ -94,17 +95,19 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
 
         @invariant()
         def list_matches_model(self):
-            exchange = api.get(target.applications_url(), token=token, params={"per": 100})
-            app_checks.secret_hidden_after_create(exchange)
-            listed = {a.get("id"): a for a in app_checks.application_objects(exchange)}
+            listed = {a.get("id") for a in list_all(api, target, token)}
+            exchange = api.recent[-1] if api.recent else None
+            if exchange is not None:
+                app_checks.secret_hidden_after_create(exchange)
             for application_id in self.model:
-                app_checks.created_application_is_listed(set(listed), application_id, exchange)
+                app_checks.created_application_is_listed(listed, application_id, exchange)
             for application_id in self.deleted:
-                app_checks.deleted_application_not_listed(set(listed), application_id, exchange)
+                app_checks.deleted_application_not_listed(listed, application_id, exchange)
 
         def teardown(self):
             for application_id in list(self.model):
-                apps.delete(application_id)
+                if apps.ledger.owns(target.organization_id, application_id):
+                    apps.delete(application_id)
 
     return ApplicationLifecycle
 

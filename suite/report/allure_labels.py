@@ -1,0 +1,64 @@
+"""Allure labels for certification tests, from the requirement catalogue: requirement ids, feature,
+severity by level and a documentation link; scrubbed request/response evidence attached on failure.
+
+Both functions are no-ops when allure-pytest is not collecting (no --alluredir)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import allure
+from allure_commons.model2 import Status, StatusDetails
+
+from suite import catalogue
+from suite.scrub import scrub
+
+SEVERITY = {"MUST": allure.severity_level.CRITICAL, "SHOULD": allure.severity_level.NORMAL}
+REQUIREMENT_LABEL = "requirement"
+
+
+def label_test(requirement_ids: Iterable[str]) -> None:
+    """Label the running test with what it proves; call it while the test is being set up."""
+    requirements = [catalogue.get(rid) for rid in requirement_ids]
+    if not requirements:
+        return
+    for requirement in requirements:
+        allure.dynamic.label(REQUIREMENT_LABEL, requirement.id)
+        allure.dynamic.tag(requirement.id)
+    allure.dynamic.feature(*dict.fromkeys(r.feature for r in requirements))
+    # A test proving a MUST is as severe as its most severe requirement.
+    level = "MUST" if any(r.level == "MUST" for r in requirements) else "SHOULD"
+    allure.dynamic.severity(SEVERITY[level])
+    allure.dynamic.link(catalogue.docs_url(), name="Credly documentation")
+
+
+def report_failures(config: Any, failures: list[dict[str, Any]]) -> None:
+    """Mark the running test failed in Allure and attach each failure's evidence (already scrubbed
+    by CheckFailed.evidence()).
+
+    Requirement failures recorded softly (``expect``, the passive checks) fail the pytest report
+    only after allure-pytest has read it, so the Allure result is corrected here."""
+    listener = config.pluginmanager.get_plugin("allure_listener")
+    if listener is None or not failures:
+        return
+    result = listener.allure_logger.get_test(None)
+    if result is not None and result.status in (None, Status.PASSED):
+        result.status = Status.FAILED
+        result.statusDetails = StatusDetails(
+            message=scrub("\n".join(f"{f['requirement']}: {f['message']}" for f in failures))
+        )
+    for failure in failures:
+        requirement = failure.get("requirement", "failure")
+        allure.attach(
+            json.dumps(failure, indent=2, ensure_ascii=False),
+            name=f"{requirement} evidence",
+            attachment_type=allure.attachment_type.JSON,
+        )
+        if failure.get("curl"):
+            allure.attach(
+                failure["curl"],
+                name=f"{requirement} reproduce (curl)",
+                attachment_type=allure.attachment_type.TEXT,
+            )

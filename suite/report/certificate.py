@@ -1,0 +1,122 @@
+"""The certificate: derived from the requirement catalogue and a run's results (never written by
+hand), stored as certificate.json and rendered for people as certificate.html from a template."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from suite import __version__, catalogue, spec
+from suite.report.waivers import Waiver, apply_waivers
+from suite.results import FAILED, NOT_RUN, PASSED, WAIVED, Results
+from suite.scrub import scrub
+
+STATUSES = (PASSED, FAILED, WAIVED, NOT_RUN)
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+HTML_TEMPLATE = "certificate.html.j2"
+# Failures of one requirement shown with full evidence in the HTML; the rest get one line each.
+EXPANDED_FAILURES = 3
+
+
+def iso_utc(timestamp: float | None) -> str | None:
+    """A Unix time as ISO 8601 UTC, e.g. 2026-11-29T15:05:19Z."""
+    if timestamp is None:
+        return None
+    moment = dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")
+    return moment.replace("+00:00", "Z")
+
+
+def build_certificate(
+    results: Results,
+    run: Any,
+    profile: str,
+    waivers: list[Waiver],
+    finished_at: float,
+) -> dict[str, Any]:
+    """certificate.json's content: every requirement with its status, tests and evidence."""
+    today = dt.datetime.fromtimestamp(finished_at, dt.UTC).date()
+    applied, waiver_observations = apply_waivers(results.statuses(), waivers, today)
+    requirements = []
+    for rid, requirement in catalogue.requirements().items():
+        outcome = results.outcomes[rid]
+        status = WAIVED if outcome.status == FAILED and rid in applied else outcome.status
+        entry: dict[str, Any] = {
+            "id": rid,
+            "level": requirement.level,
+            "title": requirement.title,
+            "source": requirement.source,
+            "status": status,
+            "tests": list(outcome.tests),
+        }
+        if status in (FAILED, WAIVED):
+            # Scrubbed where it was captured; scrubbed again so nothing that slipped through (a
+            # message built from a response) reaches the file. Catalogue text is never scrubbed:
+            # a title quoting "Authorization: Bearer [access token]" is not a credential.
+            entry["evidence"] = scrub(
+                [
+                    {key: value for key, value in failure.items() if key != "requirement"}
+                    for failure in outcome.failures
+                ]
+            )
+        if status == WAIVED:
+            entry["waiver"] = applied[rid].public()
+        requirements.append(entry)
+    observations = scrub(list(results.observations)) + waiver_observations
+    if results.error:
+        observations.insert(0, {"kind": "run_error", "detail": scrub(results.error)})
+    certificate = {
+        "verdict": results.verdict(waived=set(applied)),
+        "target": run.target.public() if run is not None else None,
+        "suite_version": __version__,
+        "spec_sha256": spec.spec_sha256(),
+        "started_at": iso_utc(run.started_at) if run is not None else None,
+        "finished_at": iso_utc(finished_at),
+        "profile": profile,
+        "requirements": requirements,
+        "observations": observations,
+        "counts": {
+            "requirements": {s: sum(r["status"] == s for r in requirements) for s in STATUSES},
+            "tests": dict(results.tests),
+            "requests_sent": results.requests_sent,
+        },
+    }
+    return certificate
+
+
+def _pretty(text: Any) -> str:
+    """A JSON body indented for reading; anything else as it is."""
+    if not isinstance(text, str):
+        return "" if text is None else str(text)
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["pretty"] = _pretty
+    environment.filters["as_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    return environment
+
+
+def render_html(certificate: dict[str, Any]) -> str:
+    """certificate.html for a certificate: one self-contained, printable page."""
+    template = _environment().get_template(HTML_TEMPLATE)
+    return template.render(
+        certificate=certificate,
+        statuses=STATUSES,
+        docs_url=catalogue.docs_url(),
+        expanded_failures=EXPANDED_FAILURES,
+        failures=[r for r in certificate["requirements"] if r["status"] in (FAILED, WAIVED)],
+    )

@@ -1,0 +1,139 @@
+"""Waivers: QA's written acceptance of a known SHOULD failure, with a reason and an expiry date.
+
+A waivers.yaml reads ``waivers: [{id, reason, expires: YYYY-MM-DD}]``. A waiver applies only to a
+failed SHOULD requirement and only until (and including) its expiry day; every waiver that does not
+apply is reported as an observation so it can be fixed or removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from suite import catalogue
+from suite.config import ConfigError
+from suite.results import FAILED, PASSED
+
+EXAMPLE = "waivers: [{id: SEC-NO-5XX, reason: 'ticket QA-12', expires: 2030-01-31}]"
+
+
+@dataclass(frozen=True)
+class Waiver:
+    id: str
+    reason: str
+    expires: dt.date
+
+    def public(self) -> dict[str, str]:
+        return {"reason": self.reason, "expires": self.expires.isoformat()}
+
+
+def load_waivers(path: str | Path) -> list[Waiver]:
+    """Read and check a waivers file; any problem is a ConfigError naming the file and the fix."""
+    path = Path(path)
+
+    def problem(what: str) -> ConfigError:
+        return ConfigError(f"waivers file {path}: {what} (expected e.g. {EXAMPLE})")
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"waivers file {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"waivers file {path}: cannot be read: {error}") from None
+    except yaml.YAMLError as error:
+        raise problem(f"not valid YAML ({str(error).splitlines()[0]})") from None
+    except ValueError as error:  # YAML's own date parsing, e.g. expires: 2030-13-01
+        raise problem(f"holds an impossible date ({error})") from None
+    if raw is None:
+        return []
+    if not isinstance(raw, dict) or set(raw) != {"waivers"}:
+        raise problem("the top level must be a mapping with the single key 'waivers'")
+    entries = raw["waivers"] or []
+    if not isinstance(entries, list):
+        raise problem("'waivers' must be a list")
+    waivers: list[Waiver] = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"waiver {number}"
+        if not isinstance(entry, dict):
+            raise problem(f"{where} is not a mapping")
+        missing = [key for key in ("id", "reason", "expires") if key not in entry]
+        unknown = sorted(set(entry) - {"id", "reason", "expires"})
+        if missing or unknown:
+            detail = "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(missing)}" if missing else "",
+                    f"unknown key(s) {', '.join(unknown)}" if unknown else "",
+                )
+                if part
+            )
+            raise problem(f"{where}: {detail}")
+        rid = entry["id"]
+        if not isinstance(rid, str) or rid not in catalogue.requirements():
+            raise problem(f"{where}: id {rid!r} is not a requirement in suite/requirements.yaml")
+        reason = entry["reason"]
+        if not isinstance(reason, str) or not reason.strip():
+            raise problem(f"{where} ({rid}): reason must be a non-empty string")
+        waivers.append(
+            Waiver(rid, reason.strip(), _date(entry["expires"], problem, f"{where} ({rid})"))
+        )
+    seen: set[str] = set()
+    for waiver in waivers:
+        if waiver.id in seen:
+            raise problem(f"{waiver.id} is waived twice; keep one waiver per requirement")
+        seen.add(waiver.id)
+    return waivers
+
+
+def _date(value: Any, problem: Any, where: str) -> dt.date:
+    # YAML reads an unquoted 2030-01-31 as a date already; a quoted one arrives as a string.
+    if isinstance(value, dt.datetime):
+        raise problem(f"{where}: expires must be a date (YYYY-MM-DD), not a timestamp")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise problem(f"{where}: expires {value!r} is not a date in the form YYYY-MM-DD")
+
+
+def apply_waivers(
+    statuses: dict[str, str], waivers: list[Waiver], today: dt.date
+) -> tuple[dict[str, Waiver], list[dict[str, Any]]]:
+    """The waivers that apply (by requirement id) and an observation for every one that does not."""
+    applied: dict[str, Waiver] = {}
+    observations: list[dict[str, Any]] = []
+
+    def observe(kind: str, waiver: Waiver, detail: str) -> None:
+        observations.append(
+            {"kind": kind, "requirement": waiver.id, "detail": detail, **waiver.public()}
+        )
+
+    for waiver in waivers:
+        level = catalogue.get(waiver.id).level
+        status = statuses.get(waiver.id)
+        if level == "MUST":
+            observe(
+                "waiver_refused",
+                waiver,
+                f"{waiver.id} is a MUST requirement and cannot be waived; the waiver was "
+                "ignored (remove it from the waivers file)",
+            )
+        elif waiver.expires < today:
+            observe(
+                "waiver_expired",
+                waiver,
+                f"the waiver for {waiver.id} expired on {waiver.expires.isoformat()} and was "
+                "ignored; renew it with a new reason or remove it",
+            )
+        elif status == PASSED:
+            observe("waiver_unused", waiver, f"{waiver.id} passes now; remove its waiver")
+        elif status == FAILED:
+            applied[waiver.id] = waiver
+    return applied, observations
