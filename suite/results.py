@@ -48,7 +48,9 @@ class Results:
             if test_id not in outcome.tests:
                 outcome.tests.append(test_id)
             if rid in failed_ids:
-                outcome.failures.extend(f | {"test": test_id} for f in failures if f["requirement"] == rid)
+                outcome.failures.extend(
+                    f | {"test": test_id} for f in failures if f["requirement"] == rid
+                )
             elif completed and test_id not in outcome.proven_by:
                 outcome.proven_by.append(test_id)
 

@@ -20,7 +20,13 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "list_without_metadata": {"APP-LIST", "PAGE-META"},
     "unknown_id_not_404": {"APP-GET", "APP-DELETE"},
     "create_returns_200": {"APP-CREATE"},
-    "created_not_persisted": {"APP-CREATE", "APP-GET", "APP-UPDATE", "APP-DELETE", "APP-CREDENTIALS"},
+    "created_not_persisted": {
+        "APP-CREATE",
+        "APP-GET",
+        "APP-UPDATE",
+        "APP-DELETE",
+        "APP-CREDENTIALS",
+    },
     "name_not_required": {"APP-NAME-REQUIRED", "APP-SCHEMA"},
     "update_not_persisted": {"APP-UPDATE"},
     "update_clears_omitted": {"APP-UPDATE"},
@@ -50,7 +56,16 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
 
 def certify(tmp_path: Path, *faults: str) -> tuple[int, dict]:
     reports = tmp_path / "reports"
-    command = [sys.executable, "-m", "suite.cli", "certify", "--profile", "quick", "--reports-dir", str(reports)]
+    command = [
+        sys.executable,
+        "-m",
+        "suite.cli",
+        "certify",
+        "--profile",
+        "quick",
+        "--reports-dir",
+        str(reports),
+    ]
     for fault in faults:
         command += ["--fault", fault]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)

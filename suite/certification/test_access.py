@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from suite.checks import security
-from suite.checks.applications import application_objects
 
 
 @dataclass(frozen=True)
@@ -25,22 +24,48 @@ class Operation:
 
 OPERATIONS = [
     Operation("list", "GET", "oauth_applications", lambda t, apps, org: t.applications_url(org)),
-    Operation("create", "POST", "oauth_applications", lambda t, apps, org: t.applications_url(org), True,
-              {"name": "credly-contract access probe"}),
-    Operation("get", "GET", "oauth_applications",
-              lambda t, apps, org: t.application_url(apps.scratch_application(), org)),
-    Operation("update", "PUT", "oauth_applications",
-              lambda t, apps, org: t.application_url(apps.scratch_application(), org), True,
-              {"description": "credly-contract access probe"}),
-    Operation("delete", "DELETE", "oauth_applications",
-              lambda t, apps, org: t.application_url(apps.scratch_application(), org), True),
+    Operation(
+        "create",
+        "POST",
+        "oauth_applications",
+        lambda t, apps, org: t.applications_url(org),
+        True,
+        {"name": "credly-contract access probe"},
+    ),
+    Operation(
+        "get",
+        "GET",
+        "oauth_applications",
+        lambda t, apps, org: t.application_url(apps.scratch_application(), org),
+    ),
+    Operation(
+        "update",
+        "PUT",
+        "oauth_applications",
+        lambda t, apps, org: t.application_url(apps.scratch_application(), org),
+        True,
+        {"description": "credly-contract access probe"},
+    ),
+    Operation(
+        "delete",
+        "DELETE",
+        "oauth_applications",
+        lambda t, apps, org: t.application_url(apps.scratch_application(), org),
+        True,
+    ),
     Operation("badges", "GET", "issued_badges", lambda t, apps, org: t.badges_url(org)),
 ]
 OTHER_SCOPE = {"oauth_applications": "issued_badges", "issued_badges": "oauth_applications"}
 
 
-def call(api, apps, operation: Operation, token: str | None, organization_id: str | None = None,
-         headers: dict[str, str] | None = None):
+def call(
+    api,
+    apps,
+    operation: Operation,
+    token: str | None,
+    organization_id: str | None = None,
+    headers: dict[str, str] | None = None,
+):
     body = None
     if operation.body is not None:
         body = {k: (apps.name("probe") if k == "name" else v) for k, v in operation.body.items()}
@@ -58,8 +83,9 @@ def _skip_if_read_only(operation: Operation, profile) -> None:
 
 @pytest.mark.requirement("SCOPE-ENFORCED")
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda o: o.name)
-def test_operation_refuses_a_token_without_its_scope_and_accepts_one_with_it(api, apps, tokens, profile,
-                                                                           operation, expect):
+def test_operation_refuses_a_token_without_its_scope_and_accepts_one_with_it(
+    api, apps, tokens, profile, operation, expect
+):
     _skip_if_read_only(operation, profile)
     refused = call(api, apps, operation, tokens.get(OTHER_SCOPE[operation.scope]))
     expect(security.token_without_scope_refused, refused, operation.scope)
@@ -79,7 +105,9 @@ def test_operation_refuses_a_token_without_its_scope_and_accepts_one_with_it(api
     ],
     ids=["missing", "malformed", "empty", "unknown"],
 )
-def test_operation_requires_a_valid_bearer_token(api, apps, profile, operation, how, authorization, expect):
+def test_operation_requires_a_valid_bearer_token(
+    api, apps, profile, operation, how, authorization, expect
+):
     _skip_if_read_only(operation, profile)
     headers = {"Authorization": authorization} if authorization else None
     exchange = call(api, apps, operation, None, headers=headers)
@@ -95,19 +123,23 @@ def test_badges_list_answers_the_pagination_envelope(api, target, tokens):
 
 def _foreign_organizations(target) -> list[str]:
     found = [target.foreign_organization_id] if target.foreign_organization_id else []
-    return found + [str(uuid.uuid4())]
+    return [*found, str(uuid.uuid4())]
 
 
 @pytest.mark.requirement("SEC-TENANT")
-@pytest.mark.parametrize("operation", [o for o in OPERATIONS if o.scope == "oauth_applications"],
-                         ids=lambda o: o.name)
+@pytest.mark.parametrize(
+    "operation", [o for o in OPERATIONS if o.scope == "oauth_applications"], ids=lambda o: o.name
+)
 def test_token_cannot_act_on_another_organization(api, apps, tokens, profile, operation, expect):
     _skip_if_read_only(operation, profile)
     token = tokens.get("oauth_applications", "issued_badges")
     for organization_id in _foreign_organizations(apps.target):
         exchange = call(api, apps, operation, token, organization_id)
-        expect(security.foreign_organization_refused, exchange,
-               f"{operation.method} {operation.name} on organization {organization_id}")
+        expect(
+            security.foreign_organization_refused,
+            exchange,
+            f"{operation.method} {operation.name} on organization {organization_id}",
+        )
 
 
 @pytest.mark.requirement("SEC-TENANT")
@@ -122,23 +154,36 @@ def test_foreign_application_is_not_reachable_through_the_own_organization(
     if foreign_id is None:
         pytest.skip("no application id of another organization is known for this target")
     body = {"description": "credly-contract tenant probe"} if method == "PUT" else None
-    exchange = api.request(method, target.application_url(foreign_id), json=body,
-                           token=tokens.get("oauth_applications"))
-    expect(security.foreign_organization_refused, exchange,
-           f"{method} of another organization's application {foreign_id} through our own path")
+    exchange = api.request(
+        method,
+        target.application_url(foreign_id),
+        json=body,
+        token=tokens.get("oauth_applications"),
+    )
+    expect(
+        security.foreign_organization_refused,
+        exchange,
+        f"{method} of another organization's application {foreign_id} through our own path",
+    )
 
 
 @pytest.mark.requirement("SEC-REVOKE-ON-DELETE")
-def test_deleting_an_application_revokes_its_tokens_and_credentials(api, target, apps, expect, mutating):
-    exchange, created = apps.new_application("revoke")
+def test_deleting_an_application_revokes_its_tokens_and_credentials(
+    api, target, apps, expect, mutating
+):
+    _, created = apps.new_application("revoke")
     secret = (created or {}).get("secret")
     if not isinstance(secret, str) or not secret:
-        pytest.skip("the create response showed no secret, so revocation cannot be tried (see APP-SECRET-ONCE)")
+        pytest.skip(
+            "the create response showed no secret, so revocation cannot be tried (see APP-SECRET-ONCE)"
+        )
     issued = api.request_token("oauth_applications", client_id=created["uid"], client_secret=secret)
     token = (issued.json() or {}).get("access_token")
     if issued.status != 200 or not token:
         pytest.skip("the new application's credentials got no token (see APP-CREDENTIALS)")
     apps.delete(created["id"])
-    expect(security.deleted_application_token_refused, api.get(target.applications_url(), token=token))
+    expect(
+        security.deleted_application_token_refused, api.get(target.applications_url(), token=token)
+    )
     again = api.request_token("oauth_applications", client_id=created["uid"], client_secret=secret)
     expect(security.deleted_application_credentials_refused, again)

@@ -20,8 +20,12 @@ def test_list_answers_data_and_metadata(api, target, tokens, expect):
     expect(app_checks.secret_hidden_after_create, exchange)
 
 
-@pytest.mark.requirement("APP-CREATE", "APP-SECRET-ONCE", "APP-SCHEMA", "APP-GET", "APP-CREDENTIALS")
-def test_create_answers_201_and_the_application_is_readable(api, target, tokens, apps, expect, mutating):
+@pytest.mark.requirement(
+    "APP-CREATE", "APP-SECRET-ONCE", "APP-SCHEMA", "APP-GET", "APP-CREDENTIALS"
+)
+def test_create_answers_201_and_the_application_is_readable(
+    api, target, tokens, apps, expect, mutating
+):
     sent = {"name": apps.name("create"), "description": "Proves APP-CREATE."}
     exchange = apps.create(sent)
     created = app_checks.create_answers_201_with_application(exchange, sent)
@@ -31,7 +35,9 @@ def test_create_answers_201_and_the_application_is_readable(api, target, tokens,
     expect(app_checks.get_answers_200_with_data_and_metadata, read, created["id"])
     expect(app_checks.created_application_is_readable, read, created)
     expect(app_checks.secret_hidden_after_create, read)
-    expect(app_checks.created_application_is_listed, _listed_ids(api, target, tokens), created["id"])
+    expect(
+        app_checks.created_application_is_listed, _listed_ids(api, target, tokens), created["id"]
+    )
 
 
 @pytest.mark.requirement("APP-CREATE")
@@ -42,7 +48,9 @@ def test_create_without_description_is_accepted(apps, mutating):
 
 @pytest.mark.requirement("APP-GET")
 def test_unknown_application_answers_404(api, target, tokens):
-    exchange = api.get(target.application_url(2_000_000_000), token=tokens.get("oauth_applications"))
+    exchange = api.get(
+        target.application_url(2_000_000_000), token=tokens.get("oauth_applications")
+    )
     app_checks.unknown_application_answers_404(exchange)
 
 
@@ -52,7 +60,9 @@ def test_unknown_application_answers_404(api, target, tokens):
     [{}, {"description": "no name"}, {"name": ""}, {"name": "   "}, {"name": None}],
     ids=["empty", "description-only", "empty-name", "blank-name", "null-name"],
 )
-def test_create_without_a_name_is_refused_and_creates_nothing(api, target, tokens, apps, body, expect, mutating):
+def test_create_without_a_name_is_refused_and_creates_nothing(
+    api, target, tokens, apps, body, expect, mutating
+):
     before = _listed_ids(api, target, tokens)
     exchange = apps.create(body)
     expect(app_checks.nameless_create_refused, exchange, body)
@@ -62,13 +72,21 @@ def test_create_without_a_name_is_refused_and_creates_nothing(api, target, token
 @pytest.mark.requirement("APP-UPDATE", "APP-SECRET-ONCE", "APP-SCHEMA")
 @pytest.mark.parametrize(
     "change",
-    [{"name": "renamed"}, {"description": "new description"}, {"name": "both", "description": "both"}],
+    [
+        {"name": "renamed"},
+        {"description": "new description"},
+        {"name": "both", "description": "both"},
+    ],
     ids=["name-only", "description-only", "both"],
 )
-def test_update_persists_sent_fields_and_keeps_the_rest(api, target, tokens, apps, change, expect, mutating):
+def test_update_persists_sent_fields_and_keeps_the_rest(
+    api, target, tokens, apps, change, expect, mutating
+):
     _, created = apps.new_application("update")
     sent = {k: (apps.name(v) if k == "name" else v) for k, v in change.items()}
-    exchange = api.put(target.application_url(created["id"]), json=sent, token=tokens.get("oauth_applications"))
+    exchange = api.put(
+        target.application_url(created["id"]), json=sent, token=tokens.get("oauth_applications")
+    )
     app_checks.update_answers_200_with_changes(exchange, sent, created)
     expect(app_checks.secret_hidden_after_create, exchange)
     expect(app_checks.application_objects_match_schema, exchange)
@@ -77,10 +95,14 @@ def test_update_persists_sent_fields_and_keeps_the_rest(api, target, tokens, app
 
 
 @pytest.mark.requirement("APP-DELETE")
-def test_delete_answers_204_and_the_application_is_gone(api, target, tokens, apps, expect, mutating):
+def test_delete_answers_204_and_the_application_is_gone(
+    api, target, tokens, apps, expect, mutating
+):
     _, created = apps.new_application("delete")
     exchange = apps.delete(created["id"])
     app_checks.delete_answers_204_without_body(exchange)
     read = api.get(target.application_url(created["id"]), token=tokens.get("oauth_applications"))
     expect(app_checks.deleted_application_answers_404, read)
-    expect(app_checks.deleted_application_not_listed, _listed_ids(api, target, tokens), created["id"])
+    expect(
+        app_checks.deleted_application_not_listed, _listed_ids(api, target, tokens), created["id"]
+    )

@@ -30,7 +30,11 @@ def test_each_documented_scope_can_be_requested_alone(api, scope):
 def test_documented_scopes_can_be_combined(api, profile, expect):
     combinations = [SCOPES] + [list(pair) for pair in itertools.combinations(SCOPES, 2)]
     for combination in combinations[: 1 + profile.examples]:
-        expect(oauth_checks.requested_scope_granted, api.request_token(" ".join(combination)), combination)
+        expect(
+            oauth_checks.requested_scope_granted,
+            api.request_token(" ".join(combination)),
+            combination,
+        )
 
 
 @pytest.mark.requirement("TOKEN-SCOPE", "OAUTH-NO-STORE")
@@ -52,7 +56,9 @@ def test_unknown_scope_is_refused_with_invalid_scope(api, scope):
     ids=["unknown-client", "wrong-secret", "empty-secret"],
 )
 def test_bad_client_credentials_get_invalid_client(api, client_id, client_secret, what):
-    exchange = api.request_token("oauth_applications", client_id=client_id, client_secret=client_secret)
+    exchange = api.request_token(
+        "oauth_applications", client_id=client_id, client_secret=client_secret
+    )
     oauth_checks.bad_client_refused(exchange, f"a token request with {what}")
     oauth_checks.token_response_not_cacheable(exchange)
 
@@ -66,7 +72,9 @@ def test_unsupported_grant_type_is_refused(api):
 
 @pytest.mark.requirement("OAUTH-GRANT-TYPE")
 def test_missing_grant_type_is_refused(api):
-    oauth_checks.missing_grant_type_refused(api.request_token("oauth_applications", grant_type=None))
+    oauth_checks.missing_grant_type_refused(
+        api.request_token("oauth_applications", grant_type=None)
+    )
 
 
 @pytest.mark.requirement("APP-CREDENTIALS", "APP-SECRET-ONCE", "TOKEN-ISSUE")
@@ -75,11 +83,15 @@ def test_created_credentials_obtain_a_token_and_the_secret_is_not_shown_again(
 ):
     exchange, created = apps.new_application("credentials")
     secret = app_checks.secret_shown_on_create(exchange)
-    token_exchange = api.request_token("issued_badges", client_id=created["uid"], client_secret=secret)
+    token_exchange = api.request_token(
+        "issued_badges", client_id=created["uid"], client_secret=secret
+    )
     app_checks.created_credentials_obtain_token(token_exchange)
     expect(oauth_checks.token_response_is_well_formed, token_exchange)
     for read in (
         api.get(target.application_url(created["id"]), token=tokens.get("oauth_applications")),
-        api.get(target.applications_url(), token=tokens.get("oauth_applications"), params={"per": 100}),
+        api.get(
+            target.applications_url(), token=tokens.get("oauth_applications"), params={"per": 100}
+        ),
     ):
         expect(app_checks.secret_hidden_after_create, read)

@@ -14,10 +14,14 @@ def _ensure_pages(api, target, tokens, apps, pages: int) -> int:
     """Make the organization hold at least `pages` pages; returns the per value the server honours."""
     token = tokens.get("oauth_applications")
     first = api.get(target.applications_url(), token=token, params={"page": 1, "per": PER})
-    if not isinstance(((first.json() or {}) if isinstance(first.json(), dict) else {}).get("metadata"), dict):
+    if not isinstance(
+        ((first.json() or {}) if isinstance(first.json(), dict) else {}).get("metadata"), dict
+    ):
         return PER  # no metadata at all: the checks below report it; creating more proves nothing
-    per = PER if pagination.per_is_honoured_or_ignored(first, PER) else int(
-        ((first.json() or {}).get("metadata") or {}).get("per") or 50
+    per = (
+        PER
+        if pagination.per_is_honoured_or_ignored(first, PER)
+        else int(((first.json() or {}).get("metadata") or {}).get("per") or 50)
     )
     total = int(((first.json() or {}).get("metadata") or {}).get("total_count") or 0)
     for _ in range(max(0, per * (pages - 1) + 1 - total)):
@@ -50,7 +54,11 @@ def test_every_page_has_consistent_metadata_and_next_links_visit_each_item_once(
         meta = expect(pagination.page_metadata_is_consistent, exchange, back)
         url, back = (meta or {}).get("previous_page_url"), back - 1
     listing = api.get(target.applications_url(), token=token, params={"per": 100})
-    expected = {a.get("id") for a in application_objects(listing)} if last_meta.get("total_count", 0) <= 100 else set()
+    expected = (
+        {a.get("id") for a in application_objects(listing)}
+        if last_meta.get("total_count", 0) <= 100
+        else set()
+    )
     expect(pagination.next_links_visit_every_item_once, visited, expected)
 
 
@@ -62,11 +70,15 @@ def test_a_page_past_the_end_is_empty_with_consistent_metadata(api, target, toke
     past = total_pages + 2
     exchange = api.get(target.applications_url(), token=token, params={"page": past, "per": PER})
     if exchange.status >= 400:
-        pytest.skip(f"the server refuses pages past the end ({exchange.status}); the docs leave it open")
+        pytest.skip(
+            f"the server refuses pages past the end ({exchange.status}); the docs leave it open"
+        )
     pagination.page_metadata_is_consistent(exchange, past)
 
 
 @pytest.mark.requirement("PAGE-META", "BADGES-LIST")
 def test_badges_pages_have_consistent_metadata(api, target, tokens):
-    exchange = api.get(target.badges_url(), token=tokens.get("issued_badges"), params={"page": 1, "per": 1})
+    exchange = api.get(
+        target.badges_url(), token=tokens.get("issued_badges"), params={"page": 1, "per": 1}
+    )
     pagination.page_metadata_is_consistent(exchange, 1)

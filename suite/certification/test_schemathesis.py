@@ -9,8 +9,12 @@ from schemathesis import GenerationMode
 
 from suite import st
 
-positive = schemathesis.pytest.from_fixture("positive_schema").exclude(operation_id=st.TOKEN_OPERATION)
-negative = schemathesis.pytest.from_fixture("negative_schema").exclude(operation_id=st.TOKEN_OPERATION)
+positive = schemathesis.pytest.from_fixture("positive_schema").exclude(
+    operation_id=st.TOKEN_OPERATION
+)
+negative = schemathesis.pytest.from_fixture("negative_schema").exclude(
+    operation_id=st.TOKEN_OPERATION
+)
 
 
 @pytest.fixture(scope="session")

@@ -8,15 +8,22 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from suite.checks import applications as app_checks
 from suite.checks import security
 from suite.session import list_all
 
-texts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=40).filter(
-    str.strip
-)
+texts = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=40
+).filter(str.strip)
 
 
 def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
@@ -113,10 +120,18 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
 
 
 @pytest.mark.requirement(
-    "APP-CREATE", "APP-GET", "APP-UPDATE", "APP-DELETE", "APP-SECRET-ONCE", "APP-CREDENTIALS", "APP-SCHEMA",
+    "APP-CREATE",
+    "APP-GET",
+    "APP-UPDATE",
+    "APP-DELETE",
+    "APP-SECRET-ONCE",
+    "APP-CREDENTIALS",
+    "APP-SCHEMA",
     "SEC-REVOKE-ON-DELETE",
 )
-def test_any_sequence_of_operations_agrees_with_the_model(api, target, tokens, apps, profile, mutating):
+def test_any_sequence_of_operations_agrees_with_the_model(
+    api, target, tokens, apps, profile, mutating
+):
     if profile.stateful_examples == 0:
         pytest.skip("this profile runs no stateful sequences")
     machine = machine_for(api, target, tokens, apps)

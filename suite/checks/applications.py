@@ -27,7 +27,10 @@ def _envelope(exchange: Exchange, what: str, data_type: type) -> dict[str, Any]:
     if missing:
         raise Violation(f"{what} answered without {' and '.join(missing)}", exchange)
     if not isinstance(body["data"], data_type):
-        raise Violation(f"{what}: data is {type(body['data']).__name__}, expected {data_type.__name__}", exchange)
+        raise Violation(
+            f"{what}: data is {type(body['data']).__name__}, expected {data_type.__name__}",
+            exchange,
+        )
     if not isinstance(body["metadata"], dict):
         raise Violation(f"{what}: metadata is not an object", exchange)
     return body
@@ -40,11 +43,15 @@ def list_answers_200_with_data_and_metadata(exchange: Exchange) -> list[dict[str
 
 
 @check("APP-GET")
-def get_answers_200_with_data_and_metadata(exchange: Exchange, application_id: int) -> dict[str, Any]:
+def get_answers_200_with_data_and_metadata(
+    exchange: Exchange, application_id: int
+) -> dict[str, Any]:
     expect_status(exchange, 200, what=f"get of application {application_id}")
     data = _envelope(exchange, "get", dict)["data"]
     if data.get("id") != application_id:
-        raise Violation(f"get of application {application_id} answered id {data.get('id')!r}", exchange)
+        raise Violation(
+            f"get of application {application_id} answered id {data.get('id')!r}", exchange
+        )
     return data
 
 
@@ -59,7 +66,9 @@ def create_answers_201_with_application(exchange: Exchange, sent: dict[str, Any]
     data = _envelope(exchange, "create", dict)["data"]
     for key in ("name", "description"):
         if key in sent and data.get(key) != sent[key]:
-            raise Violation(f"create was sent {key}={sent[key]!r} but answered {data.get(key)!r}", exchange)
+            raise Violation(
+                f"create was sent {key}={sent[key]!r} but answered {data.get(key)!r}", exchange
+            )
     if not isinstance(data.get("id"), int):
         raise Violation("create answered no integer id", exchange)
     return data
@@ -69,25 +78,35 @@ def create_answers_201_with_application(exchange: Exchange, sent: dict[str, Any]
 def created_application_is_readable(exchange: Exchange, created: dict[str, Any]) -> None:
     """A get right after create answers the same application."""
     if exchange.status != 200:
-        raise Violation(f"application {created['id']} was created but get answered {exchange.status}", exchange)
+        raise Violation(
+            f"application {created['id']} was created but get answered {exchange.status}", exchange
+        )
     data = (exchange.json() or {}).get("data") or {}
     for key in ("id", "name", "description", "uid"):
         if data.get(key) != created.get(key):
             raise Violation(
-                f"get after create answered {key}={data.get(key)!r}, create said {created.get(key)!r}", exchange
+                f"get after create answered {key}={data.get(key)!r}, create said {created.get(key)!r}",
+                exchange,
             )
 
 
 @check("APP-CREATE")
-def created_application_is_listed(listed_ids: set[int], created_id: int, exchange: Exchange | None = None) -> None:
+def created_application_is_listed(
+    listed_ids: set[int], created_id: int, exchange: Exchange | None = None
+) -> None:
     if created_id not in listed_ids:
-        raise Violation(f"application {created_id} was created but the list does not hold it", exchange)
+        raise Violation(
+            f"application {created_id} was created but the list does not hold it", exchange
+        )
 
 
 @check("APP-NAME-REQUIRED")
 def nameless_create_refused(exchange: Exchange, sent: Any) -> None:
     if not 400 <= exchange.status < 500:
-        raise Violation(f"create with body {sent!r} answered {exchange.status}, expected a 4xx refusal", exchange)
+        raise Violation(
+            f"create with body {sent!r} answered {exchange.status}, expected a 4xx refusal",
+            exchange,
+        )
 
 
 @check("APP-NAME-REQUIRED")
@@ -119,10 +138,14 @@ def _documented(application: dict[str, Any]) -> dict[str, Any]:
     return {k: application.get(k) for k in ("name", "description")}
 
 
-def _expect_fields(exchange: Exchange, data: dict[str, Any], expected: dict[str, Any], what: str) -> None:
+def _expect_fields(
+    exchange: Exchange, data: dict[str, Any], expected: dict[str, Any], what: str
+) -> None:
     for key, value in _documented(expected).items():
         if data.get(key) != value:
-            raise Violation(f"{what} answered {key}={data.get(key)!r}, expected {value!r}", exchange)
+            raise Violation(
+                f"{what} answered {key}={data.get(key)!r}, expected {value!r}", exchange
+            )
 
 
 @check("APP-DELETE")
@@ -138,9 +161,18 @@ def deleted_application_answers_404(exchange: Exchange) -> None:
 
 
 @check("APP-DELETE")
-def deleted_application_not_listed(listed_ids: set[int], deleted_id: int, exchange: Exchange | None = None) -> None:
+def deleting_again_answers_404(exchange: Exchange) -> None:
+    expect_status(exchange, 404, what="a second delete of the same application")
+
+
+@check("APP-DELETE")
+def deleted_application_not_listed(
+    listed_ids: set[int], deleted_id: int, exchange: Exchange | None = None
+) -> None:
     if deleted_id in listed_ids:
-        raise Violation(f"application {deleted_id} was deleted but the list still holds it", exchange)
+        raise Violation(
+            f"application {deleted_id} was deleted but the list still holds it", exchange
+        )
 
 
 @check("APP-SECRET-ONCE")
@@ -148,7 +180,9 @@ def secret_shown_on_create(exchange: Exchange) -> str:
     data = (exchange.json() or {}).get("data") or {}
     secret = data.get("secret")
     if not isinstance(secret, str) or not secret:
-        raise Violation(f"the create response shows secret={secret!r}, expected a non-empty string", exchange)
+        raise Violation(
+            f"the create response shows secret={secret!r}, expected a non-empty string", exchange
+        )
     return secret
 
 
@@ -167,7 +201,9 @@ def secret_hidden_after_create(exchange: Exchange) -> None:
 @check("APP-CREDENTIALS")
 def created_credentials_obtain_token(exchange: Exchange) -> str:
     if exchange.status != 200:
-        raise Violation(f"the new application's uid and secret were refused ({exchange.status})", exchange)
+        raise Violation(
+            f"the new application's uid and secret were refused ({exchange.status})", exchange
+        )
     token = (exchange.json() or {}).get("access_token")
     if not isinstance(token, str) or not token:
         raise Violation("the new application's credentials got no access_token", exchange)
@@ -189,9 +225,13 @@ def application_objects_match_schema(exchange: Exchange) -> None:
         errors = spec.schema_errors("OAuthApplicationBase", application)
         if errors:
             raise Violation(
-                f"application {application.get('id')} breaks the schema: " + "; ".join(errors[:5]), exchange
+                f"application {application.get('id')} breaks the schema: " + "; ".join(errors[:5]),
+                exchange,
             )
-        created, updated = _timestamp(application["created_at"]), _timestamp(application["updated_at"])
+        created, updated = (
+            _timestamp(application["created_at"]),
+            _timestamp(application["updated_at"]),
+        )
         if created is None or updated is None:
             raise Violation(
                 f"application {application.get('id')} has timestamps that are not ISO 8601: "
@@ -199,4 +239,6 @@ def application_objects_match_schema(exchange: Exchange) -> None:
                 exchange,
             )
         if created > updated:
-            raise Violation(f"application {application.get('id')} has created_at after updated_at", exchange)
+            raise Violation(
+                f"application {application.get('id')} has created_at after updated_at", exchange
+            )

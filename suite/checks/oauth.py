@@ -11,7 +11,9 @@ def _oauth_error(exchange: Exchange, statuses: tuple[int, ...], error: str, what
     expect_status(exchange, *statuses, what=what)
     body = expect_json_object(exchange, what)
     if body.get("error") != error:
-        raise Violation(f"{what} answered error={body.get('error')!r}, expected {error!r}", exchange)
+        raise Violation(
+            f"{what} answered error={body.get('error')!r}, expected {error!r}", exchange
+        )
 
 
 @check("TOKEN-ISSUE")
@@ -39,13 +41,19 @@ def token_response_not_cacheable(exchange: Exchange) -> None:
 def requested_scope_granted(exchange: Exchange, requested: list[str]) -> None:
     """A documented scope set is granted, and the grant never exceeds the request."""
     if exchange.status != 200:
-        raise Violation(f"a token for documented scope(s) {' '.join(requested)} was refused", exchange)
+        raise Violation(
+            f"a token for documented scope(s) {' '.join(requested)} was refused", exchange
+        )
     granted = str((exchange.json() or {}).get("scope", "")).split()
     extra = sorted(set(granted) - set(requested))
     if extra:
-        raise Violation(f"requested {' '.join(requested)} but was granted extra scope(s) {extra}", exchange)
+        raise Violation(
+            f"requested {' '.join(requested)} but was granted extra scope(s) {extra}", exchange
+        )
     if not granted:
-        raise Violation(f"requested {' '.join(requested)} but the token response names no scope", exchange)
+        raise Violation(
+            f"requested {' '.join(requested)} but the token response names no scope", exchange
+        )
 
 
 @check("TOKEN-SCOPE")
@@ -60,7 +68,9 @@ def bad_client_refused(exchange: Exchange, what: str) -> None:
 
 @check("OAUTH-GRANT-TYPE")
 def unsupported_grant_type_refused(exchange: Exchange) -> None:
-    _oauth_error(exchange, (400,), "unsupported_grant_type", "a token request with grant_type=password")
+    _oauth_error(
+        exchange, (400,), "unsupported_grant_type", "a token request with grant_type=password"
+    )
 
 
 @check("OAUTH-GRANT-TYPE")

@@ -32,13 +32,18 @@ def page_metadata_is_consistent(exchange: Exchange, page: int) -> dict[str, Any]
     if missing:
         raise Violation(f"page {page} metadata lacks {', '.join(missing)}", exchange)
     count, total, per, pages = meta["count"], meta["total_count"], meta["per"], meta["total_pages"]
-    if not all(isinstance(v, int) for v in (count, total, per, pages, meta["current_page"])) or per < 1:
+    if (
+        not all(isinstance(v, int) for v in (count, total, per, pages, meta["current_page"]))
+        or per < 1
+    ):
         raise Violation(f"page {page} metadata numbers are not positive integers: {meta}", exchange)
     problems = []
     if count != len(data):
         problems.append(f"count={count} but data holds {len(data)} items")
     if pages != math.ceil(total / per):
-        problems.append(f"total_pages={pages} but ceil(total_count {total} / per {per}) = {math.ceil(total / per)}")
+        problems.append(
+            f"total_pages={pages} but ceil(total_count {total} / per {per}) = {math.ceil(total / per)}"
+        )
     if meta["current_page"] != page:
         problems.append(f"current_page={meta['current_page']} on a request for page {page}")
     if (meta["previous_page_url"] is None) != (page == 1):
@@ -47,7 +52,9 @@ def page_metadata_is_consistent(exchange: Exchange, page: int) -> dict[str, Any]
         problems.append(f"next_page_url={meta['next_page_url']!r} on page {page} of {pages}")
     expected_count = max(0, min(per, total - (page - 1) * per))
     if count != expected_count and not problems:
-        problems.append(f"page {page} holds {count} items, expected {expected_count} of {total} at {per} per page")
+        problems.append(
+            f"page {page} holds {count} items, expected {expected_count} of {total} at {per} per page"
+        )
     for name, target in (("previous_page_url", page - 1), ("next_page_url", page + 1)):
         url = meta[name]
         if url is not None and _page_of(url) != target:
@@ -70,7 +77,9 @@ def next_links_visit_every_item_once(visited: list[int], expected: set[int]) -> 
     """Following next_page_url from page 1 returns each listed application exactly once."""
     duplicates = sorted({i for i in visited if visited.count(i) > 1})
     if duplicates:
-        raise Violation(f"following next_page_url returned applications {duplicates} more than once")
+        raise Violation(
+            f"following next_page_url returned applications {duplicates} more than once"
+        )
     missing = sorted(expected - set(visited))
     if missing:
         raise Violation(f"following next_page_url never returned applications {missing}")

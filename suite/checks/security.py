@@ -18,7 +18,10 @@ def unauthenticated_request_refused(exchange: Exchange, how: str) -> None:
 def unauthorized_carries_bearer_challenge(exchange: Exchange) -> None:
     challenge = exchange.header("www-authenticate") or ""
     if exchange.status == 401 and not challenge.lower().startswith("bearer"):
-        raise Violation(f"a 401 from the API has WWW-Authenticate {challenge or None!r}, expected Bearer ...", exchange)
+        raise Violation(
+            f"a 401 from the API has WWW-Authenticate {challenge or None!r}, expected Bearer ...",
+            exchange,
+        )
 
 
 @check("SCOPE-ENFORCED")
@@ -29,7 +32,10 @@ def token_without_scope_refused(exchange: Exchange, scope: str) -> None:
 @check("SCOPE-ENFORCED")
 def token_with_scope_accepted(exchange: Exchange, scope: str) -> None:
     if exchange.status in (401, 403):
-        raise Violation(f"{exchange.method} with a token holding {scope} was refused ({exchange.status})", exchange)
+        raise Violation(
+            f"{exchange.method} with a token holding {scope} was refused ({exchange.status})",
+            exchange,
+        )
 
 
 @check("BADGES-LIST")
@@ -37,13 +43,17 @@ def badges_list_answers_pagination_envelope(exchange: Exchange) -> None:
     expect_status(exchange, 200, what="the badges list")
     errors = spec.schema_errors("BadgeList", exchange.json())
     if errors:
-        raise Violation("the badges list breaks the list envelope: " + "; ".join(errors[:5]), exchange)
+        raise Violation(
+            "the badges list breaks the list envelope: " + "; ".join(errors[:5]), exchange
+        )
 
 
 @check("SEC-TENANT")
 def foreign_organization_refused(exchange: Exchange, what: str) -> None:
     if 200 <= exchange.status < 300:
-        raise Violation(f"{what} answered {exchange.status}: a token acted outside its organization", exchange)
+        raise Violation(
+            f"{what} answered {exchange.status}: a token acted outside its organization", exchange
+        )
 
 
 @check("SEC-REVOKE-ON-DELETE")
@@ -66,7 +76,9 @@ def deleted_application_credentials_refused(exchange: Exchange) -> None:
 @check("SEC-NO-5XX")
 def no_server_error(exchange: Exchange) -> None:
     if exchange.status >= 500:
-        raise Violation(f"{exchange.method} {exchange.url} answered a server error {exchange.status}", exchange)
+        raise Violation(
+            f"{exchange.method} {exchange.url} answered a server error {exchange.status}", exchange
+        )
 
 
 @check("SEC-INPUT-REJECTED")
@@ -76,6 +88,8 @@ def bad_input_refused(exchange: Exchange, what: str) -> None:
 
 
 @check("SEC-INPUT-REJECTED")
-def refused_input_changed_nothing(before: list[dict[str, Any]], after: list[dict[str, Any]], what: str) -> None:
+def refused_input_changed_nothing(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], what: str
+) -> None:
     if before != after:
         raise Violation(f"{what} was refused but the applications changed")

@@ -4,4 +4,4 @@ from suite.emulator.faults import FAULTS, Faults
 from suite.emulator.server import EmulatorServer
 from suite.emulator.store import Clock, Store
 
-__all__ = ["FAULTS", "Faults", "EmulatorServer", "Clock", "Store"]
+__all__ = ["FAULTS", "Clock", "EmulatorServer", "Faults", "Store"]

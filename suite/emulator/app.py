@@ -66,7 +66,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
 
 
 def _page_url(request: Request, page: int, per: int) -> str:
-    return f"{str(request.url.replace(query=''))}?{urlencode({'page': page, 'per': per})}"
+    return f"{request.url.replace(query='')!s}?{urlencode({'page': page, 'per': per})}"
 
 
 def _list_envelope(request: Request, data: list[Any], page: Page) -> dict[str, Any]:
@@ -80,7 +80,9 @@ def _list_envelope(request: Request, data: list[Any], page: Page) -> dict[str, A
             "total_count": page.total_count,
             "total_pages": page.total_pages,
             "per": page.per,
-            "previous_page_url": None if page.page == 1 else _page_url(request, page.page - 1, page.per),
+            "previous_page_url": None
+            if page.page == 1
+            else _page_url(request, page.page - 1, page.per),
             "next_page_url": None if is_last else _page_url(request, page.page + 1, page.per),
         },
     }
@@ -102,13 +104,14 @@ def api(scope: str) -> Callable[[Handler], Callable[[Request], Awaitable[Respons
                 return await handler(request, store, token)
             except oauth.BearerError as error:
                 headers = {}
-                if error.status == 401 and "no_www_authenticate" not in store.faults:
-                    headers["WWW-Authenticate"] = error.challenge()
-                elif error.error == "insufficient_scope":
+                if (error.status == 401 and "no_www_authenticate" not in store.faults) or error.error == "insufficient_scope":
                     headers["WWW-Authenticate"] = error.challenge()
                 return credly_error(error.status, error.message, headers)
             except NotFound as error:
-                if "unknown_id_not_404" in store.faults and "oauth_application_id" in request.path_params:
+                if (
+                    "unknown_id_not_404" in store.faults
+                    and "oauth_application_id" in request.path_params
+                ):
                     return credly_error(400, str(error))
                 return credly_error(404, str(error))
             except BadRequest as error:
@@ -196,7 +199,9 @@ async def issue_token(request: Request) -> Response:
         params = await _json_object(request)
         body = oauth.grant_client_credentials(store, params, request.headers.get("authorization"))
     except BadRequest as error:
-        return JSONResponse({"error": "invalid_request", "error_description": str(error)}, 400, headers)
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": str(error)}, 400, headers
+        )
     except oauth.OAuthError as error:
         return JSONResponse(error.body(), error.status, headers)
     return JSONResponse(body, 200, headers)

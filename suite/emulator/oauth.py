@@ -140,9 +140,7 @@ def authorize(store: Store, token: Token | None, organization_id: str, scope: st
     if token.organization_id != organization_id and "tenant_not_isolated" not in store.faults:
         raise BearerError(403, "You are not authorized to access this organization.")
     if scope not in token.scopes and "scope_not_enforced" not in store.faults:
-        raise BearerError(
-            403, f"The access token lacks the {scope} scope.", "insufficient_scope"
-        )
+        raise BearerError(403, f"The access token lacks the {scope} scope.", "insufficient_scope")
 
 
 def application_of(store: Store, token: Token | None) -> Application | None:

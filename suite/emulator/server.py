@@ -50,7 +50,9 @@ class EmulatorServer:
         if token_lifetime is not None:
             kwargs["token_lifetime"] = token_lifetime
         self.store = Store(**kwargs)
-        self.bootstrap = self._seed(self.store.add_organization(organization_id, "Emulated Organization"))
+        self.bootstrap = self._seed(
+            self.store.add_organization(organization_id, "Emulated Organization")
+        )
         self.foreign = self._seed(self.store.add_organization(None, "Foreign Organization"))
         for n in range(seed_applications):
             self.store.create_application(
@@ -65,7 +67,10 @@ class EmulatorServer:
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(
-            create_app(self.store), log_level="warning", access_log=False, lifespan="off",
+            create_app(self.store),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
@@ -97,7 +102,10 @@ class EmulatorServer:
     def start(self) -> EmulatorServer:
         self._socket.listen(128)
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True, name="emulator"
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            daemon=True,
+            name="emulator",
         )
         self._thread.start()
         while not self._server.started:

@@ -131,7 +131,10 @@ class Store:
     # Organizations -------------------------------------------------------------------------
 
     def add_organization(
-        self, organization_id: str | None = None, name: str = "Emulated Organization", badges: int = 3
+        self,
+        organization_id: str | None = None,
+        name: str = "Emulated Organization",
+        badges: int = 3,
     ) -> Organization:
         with self._lock:
             org_id = organization_id or str(uuid.uuid4())
@@ -176,7 +179,9 @@ class Store:
             if not isinstance(value, str):
                 raise Invalid(f"{key} must be a string, not {type(value).__name__}")
             if len(value) > limit:
-                raise Invalid(f"{key} is too long ({len(value)} characters; the maximum is {limit})")
+                raise Invalid(
+                    f"{key} is too long ({len(value)} characters; the maximum is {limit})"
+                )
             if key == "name" and not value.strip() and "name_not_required" not in self.faults:
                 raise Invalid("name can't be blank")
             accepted[key] = value
@@ -308,6 +313,8 @@ class Store:
         if per == 0 and "per_zero_500" in self.faults:
             raise ZeroDivisionError("per=0 reached the pagination arithmetic")
         total = len(items)
-        total_pages = total // per if "pagination_arithmetic" in self.faults else math.ceil(total / per)
+        total_pages = (
+            total // per if "pagination_arithmetic" in self.faults else math.ceil(total / per)
+        )
         start = (page - 1) * per
         return Page(items[start : start + per], page, per, total, total_pages)
