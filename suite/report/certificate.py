@@ -68,6 +68,15 @@ def build_certificate(
     observations = scrub(list(results.observations)) + waiver_observations
     if results.error:
         observations.insert(0, {"kind": "run_error", "detail": scrub(results.error)})
+    elif run is None:
+        observations.insert(
+            0,
+            {
+                "kind": "run_facts_missing",
+                "detail": "the target, start time and request count were known only to the "
+                "pytest-xdist workers (--workers N) and are missing from this certificate",
+            },
+        )
     certificate = {
         "verdict": results.verdict(waived=set(applied)),
         "target": run.target.public() if run is not None else None,
