@@ -2,12 +2,7 @@
 http.server, other choices where the docs are silent; see tests/second_implementation.py) is
 certified by `credly-contract certify --target live` with no false failure.
 
-One certification runs per module; its certificate is asserted twice:
-
-* ``test_..._is_certified`` is the issue's criterion (exit 0, every requirement passed). It is an
-  expected failure while the suite keeps the false failure described in ``KNOWN_FALSE_FAILURE``;
-  strict, so it turns red (XPASS) the moment the suite is fixed and the marker must go.
-* ``test_nothing_fails_but_the_known_false_failure`` keeps guarding everything else meanwhile.
+One certification runs per module; the test asserts exit 0 and every requirement passed.
 """
 
 from __future__ import annotations
@@ -25,24 +20,6 @@ import httpx
 import pytest
 
 from tests.second_implementation import SCOPES, SecondImplementation
-
-# The suite asserts on a page past the end what the docs leave open (see the xfail reason).
-KNOWN_FALSE_FAILURE = {
-    "requirement": "PAGE-META",
-    "check": "page_metadata_is_consistent",
-    "test": "test_pagination.py::test_a_page_past_the_end_is_empty_with_consistent_metadata",
-}
-FALSE_FAILURE_REASON = (
-    "false failure PAGE-META: suite/certification/test_pagination.py::"
-    "test_a_page_past_the_end_is_empty_with_consistent_metadata applies "
-    "suite/checks/pagination.py::page_metadata_is_consistent to page total_pages + 2 and so requires "
-    "previous_page_url to be non-null and point at page - 1 (and current_page to echo the "
-    "out-of-range page). The docs only show page 1 of 1 (both links null) and say nothing about "
-    "pages past the end (openapi/credly.yaml's Page parameter says so too); this implementation "
-    "points previous_page_url at the last page that holds items (Kaminari, which Rails APIs "
-    "commonly use, sends prev_page null when out of range), so only in-range pages should be held "
-    "to page - 1 / page + 1"
-)
 
 
 @dataclass
@@ -69,20 +46,6 @@ def describe(requirements: dict[str, dict[str, Any]]) -> str:
                 f"  [{evidence.get('test')} / {evidence.get('check')}] {evidence.get('message')}"
             )
     return "\n".join(lines)
-
-
-def _is_the_known_false_failure(evidence: dict[str, Any]) -> bool:
-    """The past-the-end page's previous_page_url, and nothing else, was found wanting."""
-    if (
-        evidence.get("check") != KNOWN_FALSE_FAILURE["check"]
-        or evidence.get("test") != KNOWN_FALSE_FAILURE["test"]
-    ):
-        return False
-    problems = re.sub(r"^page \d+ metadata is inconsistent: ", "", evidence.get("message") or "")
-    if not re.fullmatch(r"previous_page_url='[^']*' does not point at page \d+", problems):
-        return False
-    meta = json.loads((evidence.get("response") or {}).get("body") or "{}").get("metadata") or {}
-    return meta.get("current_page", 0) > meta.get("total_pages", 0) and meta.get("count") == 0
 
 
 @pytest.fixture(scope="module")
@@ -132,23 +95,8 @@ def test_the_second_implementation_answers_as_documented(second):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=FALSE_FAILURE_REASON)
 def test_the_second_implementation_is_certified(certification: Certification):
     failed = certification.not_passed()
     assert not failed, f"{certification.output()}\nnot passed:\n{describe(failed)}"
     assert certification.returncode == 0, certification.output()
     assert certification.certificate["verdict"] == "certified"
-
-
-@pytest.mark.slow
-def test_nothing_fails_but_the_known_false_failure(certification: Certification):
-    failed = certification.not_passed()
-    unexplained = {
-        rid: requirement
-        for rid, requirement in failed.items()
-        if rid != KNOWN_FALSE_FAILURE["requirement"]
-        or requirement["status"] != "failed"
-        or not all(_is_the_known_false_failure(e) for e in requirement.get("evidence") or [{}])
-    }
-    assert not unexplained, f"{certification.output()}\nnot passed:\n{describe(unexplained)}"
-    assert certification.returncode in (0, 1), certification.output()

@@ -64,6 +64,35 @@ def page_metadata_is_consistent(exchange: Exchange, page: int) -> dict[str, Any]
     return meta
 
 
+@check("PAGE-META")
+def page_past_the_end_is_empty(exchange: Exchange, page: int) -> None:
+    """A page past the last one holds nothing and links nowhere further. What previous_page_url and
+    current_page say there is left open by the docs (paginators differ), so it is not asserted."""
+    body = exchange.json()
+    meta = body.get("metadata") if isinstance(body, dict) else None
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(meta, dict) or not isinstance(data, list):
+        raise Violation(
+            f"page {page} (past the end) has no data list and metadata object", exchange
+        )
+    problems = []
+    if data or meta.get("count") != 0:
+        problems.append(f"it holds {len(data)} item(s), count={meta.get('count')!r}")
+    if meta.get("next_page_url") is not None:
+        problems.append(f"next_page_url={meta.get('next_page_url')!r}")
+    total, per, pages = meta.get("total_count"), meta.get("per"), meta.get("total_pages")
+    if (
+        not all(isinstance(v, int) for v in (total, per, pages))
+        or per < 1
+        or pages != math.ceil(total / per)
+    ):
+        problems.append(f"total_pages={pages!r} does not match total_count={total!r} / per={per!r}")
+    if problems:
+        raise Violation(
+            f"page {page}, past the end, is inconsistent: " + "; ".join(problems), exchange
+        )
+
+
 def _page_of(url: str) -> int | None:
     parts = urlsplit(url)
     if not parts.scheme or not parts.netloc:
