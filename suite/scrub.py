@@ -21,7 +21,9 @@ SECRET_KEYS = {
 _AUTH_HEADER = re.compile(r"(?i)\b(authorization:?\s*['\"]?\s*(?:bearer|basic|token)\s+)([^\s'\",]+)")
 _FORM_FIELD = re.compile(r"(?i)\b(client_secret|access_token|refresh_token)=([^&\s'\"]+)")
 _JSON_FIELD = re.compile(r'(?i)"(client_secret|secret|access_token|refresh_token)"(\s*:\s*")([^"]+)"')
-_PLACEHOLDER = re.compile(r"^<[A-Z_]+_\d+>$")
+_NUMBERED = re.compile(r"<([A-Z_]+)_(\d+)>")
+# A placeholder (or <REDACTED>) is left as it is: scrubbing scrubbed text changes nothing.
+_PLACEHOLDER = re.compile(r"^<(?:[A-Z_]+_\d+|REDACTED)>$")
 
 
 class Scrubber:
@@ -39,6 +41,13 @@ class Scrubber:
                 self._counts[kind] = self._counts.get(kind, 0) + 1
                 self._known[value] = f"<{kind}_{self._counts[kind]}>"
             return self._known[value]
+
+    def reserve(self, text: str) -> None:
+        """Never hand out a placeholder that ``text`` already uses (a recorded cassette, say), so a
+        value learnt later cannot pass for one it was recorded with."""
+        with self._lock:
+            for kind, number in _NUMBERED.findall(text):
+                self._counts[kind] = max(self._counts.get(kind, 0), int(number))
 
     def known_values(self) -> list[str]:
         with self._lock:
@@ -99,3 +108,7 @@ def scrub(value: Any) -> Any:
 
 def register(value: Any, kind: str) -> str:
     return SCRUBBER.register(value, kind)
+
+
+def reserve(text: str) -> None:
+    SCRUBBER.reserve(text)
