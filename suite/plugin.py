@@ -92,7 +92,8 @@ def _build_run(config: pytest.Config) -> CertificationRun:
         from suite.emulator import EmulatorServer
 
         emulator = EmulatorServer(
-            faults=option("credly_fault"), seed_applications=option("credly_seed_applications")
+            faults=option("credly_fault"), seed_applications=option("credly_seed_applications"),
+            organization_id=option("credly_organization_id"),
         ).start()
         target = Target(
             kind="emulated",
@@ -110,7 +111,10 @@ def _build_run(config: pytest.Config) -> CertificationRun:
         target = live_target(overrides)
         guard_production(target, option("credly_allow_production"), profile.read_only)
     else:
-        raise ConfigError("--target replay runs the cassette scenarios (credly-contract certify --target replay)")
+        from suite.cassettes import replay_target
+
+        # The recorded run id is part of the recorded request bodies (application names).
+        target, config.option.credly_run_id = replay_target(option("credly_cassettes_dir"))
     rate = option("credly_rate_limit")
     budget = option("credly_max_requests")
     if budget is None and kind == "live":

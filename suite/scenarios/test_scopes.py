@@ -1,0 +1,49 @@
+"""Scope handling: tokens for oauth_applications only, issued_badges only, both, and an unrelated
+scope; the calls each may and may not make; an unknown scope refused at the token endpoint."""
+
+import pytest
+
+from suite.checks.oauth import requested_scope_granted, unknown_scope_refused
+from suite.checks.security import (
+    badges_list_answers_pagination_envelope,
+    token_with_scope_accepted,
+    token_without_scope_refused,
+)
+from suite.ledger import resource_name
+
+SCOPE_SETS = (
+    ["oauth_applications"],
+    ["issued_badges"],
+    ["issued_badges", "oauth_applications"],
+    ["events"],
+)
+
+
+@pytest.mark.requirement("TOKEN-SCOPE", "SCOPE-ENFORCED", "BADGES-LIST")
+def test_tokens_reach_only_their_scopes(api, apps, target, expect, profile):
+    for number, scopes in enumerate(SCOPE_SETS, start=1):
+        issued = api.request_token(" ".join(scopes))
+        expect(requested_scope_granted, issued, scopes)
+        token = (issued.json() or {}).get("access_token") if issued.status == 200 else None
+        if not token:
+            continue
+
+        applications = api.get(target.applications_url(), token=token, params={"per": 1})
+        if "oauth_applications" in scopes:
+            expect(token_with_scope_accepted, applications, "oauth_applications")
+        else:
+            expect(token_without_scope_refused, applications, "oauth_applications")
+            if not profile.read_only:
+                name = resource_name(apps.ledger.run_id, f"scopes {number}")
+                attempt = api.post(target.applications_url(), token=token, json={"name": name})
+                apps.note_created(attempt)  # deleted at the end should the server wrongly create it
+                expect(token_without_scope_refused, attempt, "oauth_applications")
+
+        badges = api.get(target.badges_url(), token=token, params={"per": 1})
+        if "issued_badges" in scopes:
+            expect(token_with_scope_accepted, badges, "issued_badges")
+            expect(badges_list_answers_pagination_envelope, badges)
+        else:
+            expect(token_without_scope_refused, badges, "issued_badges")
+
+    expect(unknown_scope_refused, api.request_token("not_a_credly_scope"))

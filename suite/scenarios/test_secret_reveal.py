@@ -1,0 +1,33 @@
+"""One-time secret reveal: the create response shows the secret and it obtains a token; get, list
+and update all show secret null; the secret still works afterwards."""
+
+import pytest
+
+from suite.checks.applications import (
+    created_credentials_obtain_token,
+    secret_hidden_after_create,
+    secret_shown_on_create,
+    update_answers_200_with_changes,
+)
+from suite.scenarios.steps import create_application, pages
+
+
+@pytest.mark.requirement("APP-SECRET-ONCE", "APP-CREDENTIALS", "APP-SCHEMA")
+def test_secret_is_revealed_only_once(api, apps, tokens, target, expect, mutating):
+    created, application = create_application(apps, "secret", 1)
+    secret = secret_shown_on_create(created)
+    credentials = {"client_id": application["uid"], "client_secret": secret}
+    expect(created_credentials_obtain_token, api.request_token("oauth_applications", **credentials))
+
+    token = tokens.get("oauth_applications")
+    url = target.application_url(application["id"])
+    expect(secret_hidden_after_create, api.get(url, token=token))
+    for _, page in pages(api, target.applications_url(), token, {"per": 50}):
+        expect(secret_hidden_after_create, page)
+    change = {"description": "Updated by the one-time secret scenario."}
+    updated = api.put(url, token=token, json=change)
+    expect(update_answers_200_with_changes, updated, change, application)
+    expect(secret_hidden_after_create, updated)
+
+    expect(created_credentials_obtain_token, api.request_token("oauth_applications", **credentials))
+    apps.delete(application["id"])

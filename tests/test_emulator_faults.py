@@ -1,0 +1,121 @@
+"""Fault switches: unknown names are refused, every known one can be enabled, and a few are shown
+to change the emulator's behaviour over HTTP. (The certification suite proves each fault in detail.)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from suite.emulator import FAULTS, EmulatorServer, Faults
+from suite.emulator.faults import UnknownFault
+
+APPS = "oauth_applications"
+
+
+def test_faults_rejects_an_unknown_name_with_a_message_listing_the_known_faults():
+    with pytest.raises(UnknownFault) as raised:
+        Faults(["no_such_fault"])
+
+    message = str(raised.value)
+    assert "no_such_fault" in message
+    assert all(name in message for name in FAULTS)
+
+
+def test_an_emulator_server_refuses_an_unknown_fault():
+    with pytest.raises(ValueError, match="known faults"):
+        EmulatorServer(faults=["secret_on_read", "typo_fault"])
+
+
+def test_faults_enable_disable_and_clear():
+    faults = Faults(["secret_on_read"])
+    faults.enable("token_cacheable")
+    assert faults.active == ["secret_on_read", "token_cacheable"]
+    assert "secret_on_read" in faults
+
+    faults.disable("secret_on_read")
+    assert faults.active == ["token_cacheable"]
+    assert "secret_on_read" not in faults
+    faults.clear()
+    assert faults.active == []
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_every_fault_can_be_enabled_on_a_running_server(make_emulator, client, name):
+    emulator = make_emulator(faults=[name])
+    boot = emulator.bootstrap
+
+    response = client.post(
+        emulator.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": boot.client_id,
+            "client_secret": boot.client_secret,
+            "scope": "oauth_applications",
+        },
+    )
+
+    assert emulator.faults.active == [name]
+    assert FAULTS[name]  # each fault documents the rule it breaks
+    assert response.status_code == 200
+
+
+def test_all_faults_can_be_enabled_together(make_emulator):
+    emulator = make_emulator(faults=list(FAULTS))
+
+    assert emulator.faults.active == sorted(FAULTS)
+
+
+@pytest.mark.parametrize(
+    "emulator", [{}, {"faults": ["secret_on_read"]}], indirect=True, ids=["clean", "fault"]
+)
+def test_secret_on_read_shows_the_secret_again(emulator, api):
+    crud = api(emulator)
+    created = crud.post(APPS, json={"name": "Leaky"}).json()["data"]
+
+    read = crud.get(f"{APPS}/{created['id']}").json()["data"]
+
+    faulty = "secret_on_read" in emulator.faults
+    assert read["secret"] == (created["secret"] if faulty else None)
+
+
+@pytest.mark.parametrize(
+    "emulator", [{}, {"faults": ["delete_returns_200"]}], indirect=True, ids=["clean", "fault"]
+)
+def test_delete_returns_200_answers_200_with_a_body(emulator, api):
+    crud = api(emulator)
+    created = crud.post(APPS, json={"name": "Doomed"}).json()["data"]
+
+    response = crud.delete(f"{APPS}/{created['id']}")
+
+    if "delete_returns_200" in emulator.faults:
+        assert response.status_code == 200
+        assert response.json()["data"]["message"]
+    else:
+        assert response.status_code == 204
+        assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    "emulator", [{}, {"faults": ["token_cacheable"]}], indirect=True, ids=["clean", "fault"]
+)
+def test_token_cacheable_drops_cache_control_no_store(emulator, client):
+    boot = emulator.bootstrap
+    data = {"grant_type": "client_credentials", "client_id": boot.client_id, "scope": "events"}
+
+    good = client.post(emulator.token_url, data={**data, "client_secret": boot.client_secret})
+    bad = client.post(emulator.token_url, data={**data, "client_secret": "wrong"})
+
+    assert (good.status_code, bad.status_code) == (200, 401)
+    for response in (good, bad):
+        has_no_store = "no-store" in response.headers.get("cache-control", "")
+        assert has_no_store is ("token_cacheable" not in emulator.faults)
+
+
+def test_faults_can_be_switched_on_a_running_server(emulator, api):
+    crud = api(emulator)
+
+    emulator.faults.enable("unknown_id_not_404")
+    faulty = crud.get(f"{APPS}/999999").status_code
+    emulator.faults.disable("unknown_id_not_404")
+
+    assert (faulty, crud.get(f"{APPS}/999999").status_code) == (400, 404)
