@@ -135,6 +135,19 @@ def test_recording_again_changes_only_timestamps_and_random_ids(tmp_path):
         assert committed == recorded, f"{path.name}: {STALE}"
 
 
+def replay_fails_naming(folder: Path, reports: Path, failure: str) -> str:
+    """Replay an edited folder: exit 1, the failure message, only its requirement failed; returns
+    what `cassettes diff` says changed against the committed set."""
+    result = replay(folder, reports)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert failure in result.stdout
+    failed = {rid for rid, status in statuses(reports).items() if status == "failed"}
+    assert failed == {failure.split(":")[0]}
+    diff = cli("cassettes", "diff", str(COMMITTED), str(folder))
+    assert diff.returncode == 1, diff.stdout
+    return diff.stdout
+
+
 def test_secret_shown_on_get_fails_replay_naming_app_secret_once(tmp_path):
     folder = copy_of_committed(tmp_path)
     path = folder / "secret_is_revealed_only_once.yaml"
@@ -150,14 +163,9 @@ def test_secret_shown_on_get_fails_replay_naming_app_secret_once(tmp_path):
     get["response"]["body"]["string"] = json.dumps(body)
     save(path, cassette)
 
-    result = replay(folder, tmp_path / "reports")
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "APP-SECRET-ONCE: application" in result.stdout
-    failed = {rid for rid, status in statuses(tmp_path / "reports").items() if status == "failed"}
-    assert failed == {"APP-SECRET-ONCE"}
-    diff = cli("cassettes", "diff", str(COMMITTED), str(folder))
-    assert diff.returncode == 1
-    assert "type changed: data.secret null -> string" in diff.stdout
+    drift = replay_fails_naming(folder, tmp_path / "reports", "APP-SECRET-ONCE: application")
+    assert "#4 GET /organizations/{organization_id}/oauth_applications/{id}" in drift
+    assert "type changed: data.secret null -> string" in drift
 
 
 def test_delete_answering_200_fails_replay_naming_app_delete(tmp_path):
@@ -170,15 +178,8 @@ def test_delete_answering_200_fails_replay_naming_app_delete(tmp_path):
     delete["response"]["body"]["string"] = '{"data":{"message":"Deleted"},"metadata":{}}'
     save(path, cassette)
 
-    result = replay(folder, tmp_path / "reports")
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "APP-DELETE: delete answered 200, expected 204" in result.stdout
-    failed = {rid for rid, status in statuses(tmp_path / "reports").items() if status == "failed"}
-    assert failed == {"APP-DELETE"}
-    diff = cli("cassettes", "diff", str(COMMITTED), str(folder))
-    assert (
-        "status 204 -> 200" in diff.stdout and "field added: data.message (string)" in diff.stdout
-    )
+    drift = replay_fails_naming(folder, tmp_path / "reports", "APP-DELETE: delete answered 200")
+    assert "status 204 -> 200" in drift and "field added: data.message (string)" in drift
 
 
 def test_a_changed_request_is_an_error_not_a_wrong_answer(tmp_path):
