@@ -12,8 +12,16 @@ import sys
 from pathlib import Path
 
 from suite import __version__
-from suite.config import ENVIRONMENT, ConfigError, TargetUnreachable, guard_production, live_target
+from suite.config import (
+    ENVIRONMENT,
+    ConfigError,
+    Target,
+    TargetUnreachable,
+    guard_production,
+    live_target,
+)
 from suite.profiles import PROFILES
+from suite.scrub import scrub
 
 EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
 CERTIFICATION_DIR = Path(__file__).resolve().parent / "certification"
@@ -26,7 +34,8 @@ EPILOG = """exit codes:
   3  target unreachable or broken (timeouts, DNS, refused connections, repeated 502/503)
 
 live targets read CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID, CREDLY_CLIENT_ID,
-CREDLY_CLIENT_SECRET and optionally CREDLY_FOREIGN_ORGANIZATION_ID (flags of the same names override)."""
+CREDLY_CLIENT_SECRET (or CREDLY_CLIENT_SECRET_FILE, a file holding it) and optionally
+CREDLY_FOREIGN_ORGANIZATION_ID (flags of the same names override)."""
 
 
 class UsageError(Exception):
@@ -68,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="emulated target only: break one rule (see emulate --list-faults)")
     certify.add_argument("--workers", type=int, default=1, help="parallel pytest-xdist workers")
     certify.add_argument("--max-requests", type=int, default=None,
-                         help="request budget (default 1500 for live targets)")
+                         help="request budget for live targets (default per profile: quick 600, "
+                              "standard 1500, thorough 9500, readonly 200)")
     certify.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     certify.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
     certify.add_argument("-v", "--verbose", action="store_true", help="show every test")
@@ -102,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="delete leftovers of earlier runs")
     sweep.add_argument("--older-than", default="1h")
     sweep.add_argument("--dry-run", action="store_true")
+    sweep.add_argument("--run", default=None, metavar="RUN_ID",
+                       help="only that run's leftovers, whatever their age")
     sweep.add_argument("--ledger-dir", default="reports")
     _add_target_flags(sweep)
     return parser
@@ -114,7 +126,7 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, str | None]:
 def _warn_credential_flags(args: argparse.Namespace) -> None:
     if any(getattr(args, key, None) for key in CREDENTIAL_FLAGS):
         print("credly-contract: warning: --client-secret on the command line lands in shell history; "
-              "prefer CREDLY_CLIENT_SECRET", file=sys.stderr)
+              "prefer CREDLY_CLIENT_SECRET or CREDLY_CLIENT_SECRET_FILE", file=sys.stderr)
 
 
 def certify(args: argparse.Namespace) -> int:
@@ -130,6 +142,8 @@ def certify(args: argparse.Namespace) -> int:
         _warn_credential_flags(args)
         target = live_target(_flag_overrides(args))
         guard_production(target, args.allow_production, PROFILES[args.profile].read_only)
+        # Prove the settings before pytest starts: a wrong one costs a second and prints one line.
+        _preflight(target, args.timeout)
     if args.fault:
         from suite.emulator.faults import Faults
 
@@ -170,8 +184,22 @@ def certify(args: argparse.Namespace) -> int:
             options += ["--credly-" + key.replace("_", "-"), value]
     if args.workers > 1:
         options += ["-p", "xdist", "-n", str(args.workers)]
-    code = pytest.main(options)
-    return plugin.exit_code(int(code))
+    code = plugin.exit_code(int(pytest.main(options)))
+    results = plugin.LAST_RESULTS[0] if plugin.LAST_RESULTS else None
+    if results is not None and results.error:
+        print(f"credly-contract: {scrub(results.error)}", file=sys.stderr)
+    return code
+
+
+def _preflight(target: Target, timeout: float) -> None:
+    from suite.client import ApiClient, Limits
+    from suite.session import Tokens, preflight
+
+    client = ApiClient(target, Limits(timeout=timeout))
+    try:
+        preflight(client, Tokens(client))
+    finally:
+        client.close()
 
 
 def emulate(args: argparse.Namespace) -> int:
@@ -236,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             from suite.sweep import sweep_command
 
+            _warn_credential_flags(args)
             return sweep_command(args)
         raise UsageError(f"unknown command {args.command}")
     except UsageError as error:

@@ -19,10 +19,15 @@ from suite.config import Target, TargetUnreachable
 from suite.scrub import register, scrub
 
 GATEWAY_STATUSES = {502, 503, 504}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 class BudgetExhausted(TargetUnreachable):
     """The run used up its request budget (a safety limit for shared targets)."""
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A write attempted under a read-only profile; refused before anything is sent."""
 
 
 @dataclass
@@ -175,11 +180,17 @@ class ApiClient:
         self.throttled = 0
         self.gateway_errors = 0
         self.recent: deque[Exchange] = deque(maxlen=50)
+        # Once the target is known to be broken, every further request fails at once: Hypothesis
+        # replays a failing example many times, and each replay must not wait for another timeout.
+        self.broken: TargetUnreachable | None = None
+        self.read_only = False
 
     def close(self) -> None:
         self._http.close()
 
     def _pace(self) -> None:
+        if self.broken is not None:
+            raise TargetUnreachable(str(self.broken))
         with self._lock:
             if self.limits.budget is not None and self.requests_sent >= self.limits.budget:
                 raise BudgetExhausted(
@@ -205,34 +216,57 @@ class ApiClient:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         headers.setdefault("Accept", "application/json")
+
+        def transmit() -> Exchange:
+            try:
+                response = self._http.request(method, url, headers=headers, **kwargs)
+            except httpx.TransportError as error:
+                raise unreachable(method, url, error) from None
+            return Exchange.from_httpx(response)
+
+        return self.send(method, url, transmit)
+
+    def send(self, method: str, url: str, transmit: Callable[[], Exchange]) -> Exchange:
+        """Send one request under the run's limits: read-only refusal, pacing and budget, bounded
+        429 and gateway retries, and fail-fast once the target is broken. ``transmit`` does the I/O
+        (httpx here, schemathesis's requests for generated calls) and raises TargetUnreachable."""
+        self.refuse_if_read_only(method, url)
         for attempt in range(self.limits.retries + 1):
             self._pace()
             try:
-                response = self._http.request(method, url, headers=headers, **kwargs)
-            except httpx.TimeoutException as error:
-                raise TargetUnreachable(f"{method} {url} timed out ({type(error).__name__})") from None
-            except httpx.TransportError as error:
-                raise TargetUnreachable(f"{method} {url} failed: {_cause(error)}") from None
-            exchange = Exchange.from_httpx(response)
+                exchange = transmit()
+            except TargetUnreachable as error:
+                self.broken = error
+                raise
             learn_secrets(exchange)
-            if response.status_code == 429 and attempt < self.limits.retries:
+            if exchange.status == 429 and attempt < self.limits.retries:
                 self.throttled += 1
-                time.sleep(_retry_after(response, self.limits.max_retry_after))
+                wait = _retry_after(exchange.header("retry-after"), self.limits.max_retry_after)
+                time.sleep(wait)
                 continue
-            if response.status_code in GATEWAY_STATUSES:
+            if exchange.status in GATEWAY_STATUSES:
                 self.gateway_errors += 1
                 if attempt < self.limits.retries:
                     time.sleep(min(0.2 * 2**attempt, 2.0))
                     continue
-                raise TargetUnreachable(
-                    f"{method} {url} answered {response.status_code} {self.limits.retries + 1} times "
+                self.broken = TargetUnreachable(
+                    f"{method} {url} answered {exchange.status} {self.limits.retries + 1} times "
                     "in a row: the target is down or overloaded"
                 )
+                raise self.broken
             break
         self.recent.append(exchange)
         if self.on_exchange is not None:
             self.on_exchange(exchange)
         return exchange
+
+    def refuse_if_read_only(self, method: str, url: str) -> None:
+        """Under a read-only profile only reads and token requests may leave the client."""
+        if self.read_only and method.upper() not in SAFE_METHODS and url != self.target.token_url:
+            raise ReadOnlyViolation(
+                f"refusing {method} {url}: the read-only profile creates and changes nothing "
+                "(a certification test that writes must use the `mutating` fixture)"
+            )
 
     def get(self, url: str, **kwargs: Any) -> Exchange:
         return self.request("GET", url, **kwargs)
@@ -263,15 +297,23 @@ class ApiClient:
         return self.post(self.target.token_url, data={k: v for k, v in form.items() if v is not None})
 
 
-def _retry_after(response: httpx.Response, cap: float) -> float:
-    raw = response.headers.get("retry-after", "1")
+def _retry_after(raw: str | None, cap: float) -> float:
+    raw = raw or "1"
     try:
         return max(0.0, min(float(raw), cap))
     except ValueError:
         return min(1.0, cap)
 
 
-def _cause(error: httpx.TransportError) -> str:
+def unreachable(method: str, url: str, error: BaseException) -> TargetUnreachable:
+    """The one-line TargetUnreachable for a transport error of any HTTP library."""
+    timed_out = isinstance(error, httpx.TimeoutException | TimeoutError)
+    if timed_out or "timeout" in type(error).__name__.lower():
+        return TargetUnreachable(f"{method} {url} timed out ({type(error).__name__})")
+    return TargetUnreachable(f"{method} {url} failed: {_cause(error)}")
+
+
+def _cause(error: BaseException) -> str:
     text = str(error) or type(error).__name__
     lowered = text.lower()
     if "name or service not known" in lowered or "nodename nor servname" in lowered:

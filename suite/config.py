@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
+
+from suite.scrub import register
 
 ENVIRONMENT = {
     "api_base_url": "CREDLY_API_BASE_URL",
@@ -19,6 +22,7 @@ ENVIRONMENT = {
     "foreign_organization_id": "CREDLY_FOREIGN_ORGANIZATION_ID",
 }
 OPTIONAL = {"foreign_organization_id"}
+SECRET_FILE_VARIABLE = "CREDLY_CLIENT_SECRET_FILE"
 PRODUCTION_HOSTS = frozenset({"api.credly.com", "www.credly.com"})
 DENY_HOSTS_VARIABLE = "CREDLY_DENY_HOSTS"
 
@@ -66,11 +70,22 @@ class Target:
         return {urlsplit(self.api_base_url).hostname or "", urlsplit(self.token_url).hostname or ""}
 
 
+EXAMPLE_URLS = {
+    "CREDLY_API_BASE_URL": "https://sandbox-api.credly.com/v1",
+    "CREDLY_TOKEN_URL": "https://sandbox.credly.com/oauth/token",
+}
+
+
 def _check_url(name: str, value: str) -> str:
     parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        parts = parts._replace(netloc="")
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(
-            f"{name}={value!r} is not an http(s) URL; set it like https://sandbox-api.credly.com/v1"
+            f"{name}={value!r} is not an http(s) URL; "
+            f"set it like {EXAMPLE_URLS.get(name, 'https://...')}"
         )
     return value.rstrip("/")
 
@@ -82,18 +97,23 @@ def live_target(overrides: Mapping[str, str | None], environ: Mapping[str, str] 
     missing = []
     for key, variable in ENVIRONMENT.items():
         value = overrides.get(key) or environ.get(variable) or None
+        if key == "client_secret" and value is None and environ.get(SECRET_FILE_VARIABLE):
+            value = _read_secret_file(environ[SECRET_FILE_VARIABLE])
         if value is not None:
             value = value.strip()
         if not value and key not in OPTIONAL:
             missing.append(variable)
         values[key] = value
     if missing:
+        named = [f"{v} (or {SECRET_FILE_VARIABLE})" if v == ENVIRONMENT["client_secret"] else v
+                 for v in missing]
         raise ConfigError(
-            f"--target live needs {', '.join(missing)}: export "
+            f"--target live needs {', '.join(named)}: export "
             + ("it" if len(missing) == 1 else "them")
             + " (or pass the matching --api-base-url/--token-url/--organization-id/--client-id/"
             "--client-secret flags)"
         )
+    register(values["client_secret"], "CLIENT_SECRET")
     return Target(
         kind="live",
         api_base_url=_check_url(ENVIRONMENT["api_base_url"], values["api_base_url"] or ""),
@@ -105,20 +125,39 @@ def live_target(overrides: Mapping[str, str | None], environ: Mapping[str, str] 
     )
 
 
+def _read_secret_file(path: str) -> str:
+    """The client secret from a file (a mounted CI secret, say), surrounding whitespace stripped."""
+    try:
+        secret = Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(
+            f"{SECRET_FILE_VARIABLE}={path} cannot be read ({error.strerror}): point it at a file "
+            "that holds only the client secret"
+        ) from None
+    if not secret:
+        raise ConfigError(f"{SECRET_FILE_VARIABLE}={path} is empty: put the client secret in it")
+    return secret
+
+
 def denied_hosts(environ: Mapping[str, str] | None = None) -> set[str]:
     environ = os.environ if environ is None else environ
     extra = {h.strip().lower() for h in environ.get(DENY_HOSTS_VARIABLE, "").split(",") if h.strip()}
     return set(PRODUCTION_HOSTS) | extra
 
 
+def denied_hosts_of(target: Target) -> list[str]:
+    """The target's hosts that are production or on the CREDLY_DENY_HOSTS list."""
+    return sorted(h for h in target.hosts() if h.lower() in denied_hosts())
+
+
 def guard_production(target: Target, allow_production: bool, read_only: bool) -> None:
     """Refuse production (and deny-listed) hosts before anything is sent."""
-    hit = sorted(h for h in target.hosts() if h.lower() in denied_hosts())
+    hit = denied_hosts_of(target)
     if not hit:
         return
     if allow_production and read_only:
         return
-    how = "with a read-only profile (--profile readonly)" if allow_production else (
+    how = "--allow-production works only with --profile readonly" if allow_production else (
         "pass --allow-production together with --profile readonly"
     )
     raise ConfigError(

@@ -78,3 +78,17 @@ def read_outstanding(path: Path) -> list[dict[str, Any]]:
         elif entry.get("event") == "deleted":
             open_entries.pop(key, None)
     return list(open_entries.values())
+
+
+def record_deleted(path: Path, entry: dict[str, Any]) -> None:
+    """Close an entry of an earlier run's ledger (sweep deleted it, or found it already gone)."""
+    closing = {
+        "event": "deleted",
+        "run_id": entry.get("run_id"),
+        "organization_id": entry.get("organization_id"),
+        "application_id": entry.get("application_id"),
+        "at": time.time(),
+        "by": "sweep",
+    }
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(closing) + "\n")

@@ -16,8 +16,9 @@ from suite import catalogue
 from suite.checks import CheckFailed
 from suite.checks.oauth import token_response_not_cacheable
 from suite.checks.security import no_server_error, unauthorized_carries_bearer_challenge
-from suite.client import Exchange, Limits
+from suite.client import Exchange, Limits, ReadOnlyViolation
 from suite.config import ConfigError, Target, TargetUnreachable, guard_production, live_target
+from suite.interrupts import Interrupts
 from suite.profiles import PROFILES
 from suite.report.allure_labels import label_test, report_failures
 from suite.results import Results
@@ -28,6 +29,8 @@ EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
 RESULTS_KEY = pytest.StashKey[Results]()
 RUN_KEY = pytest.StashKey[CertificationRun]()
 FAILURES_KEY = pytest.StashKey[list[CheckFailed]]()
+INTERRUPTS_KEY = pytest.StashKey[Interrupts]()
+CLEANUP_KEY = pytest.StashKey[str]()
 _current_item: pytest.Item | None = None
 
 
@@ -75,6 +78,8 @@ def exit_code(pytest_code: int) -> int:
     """The CLI's exit code for a finished pytest session."""
     results = LAST_RESULTS[0] if LAST_RESULTS else None
     if results is not None and results.error:
+        if results.error.startswith("interrupted"):
+            return 143 if "SIGTERM" in results.error else 130
         return EXIT_CONFIG if results.error.startswith("configuration") else EXIT_UNREACHABLE
     if pytest_code in (EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_UNREACHABLE):
         return pytest_code
@@ -118,7 +123,7 @@ def _build_run(config: pytest.Config) -> CertificationRun:
     rate = option("credly_rate_limit")
     budget = option("credly_max_requests")
     if budget is None and kind == "live":
-        budget = 1500
+        budget = profile.live_budget
     limits = Limits(
         timeout=option("credly_timeout"),
         budget=budget,
@@ -148,19 +153,69 @@ def certification(pytestconfig: pytest.Config) -> Iterator[CertificationRun]:
         _shutdown(pytestconfig, run)
         results.error = f"unreachable: {error}"
         pytest.exit(f"credly-contract: target unreachable: {error}", returncode=EXIT_UNREACHABLE)
+    except KeyboardInterrupt:
+        _shutdown(pytestconfig, run)
+        raise
     yield run
     _shutdown(pytestconfig, run)
 
 
 def _shutdown(config: pytest.Config, run: CertificationRun) -> None:
     results = config.stash[RESULTS_KEY]
+    interrupts = config.stash.get(INTERRUPTS_KEY, None) or Interrupts()
+    created = len(run.ledger.outstanding())
+    skipped = interrupts.skip_cleanup
+    if interrupts.interrupted and created and not skipped:
+        _say(config, f"{interrupts.describe()}: deleting the {created} application(s) this run "
+                     "created (press Ctrl-C again to skip)")
+    if not skipped:
+        try:
+            with interrupts.cleanup():
+                left = run.close()
+        except KeyboardInterrupt:
+            skipped = True
+    if skipped:
+        run.client.close()
+        left = run.ledger.outstanding()
     results.requests_sent = run.client.requests_sent
-    left = run.close()
+    _observe_client(results, run)
     if left:
-        results.observe({"kind": "cleanup", "detail": f"{len(left)} application(s) could not be deleted",
-                         "items": left})
+        why = "cleanup skipped (second Ctrl-C)" if skipped else "cleanup could not delete all"
+        ids = ", ".join(str(entry["application_id"]) for entry in left)
+        message = (
+            f"{why}: {len(left)} application(s) this run created are left in organization "
+            f"{run.target.organization_id}: ids {ids}; they are recorded in {run.ledger.path}; "
+            f"run `credly-contract sweep --run {run.run_id}` to delete them"
+        )
+        config.stash[CLEANUP_KEY] = message
+        results.observe({"kind": "cleanup", "detail": message, "items": left})
+    elif created:
+        config.stash[CLEANUP_KEY] = f"cleanup: deleted the {created} application(s) still in the ledger"
     if run.emulator is not None:
         run.emulator.stop()
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        terminal.write_line(f"credly-contract: {line}")
+
+
+def _observe_client(results: Results, run: CertificationRun) -> None:
+    """What the client absorbed without failing a requirement: throttling and gateway errors."""
+    client = run.client
+    if client.throttled:
+        results.observe({
+            "kind": "throttled", "count": client.throttled,
+            "detail": f"the target answered 429 {client.throttled} time(s); the client waited for "
+                      "Retry-After and retried (not a contract failure)",
+        })
+    if client.gateway_errors:
+        results.observe({
+            "kind": "gateway_errors", "count": client.gateway_errors,
+            "detail": f"the target answered 502/503/504 {client.gateway_errors} time(s); "
+                      "the client retried",
+        })
 
 
 def _passive_checks(exchange: Exchange) -> None:
@@ -282,8 +337,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             found, others = _failures_from(call.excinfo.value)
             failures += found
             for other in others:
-                if isinstance(other, TargetUnreachable | ConfigError):
-                    results.error = str(other)
+                if isinstance(other, ReadOnlyViolation):
+                    # Refused before it was sent: under the read-only profile this test cannot run.
+                    report.outcome = "skipped"
+                    report.longrepr = (str(item.path), 0, f"Skipped: {other}")
+                    completed = False
+                elif isinstance(other, TargetUnreachable | ConfigError):
+                    kind = "configuration" if isinstance(other, ConfigError) else "unreachable"
+                    results.error = results.error or f"{kind}: {other}"
+                    # The rest would fail the same way: end the run, keep its teardown.
+                    item.session.shouldstop = f"credly-contract: {results.error}"
                     completed = False
                 else:
                     completed = False
@@ -339,16 +402,35 @@ def _session_results() -> Results | None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     _CONFIG[:] = [session.config]
+    interrupts = Interrupts()
+    interrupts.install()
+    session.config.stash[INTERRUPTS_KEY] = interrupts
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    config = _CONFIG[0] if _CONFIG else None
+    interrupts = config.stash.get(INTERRUPTS_KEY, None) if config else None
+    if interrupts is not None and interrupts.interrupted:
+        results = config.stash[RESULTS_KEY]
+        results.error = f"interrupted by {interrupts.describe()}: the run did not finish"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    interrupts = config.stash.get(INTERRUPTS_KEY, None)
+    if interrupts is not None:
+        interrupts.restore()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     results = config.stash[RESULTS_KEY]
-    if not any(o.tests for o in results.outcomes.values()):
-        return
     write = terminalreporter.write_line
-    terminalreporter.section("credly-contract requirements")
-    for rid, outcome in results.outcomes.items():
-        write(f"{outcome.status.upper():8} {rid}")
+    if any(o.tests for o in results.outcomes.values()):
+        terminalreporter.section("credly-contract requirements")
+        for rid, outcome in results.outcomes.items():
+            write(f"{outcome.status.upper():8} {rid}")
+    cleanup = config.stash.get(CLEANUP_KEY, None)
+    if cleanup:
+        write(f"credly-contract: {cleanup}")
 
 
 @pytest.hookimpl(trylast=True)
@@ -364,6 +446,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     verdict = write_run_artifacts(config, results, run)
     if results.error and results.error.startswith("configuration"):
         session.exitstatus = EXIT_CONFIG
+    elif results.error and results.error.startswith("interrupted"):
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
     elif verdict == "error":
         session.exitstatus = EXIT_UNREACHABLE
     elif verdict == "certified":

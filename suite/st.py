@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import requests
 import schemathesis
 from schemathesis import GenerationMode
 from schemathesis.core.failures import Failure
@@ -20,7 +21,7 @@ from suite.checks.applications import (
     secret_shown_on_create,
 )
 from suite.checks.security import bad_input_refused, no_server_error
-from suite.client import Exchange, learn_secrets
+from suite.client import Exchange, learn_secrets, unreachable
 from suite.ledger import resource_name
 from suite.session import CertificationRun
 
@@ -187,11 +188,16 @@ def prepare(run: CertificationRun, case: Any) -> None:
 
 def call_and_check(run: CertificationRun, case: Any) -> Exchange:
     prepare(run, case)
-    run.client._pace()
-    response = case.call(timeout=run.client.limits.timeout)
-    exchange = exchange_of(response)
-    if run.client.on_exchange is not None:
-        run.client.on_exchange(exchange)
+    url = run.target.api_base_url + case.formatted_path
+
+    def transmit() -> Exchange:
+        try:
+            return exchange_of(case.call(timeout=run.client.limits.timeout))
+        except (requests.RequestException, OSError) as error:
+            raise unreachable(case.method, url, error) from None
+
+    # Through the run's one client: budget, rate limit, 429 and gateway retries, read-only refusal.
+    exchange = run.client.send(case.method, url, transmit)
     failures = requirement_checks(run, case, exchange)
     if failures:
         label = case.operation.label
