@@ -204,6 +204,17 @@ def test_replay_without_a_recording_names_the_folder(tmp_path):
     assert f"{tmp_path / 'nothing'} holds no recording" in result.stderr
 
 
+def live_env(server: EmulatorServer) -> dict[str, str]:
+    """The CREDLY_* variables of a live target, pointing at an emulator this test started."""
+    return {
+        "CREDLY_API_BASE_URL": server.api_base_url,
+        "CREDLY_TOKEN_URL": server.token_url,
+        "CREDLY_ORGANIZATION_ID": server.bootstrap.organization_id,
+        "CREDLY_CLIENT_ID": server.bootstrap.client_id,
+        "CREDLY_CLIENT_SECRET": server.bootstrap.client_secret,
+    }
+
+
 @pytest.fixture
 def emulator():
     with EmulatorServer() as server:
@@ -212,14 +223,9 @@ def emulator():
 
 def test_no_issued_secret_or_token_reaches_a_cassette(emulator, tmp_path):
     folder, reports = tmp_path / "recorded", tmp_path / "reports"
-    env = {
-        "CREDLY_API_BASE_URL": emulator.api_base_url,
-        "CREDLY_TOKEN_URL": emulator.token_url,
-        "CREDLY_ORGANIZATION_ID": emulator.bootstrap.organization_id,
-        "CREDLY_CLIENT_ID": emulator.bootstrap.client_id,
-        "CREDLY_CLIENT_SECRET": emulator.bootstrap.client_secret,
-    }
-    result = cli("record", "--target", "live", "--cassettes-dir", str(folder), env=env)
+    result = cli(
+        "record", "--target", "live", "--cassettes-dir", str(folder), env=live_env(emulator)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
     issued = emulator.issued_secrets()
@@ -302,3 +308,20 @@ def test_each_scenario_cassette_tells_its_story_with_placeholders_only(name):
         assert re.fullmatch(r"<[A-Z_]+_\d+>", match.group(2)), match.group(0)
     for match in re.finditer(r"client_secret=([^&\s]*)", text):
         assert re.fullmatch(r"<[A-Z_]+_\d+>|<REDACTED>", match.group(1)), match.group(0)
+
+
+def test_a_recording_of_a_non_compliant_server_fails_on_replay(tmp_path):
+    with EmulatorServer(faults=["token_cacheable"]) as broken:
+        folder = tmp_path / "broken"
+        recorded = cli(
+            "record", "--target", "live", "--cassettes-dir", str(folder), env=live_env(broken)
+        )
+    # The evidence is kept: recording a server that breaks rules is what QA records staging for.
+    assert recorded.returncode == 1, recorded.stdout + recorded.stderr
+    assert (folder / "token_endpoint_issues_and_refuses.yaml").is_file()
+
+    result = replay(folder, tmp_path / "reports")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "OAUTH-NO-STORE: a token endpoint response (200) has Cache-Control None" in result.stdout
+    failed = {rid for rid, status in statuses(tmp_path / "reports").items() if status == "failed"}
+    assert failed == {"OAUTH-NO-STORE"}
