@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     certify.add_argument("--workers", type=int, default=1, help="parallel pytest-xdist workers")
     certify.add_argument("--max-requests", type=int, default=None,
                          help="request budget for live targets (default per profile: quick 600, "
-                              "standard 1500, thorough 9500, readonly 200)")
+                              "standard 1800, thorough 9000, readonly 200)")
     certify.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     certify.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
     certify.add_argument("-v", "--verbose", action="store_true", help="show every test")

@@ -22,8 +22,8 @@ class Profile:
 
 PROFILES = {
     "quick": Profile("quick", 5, 4, 6, 3, description="every pull request", live_budget=600),
-    "standard": Profile("standard", 25, 15, 10, 3, description="the default", live_budget=1500),
-    "thorough": Profile("thorough", 100, 60, 20, 4, description="nightly", live_budget=9500),
+    "standard": Profile("standard", 25, 15, 10, 3, description="the default", live_budget=1800),
+    "thorough": Profile("thorough", 100, 60, 20, 4, description="nightly", live_budget=9000),
     "readonly": Profile(
         "readonly",
         5,

@@ -23,9 +23,10 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
 
 from suite import cli
-from suite.client import ApiClient, BudgetExhausted, Limits, ReadOnlyViolation
+from suite.client import ApiClient, BudgetExhausted, Limits, ReadOnlyViolation, unreachable
 from suite.config import ConfigError, Target, TargetUnreachable, live_target
 from suite.emulator import EmulatorServer
 from suite.ledger import Ledger, read_outstanding
@@ -546,8 +547,29 @@ def test_a_target_that_drops_connections_for_good_ends_in_error_and_names_what_i
     assert organization_state(emulator) == before
 
 
-def test_after_the_target_breaks_the_client_fails_fast_until_cleanup_retries(
-    emulator: EmulatorServer, tmp_path: Path
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (httpx.ConnectError("[Errno -2] Name or service not known"), "DNS lookup failed"),
+        (httpx.ConnectError("[Errno 111] Connection refused"), "connection refused"),
+        (
+            httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+            "TLS error",
+        ),
+        (httpx.ReadTimeout("timed out"), "timed out (ReadTimeout)"),
+        (requests.exceptions.ConnectTimeout("connect timed out"), "timed out (ConnectTimeout)"),
+    ],
+)
+def test_transport_errors_become_one_line_naming_the_url_and_the_cause(
+    error: Exception, cause: str
+) -> None:
+    message = str(unreachable("GET", "https://sandbox-api.credly.com/v1/x", error))
+    assert message.startswith("GET https://sandbox-api.credly.com/v1/x ")
+    assert cause in message and "\n" not in message
+
+
+def test_once_the_target_broke_the_client_fails_fast_without_sending(
+    emulator: EmulatorServer,
 ) -> None:
     calls = []
 
