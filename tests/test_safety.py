@@ -59,6 +59,17 @@ def live_env(emulator: EmulatorServer, via: Any = None, **extra: str) -> dict[st
     return env
 
 
+def made_up_target(origin: str) -> dict[str, str]:
+    """CREDLY_* variables for a target at ``origin`` with made-up credentials."""
+    return {
+        "CREDLY_API_BASE_URL": origin + "/v1",
+        "CREDLY_TOKEN_URL": origin + "/oauth/token",
+        "CREDLY_ORGANIZATION_ID": "org",
+        "CREDLY_CLIENT_ID": "id",
+        "CREDLY_CLIENT_SECRET": "secret-value",
+    }
+
+
 def certify_command(reports: Path, *extra: str) -> list[str]:
     return [
         sys.executable,
@@ -105,10 +116,14 @@ def certificate(workdir: Path) -> dict[str, Any]:
     return json.loads((workdir / "reports" / "certificate.json").read_text())
 
 
+def run_applications(emulator: EmulatorServer) -> list[Any]:
+    """The applications in the emulator that carry a run's name."""
+    apps = list(emulator.store.applications.values())
+    return [a for a in apps if a.name.startswith("credly-contract ")]
+
+
 def run_created_anything(emulator: EmulatorServer) -> bool:
-    return any(
-        a.name.startswith("credly-contract ") for a in list(emulator.store.applications.values())
-    )
+    return bool(run_applications(emulator))
 
 
 def wait_for(condition: Any, timeout: float = 60) -> None:
@@ -318,17 +333,14 @@ def test_a_second_ctrl_c_skips_cleanup_and_says_what_was_left_and_sweep_removes_
             stderr=subprocess.STDOUT,
             text=True,
         )
-        wait_for(lambda: run_created_anything(emulator))
+        wait_for(lambda: len(run_applications(emulator)) >= 2)  # cleanup has work to do
         proxy.hold_deletes = 3.0  # cleanup's deletes hang, as on a slow target
         process.send_signal(signal.SIGINT)
         assert proxy.delete_held.wait(60)
         process.send_signal(signal.SIGINT)
         assert process.wait(60) != 0
     text = out.read_text()
-    left = [
-        a for a in emulator.store.applications.values() if a.name.startswith("credly-contract ")
-    ]
-    assert left
+    assert run_applications(emulator)
     (ledger,) = (tmp_path / "reports").glob("ledger-*.jsonl")
     run_id = ledger.stem.removeprefix("ledger-")
     assert "cleanup skipped" in text
@@ -353,13 +365,7 @@ def test_production_hosts_are_refused_with_exit_2_before_anything_is_sent(
 
     monkeypatch.setattr(httpx.Client, "send", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
-    credly_env(
-        CREDLY_API_BASE_URL=f"https://{host}/v1",
-        CREDLY_TOKEN_URL=f"https://{host}/oauth/token",
-        CREDLY_ORGANIZATION_ID="org",
-        CREDLY_CLIENT_ID="id",
-        CREDLY_CLIENT_SECRET="secret-value",
-    )
+    credly_env(**made_up_target(f"https://{host}"))
     assert cli.main(["certify", "--target", "live", "--profile", "quick"]) == 2
     line = one_line(capsys.readouterr().err)
     assert host in line and "--allow-production" in line
@@ -369,14 +375,7 @@ def test_a_deny_listed_host_is_refused_and_never_contacted(
     credly_env: Any, silent_server: Listener, capsys: pytest.CaptureFixture[str]
 ) -> None:
     origin = f"http://localhost:{silent_server.port}"
-    credly_env(
-        CREDLY_API_BASE_URL=origin + "/v1",
-        CREDLY_TOKEN_URL=origin + "/oauth/token",
-        CREDLY_ORGANIZATION_ID="org",
-        CREDLY_CLIENT_ID="id",
-        CREDLY_CLIENT_SECRET="secret-value",
-        CREDLY_DENY_HOSTS="staging.example.com, localhost",
-    )
+    credly_env(**made_up_target(origin), CREDLY_DENY_HOSTS="staging.example.com, localhost")
     assert cli.main(["certify", "--target", "live"]) == 2
     assert "localhost" in one_line(capsys.readouterr().err)
     time.sleep(0.1)
@@ -447,14 +446,7 @@ def test_refused_connection_exits_3_within_60s_with_one_line_naming_target_and_c
 ) -> None:
     origin = f"http://127.0.0.1:{closed_port()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDLY_")}
-    env.update(
-        CREDLY_API_BASE_URL=origin + "/v1",
-        CREDLY_TOKEN_URL=origin + "/oauth/token",
-        CREDLY_ORGANIZATION_ID="org",
-        CREDLY_CLIENT_ID="id",
-        CREDLY_CLIENT_SECRET="secret-value",
-        PYTHONPATH=str(ROOT),
-    )
+    env.update(made_up_target(origin), PYTHONPATH=str(ROOT))
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "suite.cli", "certify", "--target", "live"],
@@ -475,13 +467,7 @@ def test_a_target_that_never_answers_exits_3_after_the_timeout(
     credly_env: Any, silent_server: Listener, capsys: pytest.CaptureFixture[str]
 ) -> None:
     origin = f"http://127.0.0.1:{silent_server.port}"
-    credly_env(
-        CREDLY_API_BASE_URL=origin + "/v1",
-        CREDLY_TOKEN_URL=origin + "/oauth/token",
-        CREDLY_ORGANIZATION_ID="org",
-        CREDLY_CLIENT_ID="id",
-        CREDLY_CLIENT_SECRET="secret-value",
-    )
+    credly_env(**made_up_target(origin))
     started = time.monotonic()
     assert cli.main(["certify", "--target", "live", "--timeout", "1"]) == 3
     assert time.monotonic() - started < 10
@@ -665,13 +651,9 @@ def test_passing_the_client_secret_as_a_flag_warns_about_shell_history(
 def test_the_client_secret_can_be_read_from_a_file(tmp_path: Path) -> None:
     secret_file = tmp_path / "secret"
     secret_file.write_text("from-a-file-secret\n")
-    environ = {
-        "CREDLY_API_BASE_URL": "https://sandbox-api.credly.com/v1",
-        "CREDLY_TOKEN_URL": "https://sandbox.credly.com/oauth/token",
-        "CREDLY_ORGANIZATION_ID": "org",
-        "CREDLY_CLIENT_ID": "id",
-        "CREDLY_CLIENT_SECRET_FILE": str(secret_file),
-    }
+    environ = made_up_target("https://sandbox.credly.com")
+    del environ["CREDLY_CLIENT_SECRET"]
+    environ["CREDLY_CLIENT_SECRET_FILE"] = str(secret_file)
     assert live_target({}, environ).client_secret == "from-a-file-secret"
     with pytest.raises(ConfigError, match="CREDLY_CLIENT_SECRET_FILE"):
         live_target({}, environ | {"CREDLY_CLIENT_SECRET_FILE": str(tmp_path / "missing")})
@@ -756,13 +738,7 @@ def test_sweep_leaves_applications_younger_than_older_than_unless_their_run_is_n
 def test_sweep_refuses_production_hosts(
     credly_env: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    credly_env(
-        CREDLY_API_BASE_URL="https://api.credly.com/v1",
-        CREDLY_TOKEN_URL="https://www.credly.com/oauth/token",
-        CREDLY_ORGANIZATION_ID="org",
-        CREDLY_CLIENT_ID="id",
-        CREDLY_CLIENT_SECRET="secret-value",
-    )
+    credly_env(**made_up_target("https://api.credly.com"))
     assert cli.main(["sweep"]) == 2
     assert "refusing to sweep production" in one_line(capsys.readouterr().err)
 
