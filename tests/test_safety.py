@@ -34,7 +34,7 @@ from suite.profiles import PROFILES
 from suite.sweep import parse_age
 from tests.fault_proxy import FaultProxy
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow  # runs a whole certification in a subprocess
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--rate-limit", "1000"]  # no client-side pacing against a local emulator
 
@@ -234,12 +234,14 @@ def seeded_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         }
 
 
+@slow
 def test_full_live_run_certifies_the_emulator(seeded_run: dict[str, Any]) -> None:
     result = seeded_run["result"]
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert certificate(seeded_run["workdir"])["verdict"] == "certified"
 
 
+@slow
 def test_no_issued_secret_or_token_appears_in_output_or_any_file_the_run_wrote(
     seeded_run: dict[str, Any],
 ) -> None:
@@ -263,6 +265,7 @@ def test_no_issued_secret_or_token_appears_in_output_or_any_file_the_run_wrote(
     assert hits == []
 
 
+@slow
 def test_seeded_neighbours_and_the_bootstrap_application_are_byte_for_byte_unchanged(
     seeded_run: dict[str, Any],
 ) -> None:
@@ -271,6 +274,7 @@ def test_seeded_neighbours_and_the_bootstrap_application_are_byte_for_byte_uncha
     assert after == before
 
 
+@slow
 def test_the_run_deleted_everything_it_ledgered(seeded_run: dict[str, Any]) -> None:
     ledgers = list(seeded_run["workdir"].rglob("ledger-*.jsonl"))
     assert len(ledgers) == 1
@@ -279,6 +283,7 @@ def test_the_run_deleted_everything_it_ledgered(seeded_run: dict[str, Any]) -> N
     assert read_outstanding(ledgers[0]) == []
 
 
+@slow
 def test_quick_profile_stays_well_inside_its_default_live_budget(
     seeded_run: dict[str, Any],
 ) -> None:
@@ -291,6 +296,7 @@ def test_quick_profile_stays_well_inside_its_default_live_budget(
 # Teardown after Ctrl-C and SIGTERM ------------------------------------------------------------
 
 
+@slow
 @pytest.mark.parametrize(
     ("signum", "code", "named"),
     [(signal.SIGINT, 130, "Ctrl-C (SIGINT)"), (signal.SIGTERM, 143, "SIGTERM")],
@@ -319,6 +325,7 @@ def test_a_signal_mid_run_stops_it_and_still_deletes_what_it_created(
     assert certificate(tmp_path)["verdict"] == "error"
 
 
+@slow
 def test_a_second_ctrl_c_skips_cleanup_and_says_what_was_left_and_sweep_removes_it(
     emulator: EmulatorServer, proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -395,6 +402,7 @@ def test_allow_production_without_the_readonly_profile_is_refused(
     assert emulator_env.store.tokens == {}
 
 
+@slow
 def test_allow_production_with_the_readonly_profile_runs_and_changes_nothing(
     emulator: EmulatorServer, proxy: FaultProxy, tmp_path: Path
 ) -> None:
@@ -475,6 +483,7 @@ def test_a_target_that_never_answers_exits_3_after_the_timeout(
     assert origin in line and "timed out" in line
 
 
+@slow
 def test_429_with_retry_after_is_waited_out_retried_and_reported_not_failed(
     seeded_run: dict[str, Any],
 ) -> None:
@@ -497,6 +506,7 @@ def test_persistent_429_is_returned_to_the_check_after_bounded_waits(
     assert client.throttled == 2 and client.requests_sent == 3 == len(proxy.requests)
 
 
+@slow
 def test_a_503_burst_mid_run_ends_in_verdict_error_exit_3_and_cleanup_once_it_is_back(
     emulator: EmulatorServer, proxy: FaultProxy, tmp_path: Path
 ) -> None:
@@ -509,6 +519,7 @@ def test_a_503_burst_mid_run_ends_in_verdict_error_exit_3_and_cleanup_once_it_is
     assert organization_state(emulator) == before
 
 
+@slow
 def test_a_target_that_drops_connections_for_good_ends_in_error_and_names_what_is_left(
     emulator: EmulatorServer, proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
