@@ -15,6 +15,7 @@ import pytest
 from suite import catalogue
 from suite.checks import CheckFailed
 from suite.checks.oauth import token_response_not_cacheable
+from suite.checks.observations import undocumented_behaviour
 from suite.checks.security import no_server_error, unauthorized_carries_bearer_challenge
 from suite.client import Exchange, Limits, ReadOnlyViolation
 from suite.config import ConfigError, Target, TargetUnreachable, guard_production, live_target
@@ -231,6 +232,10 @@ def _passive_checks(exchange: Exchange) -> None:
             check(exchange)
         except CheckFailed as failure:
             soft_fail(failure)
+    if run is not None and _current_item is not None:
+        results = _current_item.config.stash[RESULTS_KEY]
+        for observation in undocumented_behaviour(exchange, run.target.token_url):
+            results.observe(observation)
 
 
 def soft_fail(failure: CheckFailed) -> None:

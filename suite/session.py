@@ -119,6 +119,19 @@ class Resources:
             raise TargetUnreachable(f"could not create a scratch application: {exchange.summary()}")
         return data["id"]
 
+    def readable_application(self) -> int:
+        """An application id to read: a scratch one, or under a read-only client, the first existing one
+        (reading changes nothing)."""
+        if not self.client.read_only:
+            return self.scratch_application()
+        listing = self.client.get(
+            self.target.applications_url(), token=self.tokens.get("oauth_applications"), params={"per": 1}
+        )
+        data = (listing.json() or {}).get("data") if isinstance(listing.json(), dict) else None
+        if not data or not isinstance(data[0], dict) or not isinstance(data[0].get("id"), int):
+            raise TargetUnreachable(f"the organization lists no application to read: {listing.summary()}")
+        return data[0]["id"]
+
     def delete(self, application_id: int) -> Exchange:
         if not self.ledger.owns(self.target.organization_id, application_id):
             raise PermissionError(f"refusing to delete application {application_id}: this run did not create it")

@@ -36,7 +36,7 @@ OPERATIONS = [
         "get",
         "GET",
         "oauth_applications",
-        lambda t, apps, org: t.application_url(apps.scratch_application(), org),
+        lambda t, apps, org: t.application_url(apps.readable_application(), org),
     ),
     Operation(
         "update",

@@ -12,7 +12,6 @@ from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
     consumes,
-    invariant,
     rule,
     run_state_machine_as_test,
 )
@@ -100,7 +99,7 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
             else:
                 app_checks.created_credentials_obtain_token(exchange)
 
-        @invariant()
+        @rule()
         def list_matches_model(self):
             listed = {a.get("id") for a in list_all(api, target, token)}
             exchange = api.recent[-1] if api.recent else None
@@ -112,6 +111,7 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
                 app_checks.deleted_application_not_listed(listed, application_id, exchange)
 
         def teardown(self):
+            self.list_matches_model()
             for application_id in list(self.model):
                 if apps.ledger.owns(target.organization_id, application_id):
                     apps.delete(application_id)
