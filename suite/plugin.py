@@ -438,6 +438,43 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         write(f"credly-contract: {cleanup}")
 
 
+class WorkerRun:
+    """What the xdist controller knows of the run its workers held: public target facts only."""
+
+    def __init__(self, facts: dict[str, Any]) -> None:
+        self.started_at = facts["started_at"]
+        self.target = _PublicTarget(facts["target"])
+
+
+class _PublicTarget:
+    def __init__(self, public: dict[str, Any]) -> None:
+        self._public = public
+
+    def public(self) -> dict[str, Any]:
+        return self._public
+
+
+WORKER_RUN_KEY = pytest.StashKey[WorkerRun]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: merge a finished worker's run facts into the session's results."""
+    raw = getattr(node, "workeroutput", {}).get("credly")
+    if not raw:
+        return
+    facts = json.loads(raw)
+    results = node.config.stash[RESULTS_KEY]
+    results.requests_sent += facts["requests_sent"]
+    for observation in facts["observations"]:
+        results.observe(observation)
+    results.error = results.error or facts["error"]
+    if facts["target"] is not None:
+        earlier = node.config.stash.get(WORKER_RUN_KEY, None)
+        if earlier is None or facts["started_at"] < earlier.started_at:
+            node.config.stash[WORKER_RUN_KEY] = WorkerRun(facts)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
@@ -447,7 +484,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from suite.report import write_run_artifacts
 
-    run = config.stash.get(RUN_KEY, None)
+    run = config.stash.get(RUN_KEY, None) or config.stash.get(WORKER_RUN_KEY, None)
+    if hasattr(config, "workeroutput"):
+        # An xdist worker: hand the run's facts to the controller, which writes the artefacts.
+        config.workeroutput["credly"] = json.dumps(
+            {
+                "target": run.target.public() if run else None,
+                "started_at": run.started_at if run else None,
+                "requests_sent": results.requests_sent,
+                "observations": results.observations,
+                "error": results.error,
+            }
+        )
     verdict = write_run_artifacts(config, results, run)
     if results.error and results.error.startswith("configuration"):
         session.exitstatus = EXIT_CONFIG
