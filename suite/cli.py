@@ -7,12 +7,12 @@ Exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 targ
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 
 from suite import __version__
-from suite.emulator.faults import UnknownFault
 from suite.config import (
     ENVIRONMENT,
     ConfigError,
@@ -21,6 +21,7 @@ from suite.config import (
     guard_production,
     live_target,
 )
+from suite.emulator.faults import UnknownFault
 from suite.profiles import PROFILES
 from suite.scrub import scrub
 
@@ -51,36 +52,63 @@ class _Parser(argparse.ArgumentParser):
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
     for key, variable in ENVIRONMENT.items():
         parser.add_argument(
-            "--" + key.replace("_", "-"), dest=key, default=None, metavar=variable,
+            "--" + key.replace("_", "-"),
+            dest=key,
+            default=None,
+            metavar=variable,
             help=f"overrides ${variable}",
         )
-    parser.add_argument("--allow-production", action="store_true",
-                        help="allow production hosts (only with --profile readonly)")
+    parser.add_argument(
+        "--allow-production",
+        action="store_true",
+        help="allow production hosts (only with --profile readonly)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="credly-contract", description=__doc__.split("\n\n")[0],
-                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="credly-contract",
+        description=__doc__.split("\n\n")[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"credly-contract {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    certify = commands.add_parser("certify", help="certify a target against the contract",
-                                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    certify = commands.add_parser(
+        "certify",
+        help="certify a target against the contract",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     certify.add_argument("--target", choices=["emulated", "live", "replay"], default="emulated")
-    certify.add_argument("--profile", choices=sorted(PROFILES), default=None,
-                         help="quick (pull requests; the default for live targets, ~330 requests), "
-                              "standard (the default otherwise), thorough (nightly), "
-                              "readonly (creates nothing)")
-    certify.add_argument("--reports-dir", default=None,
-                         help="default reports/<UTC timestamp>-<run id>/")
+    certify.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=None,
+        help="quick (pull requests; the default for live targets, ~330 requests), "
+        "standard (the default otherwise), thorough (nightly), "
+        "readonly (creates nothing)",
+    )
+    certify.add_argument(
+        "--reports-dir", default=None, help="default reports/<UTC timestamp>-<run id>/"
+    )
     certify.add_argument("--cassettes-dir", default=None, help="for --target replay")
     certify.add_argument("--waivers", default=None, help="waivers.yaml for known SHOULD failures")
-    certify.add_argument("--fault", action="append", default=[],
-                         help="emulated target only: break one rule (see emulate --list-faults)")
+    certify.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help="emulated target only: break one rule (see emulate --list-faults)",
+    )
     certify.add_argument("--workers", type=int, default=1, help="parallel pytest-xdist workers")
-    certify.add_argument("--max-requests", type=int, default=None,
-                         help="request budget for live targets (default per profile: quick 600, "
-                              "standard 1800, thorough 9000, readonly 200)")
+    certify.add_argument(
+        "--max-requests",
+        type=int,
+        default=None,
+        help="request budget for live targets (default per profile: quick 600, "
+        "standard 1800, thorough 9000, readonly 200)",
+    )
     certify.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     certify.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
     certify.add_argument("-v", "--verbose", action="store_true", help="show every test")
@@ -89,8 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     emulate = commands.add_parser("emulate", help="run the Credly emulator locally")
     emulate.add_argument("--host", default="127.0.0.1")
     emulate.add_argument("--port", type=int, default=8000)
-    emulate.add_argument("--seed-organization", default=None, metavar="ID",
-                         help="the primary organization's id (default: a random UUID)")
+    emulate.add_argument(
+        "--seed-organization",
+        default=None,
+        metavar="ID",
+        help="the primary organization's id (default: a random UUID)",
+    )
     emulate.add_argument("--seed-applications", type=int, default=0, metavar="N")
     emulate.add_argument("--fault", action="append", default=[])
     emulate.add_argument("--token-lifetime", type=int, default=None, metavar="SECONDS")
@@ -102,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_flags(record)
 
     cassettes = commands.add_parser("cassettes", help="compare recordings")
-    cassette_commands = cassettes.add_subparsers(dest="cassettes_command", metavar="ACTION",
-                                                 parser_class=_Parser)
+    cassette_commands = cassettes.add_subparsers(
+        dest="cassettes_command", metavar="ACTION", parser_class=_Parser
+    )
     diff = cassette_commands.add_parser("diff", help="what changed between two recordings")
     diff.add_argument("a")
     diff.add_argument("b")
@@ -114,8 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="delete leftovers of earlier runs")
     sweep.add_argument("--older-than", default="1h")
     sweep.add_argument("--dry-run", action="store_true")
-    sweep.add_argument("--run", default=None, metavar="RUN_ID",
-                       help="only that run's leftovers, whatever their age")
+    sweep.add_argument(
+        "--run",
+        default=None,
+        metavar="RUN_ID",
+        help="only that run's leftovers, whatever their age",
+    )
     sweep.add_argument("--ledger-dir", default="reports")
     _add_target_flags(sweep)
     return parser
@@ -127,8 +164,11 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, str | None]:
 
 def _warn_credential_flags(args: argparse.Namespace) -> None:
     if any(getattr(args, key, None) for key in CREDENTIAL_FLAGS):
-        print("credly-contract: warning: --client-secret on the command line lands in shell history; "
-              "prefer CREDLY_CLIENT_SECRET or CREDLY_CLIENT_SECRET_FILE", file=sys.stderr)
+        print(
+            "credly-contract: warning: --client-secret on the command line lands in shell history; "
+            "prefer CREDLY_CLIENT_SECRET or CREDLY_CLIENT_SECRET_FILE",
+            file=sys.stderr,
+        )
 
 
 def certify(args: argparse.Namespace) -> int:
@@ -162,19 +202,32 @@ def certify(args: argparse.Namespace) -> int:
 
     options = [
         str(CERTIFICATION_DIR),
-        "-c", str(CERTIFICATION_DIR / "pytest.ini"),
-        "--rootdir", str(CERTIFICATION_DIR),
-        "-p", "no:cacheprovider",
-        "--credly-target", args.target,
-        "--credly-profile", args.profile,
-        "--credly-timeout", str(args.timeout),
+        "-c",
+        str(CERTIFICATION_DIR / "pytest.ini"),
+        "--rootdir",
+        str(CERTIFICATION_DIR),
+        "-p",
+        "no:cacheprovider",
+        "--credly-target",
+        args.target,
+        "--credly-profile",
+        args.profile,
+        "--credly-timeout",
+        str(args.timeout),
         "-q" if not args.verbose else "-v",
         "--tb=line" if not args.verbose else "--tb=short",
-        "-W", "ignore",
+        "-W",
+        "ignore",
     ]
     reports_dir = plugin.reports_dir_for(args.reports_dir)
-    options += ["--credly-reports-dir", str(reports_dir), "--junitxml", str(reports_dir / "junit.xml"),
-                "--alluredir", str(reports_dir / "allure-results")]
+    options += [
+        "--credly-reports-dir",
+        str(reports_dir),
+        "--junitxml",
+        str(reports_dir / "junit.xml"),
+        "--alluredir",
+        str(reports_dir / "allure-results"),
+    ]
     for fault in args.fault:
         options += ["--credly-fault", fault]
     for name in ("max_requests", "rate_limit", "waivers", "cassettes_dir"):
@@ -216,12 +269,17 @@ def emulate(args: argparse.Namespace) -> int:
         return 0
     try:
         server = EmulatorServer(
-            host=args.host, port=args.port, faults=args.fault, token_lifetime=args.token_lifetime,
-            organization_id=args.seed_organization, seed_applications=args.seed_applications,
+            host=args.host,
+            port=args.port,
+            faults=args.fault,
+            token_lifetime=args.token_lifetime,
+            organization_id=args.seed_organization,
+            seed_applications=args.seed_applications,
         )
     except OSError as error:
-        raise ConfigError(f"cannot listen on {args.host}:{args.port}: {error.strerror}; "
-                          "choose another --port") from None
+        raise ConfigError(
+            f"cannot listen on {args.host}:{args.port}: {error.strerror}; choose another --port"
+        ) from None
     bootstrap = server.bootstrap
     print(f"Credly emulator on {server.origin} (Ctrl-C to stop)")
     if args.fault:
@@ -235,10 +293,8 @@ def emulate(args: argparse.Namespace) -> int:
     print(f"  export CREDLY_CLIENT_SECRET={bootstrap.client_secret}")
     print(f"  export CREDLY_FOREIGN_ORGANIZATION_ID={server.foreign.organization_id}")
     sys.stdout.flush()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

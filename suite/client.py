@@ -294,7 +294,9 @@ class ApiClient:
             "grant_type": grant_type,
             "scope": scope,
         }
-        return self.post(self.target.token_url, data={k: v for k, v in form.items() if v is not None})
+        return self.post(
+            self.target.token_url, data={k: v for k, v in form.items() if v is not None}
+        )
 
 
 def _retry_after(raw: str | None, cap: float) -> float:

@@ -90,7 +90,9 @@ def _check_url(name: str, value: str) -> str:
     return value.rstrip("/")
 
 
-def live_target(overrides: Mapping[str, str | None], environ: Mapping[str, str] | None = None) -> Target:
+def live_target(
+    overrides: Mapping[str, str | None], environ: Mapping[str, str] | None = None
+) -> Target:
     """A live target from flags (``overrides``) falling back to the CREDLY_* environment."""
     environ = os.environ if environ is None else environ
     values: dict[str, str | None] = {}
@@ -105,8 +107,10 @@ def live_target(overrides: Mapping[str, str | None], environ: Mapping[str, str] 
             missing.append(variable)
         values[key] = value
     if missing:
-        named = [f"{v} (or {SECRET_FILE_VARIABLE})" if v == ENVIRONMENT["client_secret"] else v
-                 for v in missing]
+        named = [
+            f"{v} (or {SECRET_FILE_VARIABLE})" if v == ENVIRONMENT["client_secret"] else v
+            for v in missing
+        ]
         raise ConfigError(
             f"--target live needs {', '.join(named)}: export "
             + ("it" if len(missing) == 1 else "them")
@@ -141,7 +145,9 @@ def _read_secret_file(path: str) -> str:
 
 def denied_hosts(environ: Mapping[str, str] | None = None) -> set[str]:
     environ = os.environ if environ is None else environ
-    extra = {h.strip().lower() for h in environ.get(DENY_HOSTS_VARIABLE, "").split(",") if h.strip()}
+    extra = {
+        h.strip().lower() for h in environ.get(DENY_HOSTS_VARIABLE, "").split(",") if h.strip()
+    }
     return set(PRODUCTION_HOSTS) | extra
 
 
@@ -157,8 +163,10 @@ def guard_production(target: Target, allow_production: bool, read_only: bool) ->
         return
     if allow_production and read_only:
         return
-    how = "--allow-production works only with --profile readonly" if allow_production else (
-        "pass --allow-production together with --profile readonly"
+    how = (
+        "--allow-production works only with --profile readonly"
+        if allow_production
+        else ("pass --allow-production together with --profile readonly")
     )
     raise ConfigError(
         f"refusing to certify against production host {', '.join(hit)}: the suite creates and deletes "

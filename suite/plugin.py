@@ -49,8 +49,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--credly-max-requests", type=int, default=None)
     group.addoption("--credly-rate-limit", type=float, default=None, help="requests per second")
     group.addoption("--credly-timeout", type=float, default=10.0)
-    for key in ("api_base_url", "token_url", "organization_id", "client_id", "client_secret",
-                "foreign_organization_id"):
+    for key in (
+        "api_base_url",
+        "token_url",
+        "organization_id",
+        "client_id",
+        "client_secret",
+        "foreign_organization_id",
+    ):
         group.addoption("--credly-" + key.replace("_", "-"), dest="credly_" + key, default=None)
 
 
@@ -70,7 +76,9 @@ def reports_dir_for(chosen: str | None, run_id: str | None = None) -> Path:
 
 
 def reports_dir(config: pytest.Config) -> Path:
-    path = reports_dir_for(config.getoption("credly_reports_dir"), config.getoption("credly_run_id"))
+    path = reports_dir_for(
+        config.getoption("credly_reports_dir"), config.getoption("credly_run_id")
+    )
     config.option.credly_reports_dir = str(path)
     return path
 
@@ -98,7 +106,8 @@ def _build_run(config: pytest.Config) -> CertificationRun:
         from suite.emulator import EmulatorServer
 
         emulator = EmulatorServer(
-            faults=option("credly_fault"), seed_applications=option("credly_seed_applications"),
+            faults=option("credly_fault"),
+            seed_applications=option("credly_seed_applications"),
             organization_id=option("credly_organization_id"),
         ).start()
         target = Target(
@@ -111,9 +120,17 @@ def _build_run(config: pytest.Config) -> CertificationRun:
             foreign_organization_id=emulator.foreign.organization_id,
         )
     elif kind == "live":
-        overrides = {k: option("credly_" + k) for k in (
-            "api_base_url", "token_url", "organization_id", "client_id", "client_secret",
-            "foreign_organization_id")}
+        overrides = {
+            k: option("credly_" + k)
+            for k in (
+                "api_base_url",
+                "token_url",
+                "organization_id",
+                "client_id",
+                "client_secret",
+                "foreign_organization_id",
+            )
+        }
         target = live_target(overrides)
         guard_production(target, option("credly_allow_production"), profile.read_only)
     else:
@@ -167,8 +184,11 @@ def _shutdown(config: pytest.Config, run: CertificationRun) -> None:
     created = len(run.ledger.outstanding())
     skipped = interrupts.skip_cleanup
     if interrupts.interrupted and created and not skipped:
-        _say(config, f"{interrupts.describe()}: deleting the {created} application(s) this run "
-                     "created (press Ctrl-C again to skip)")
+        _say(
+            config,
+            f"{interrupts.describe()}: deleting the {created} application(s) this run "
+            "created (press Ctrl-C again to skip)",
+        )
     if not skipped:
         try:
             with interrupts.cleanup():
@@ -191,7 +211,9 @@ def _shutdown(config: pytest.Config, run: CertificationRun) -> None:
         config.stash[CLEANUP_KEY] = message
         results.observe({"kind": "cleanup", "detail": message, "items": left})
     elif created:
-        config.stash[CLEANUP_KEY] = f"cleanup: deleted the {created} application(s) still in the ledger"
+        config.stash[CLEANUP_KEY] = (
+            f"cleanup: deleted the {created} application(s) still in the ledger"
+        )
     if run.emulator is not None:
         run.emulator.stop()
 
@@ -206,17 +228,23 @@ def _observe_client(results: Results, run: CertificationRun) -> None:
     """What the client absorbed without failing a requirement: throttling and gateway errors."""
     client = run.client
     if client.throttled:
-        results.observe({
-            "kind": "throttled", "count": client.throttled,
-            "detail": f"the target answered 429 {client.throttled} time(s); the client waited for "
-                      "Retry-After and retried (not a contract failure)",
-        })
+        results.observe(
+            {
+                "kind": "throttled",
+                "count": client.throttled,
+                "detail": f"the target answered 429 {client.throttled} time(s); the client waited for "
+                "Retry-After and retried (not a contract failure)",
+            }
+        )
     if client.gateway_errors:
-        results.observe({
-            "kind": "gateway_errors", "count": client.gateway_errors,
-            "detail": f"the target answered 502/503/504 {client.gateway_errors} time(s); "
-                      "the client retried",
-        })
+        results.observe(
+            {
+                "kind": "gateway_errors",
+                "count": client.gateway_errors,
+                "detail": f"the target answered 502/503/504 {client.gateway_errors} time(s); "
+                "the client retried",
+            }
+        )
 
 
 def _passive_checks(exchange: Exchange) -> None:
@@ -387,14 +415,18 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             results = _session_results()
             if results is None:
                 return
-            results.record(report.nodeid + _param(report), payload["requirements"],
-                           payload["failures"], payload["completed"])
+            results.record(
+                report.nodeid + _param(report),
+                payload["requirements"],
+                payload["failures"],
+                payload["completed"],
+            )
 
 
 def _param(report: pytest.TestReport) -> str:
     # schemathesis items share one nodeid; their location names the operation.
     name = report.location[2] if report.location else ""
-    return name[name.index("["):] if "[" in name and "[" not in report.nodeid else ""
+    return name[name.index("[") :] if "[" in name and "[" not in report.nodeid else ""
 
 
 _CONFIG: list[pytest.Config] = []

@@ -18,9 +18,13 @@ SECRET_KEYS = {
     "access_token": "ACCESS_TOKEN",
     "refresh_token": "REFRESH_TOKEN",
 }
-_AUTH_HEADER = re.compile(r"(?i)\b(authorization:?\s*['\"]?\s*(?:bearer|basic|token)\s+)([^\s'\",]+)")
+_AUTH_HEADER = re.compile(
+    r"(?i)\b(authorization:?\s*['\"]?\s*(?:bearer|basic|token)\s+)([^\s'\",]+)"
+)
 _FORM_FIELD = re.compile(r"(?i)\b(client_secret|access_token|refresh_token)=([^&\s'\"]+)")
-_JSON_FIELD = re.compile(r'(?i)"(client_secret|secret|access_token|refresh_token)"(\s*:\s*")([^"]+)"')
+_JSON_FIELD = re.compile(
+    r'(?i)"(client_secret|secret|access_token|refresh_token)"(\s*:\s*")([^"]+)"'
+)
 _NUMBERED = re.compile(r"<([A-Z_]+)_(\d+)>")
 # A placeholder (or <REDACTED>) is left as it is: scrubbing scrubbed text changes nothing.
 _PLACEHOLDER = re.compile(r"^<(?:[A-Z_]+_\d+|REDACTED)>$")
@@ -60,7 +64,8 @@ class Scrubber:
             lambda m: f"{m.group(1)}=" + self._mask(m.group(2), _kind(m.group(1))), value
         )
         value = _JSON_FIELD.sub(
-            lambda m: f'"{m.group(1)}"{m.group(2)}{self._mask(m.group(3), _kind(m.group(1)))}"', value
+            lambda m: f'"{m.group(1)}"{m.group(2)}{self._mask(m.group(3), _kind(m.group(1)))}"',
+            value,
         )
         with self._lock:
             known = sorted(self._known.items(), key=lambda kv: -len(kv[0]))

@@ -3,6 +3,7 @@ cached tokens and the applications the run created. The pytest plugin builds one
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from pathlib import Path
@@ -15,7 +16,9 @@ from suite.ledger import Ledger, resource_name
 from suite.profiles import Profile
 
 
-def list_all(client: ApiClient, target: Target, token: str, max_pages: int = 50) -> list[dict[str, Any]]:
+def list_all(
+    client: ApiClient, target: Target, token: str, max_pages: int = 50
+) -> list[dict[str, Any]]:
     """Every application object in the organization: follows next_page_url, or counts pages up
     until an empty one when the server sends no links."""
     items: list[dict[str, Any]] = []
@@ -90,7 +93,10 @@ class Resources:
     def create(self, body: Any, **kwargs: Any) -> Exchange:
         """POST a create and ledger whatever the server says it created, whatever the status."""
         exchange = self.client.post(
-            self.target.applications_url(), json=body, token=self.tokens.get("oauth_applications"), **kwargs
+            self.target.applications_url(),
+            json=body,
+            token=self.tokens.get("oauth_applications"),
+            **kwargs,
         )
         self.note_created(exchange)
         return exchange
@@ -103,7 +109,10 @@ class Resources:
             )
 
     def new_application(self, label: str = "app", **fields: Any) -> tuple[Exchange, dict[str, Any]]:
-        body = {"name": self.name(label), "description": f"Created by credly-contract run {self.ledger.run_id}."}
+        body = {
+            "name": self.name(label),
+            "description": f"Created by credly-contract run {self.ledger.run_id}.",
+        }
         body.update(fields)
         exchange = self.create(body)
         data = (exchange.json() or {}).get("data") if isinstance(exchange.json(), dict) else None
@@ -125,16 +134,22 @@ class Resources:
         if not self.client.read_only:
             return self.scratch_application()
         listing = self.client.get(
-            self.target.applications_url(), token=self.tokens.get("oauth_applications"), params={"per": 1}
+            self.target.applications_url(),
+            token=self.tokens.get("oauth_applications"),
+            params={"per": 1},
         )
         data = (listing.json() or {}).get("data") if isinstance(listing.json(), dict) else None
         if not data or not isinstance(data[0], dict) or not isinstance(data[0].get("id"), int):
-            raise TargetUnreachable(f"the organization lists no application to read: {listing.summary()}")
+            raise TargetUnreachable(
+                f"the organization lists no application to read: {listing.summary()}"
+            )
         return data[0]["id"]
 
     def delete(self, application_id: int) -> Exchange:
         if not self.ledger.owns(self.target.organization_id, application_id):
-            raise PermissionError(f"refusing to delete application {application_id}: this run did not create it")
+            raise PermissionError(
+                f"refusing to delete application {application_id}: this run did not create it"
+            )
         exchange = self.client.delete(
             self.target.application_url(application_id), token=self.tokens.get("oauth_applications")
         )
@@ -150,9 +165,9 @@ class Resources:
         token = self.tokens.get("oauth_applications")
         for app in list_all(self.client, self.target, token):
             app_id, name = app.get("id"), str(app.get("name"))
-            if isinstance(app_id, int) and name.startswith(prefix):
-                if not self.ledger.owns(organization_id, app_id):
-                    self.ledger.created(organization_id, app_id, name)
+            owned = isinstance(app_id, int) and self.ledger.owns(organization_id, app_id)
+            if isinstance(app_id, int) and name.startswith(prefix) and not owned:
+                self.ledger.created(organization_id, app_id, name)
 
     def cleanup(self) -> list[dict[str, Any]]:
         """Delete everything still in the ledger; returns what could not be deleted.
@@ -164,10 +179,9 @@ class Resources:
         """
         self.client.limits.budget = None
         self.client.broken = None
-        try:
+        # If this fails, the deletes below fail the same way and report what is left.
+        with contextlib.suppress(TargetUnreachable, ConfigError):
             self.adopt_unledgered()
-        except (TargetUnreachable, ConfigError):
-            pass  # the deletes below fail the same way and report what is left
         left = []
         for entry in self.ledger.outstanding():
             try:
@@ -273,7 +287,9 @@ class CertificationRun:
         """An application id of another organization, where the target lets us know one (the emulator)."""
         if self.emulator is None:
             return None
-        app = self.emulator.store.client(self.emulator.foreign.client_id, self.emulator.foreign.client_secret)
+        app = self.emulator.store.client(
+            self.emulator.foreign.client_id, self.emulator.foreign.client_secret
+        )
         return app.id if app else None
 
     def close(self) -> list[dict[str, Any]]:

@@ -46,8 +46,11 @@ class RequirementFailure(Failure):
     code = "CREDLY"
 
     def __init__(self, *, operation: str, failure: CheckFailed) -> None:
-        super().__init__(operation=operation, title=f"[{failure.requirement}] {failure.message[:120]}",
-                         message=failure.describe())
+        super().__init__(
+            operation=operation,
+            title=f"[{failure.requirement}] {failure.message[:120]}",
+            message=failure.describe(),
+        )
         self.check_failed = failure
 
 
@@ -72,7 +75,10 @@ def exchange_of(response: Any) -> Exchange:
     body = request.body
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
-    headers = {k.lower(): (v[0] if isinstance(v, list) and v else str(v)) for k, v in response.headers.items()}
+    headers = {
+        k.lower(): (v[0] if isinstance(v, list) and v else str(v))
+        for k, v in response.headers.items()
+    }
     exchange = Exchange(
         method=request.method,
         url=request.url,
@@ -104,7 +110,9 @@ def _documented_status(exchange: Exchange, operation_id: str) -> None:
         status_is_documented(exchange, operation_id)
     except CheckFailed as failure:
         failure.requirement = OPERATION_REQUIREMENT[operation_id]
-        raise CheckFailed(failure.requirement, failure.message, exchange, "status_is_documented") from None
+        raise CheckFailed(
+            failure.requirement, failure.message, exchange, "status_is_documented"
+        ) from None
 
 
 def _request_violations(case: Any, operation_id: str) -> list[str]:
@@ -127,12 +135,19 @@ def requirement_checks(run: CertificationRun, case: Any, exchange: Exchange) -> 
         nameless = (
             operation_id == "createOAuthApplication"
             and isinstance(body, dict)
-            and (body.get("name") is None or (isinstance(body["name"], str) and not body["name"].strip()))
+            and (
+                body.get("name") is None
+                or (isinstance(body["name"], str) and not body["name"].strip())
+            )
         )
         if nameless:
             checks.append(functools.partial(nameless_create_refused, exchange, body))
         else:
-            checks.append(functools.partial(bad_input_refused, exchange, f"{operation_id} with {violations[0]}"))
+            checks.append(
+                functools.partial(
+                    bad_input_refused, exchange, f"{operation_id} with {violations[0]}"
+                )
+            )
     if not negative and exchange.status < 500:
         checks.append(functools.partial(_documented_status, exchange, operation_id))
     if 200 <= exchange.status < 300 and operation_id != "listIssuedBadges":
@@ -160,6 +175,7 @@ def load_schema(run: CertificationRun, mode: GenerationMode) -> Any:
     )
     schema.config.generation.update(modes=[mode], max_examples=run.profile.examples)
     schema.config.phases.update(phases=["examples", "fuzzing"])
+
     @schema.auth(refresh_interval=600)
     class ClientCredentials:
         """Fetches (and refreshes on 401) a client-credentials token from the token URL."""

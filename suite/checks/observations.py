@@ -45,8 +45,14 @@ def undocumented_behaviour(exchange: Exchange, token_url: str) -> list[dict[str,
         extra = set(metadata) - _documented_fields("PaginationMetadata")
         if extra:
             found.append(_extra("extra_field", extra, "the pagination metadata", exchange))
-    if exchange.status >= 400 and not (isinstance(body, dict) and isinstance(body.get("data"), dict)):
-        shape = "an empty body" if not exchange.response_body.strip() else "a body that is not Credly's envelope"
+    if exchange.status >= 400 and not (
+        isinstance(body, dict) and isinstance(body.get("data"), dict)
+    ):
+        shape = (
+            "an empty body"
+            if not exchange.response_body.strip()
+            else "a body that is not Credly's envelope"
+        )
         found.append(
             {
                 "kind": "error_body",

@@ -104,7 +104,9 @@ def api(scope: str) -> Callable[[Handler], Callable[[Request], Awaitable[Respons
                 return await handler(request, store, token)
             except oauth.BearerError as error:
                 headers = {}
-                if (error.status == 401 and "no_www_authenticate" not in store.faults) or error.error == "insufficient_scope":
+                if (
+                    error.status == 401 and "no_www_authenticate" not in store.faults
+                ) or error.error == "insufficient_scope":
                     headers["WWW-Authenticate"] = error.challenge()
                 return credly_error(error.status, error.message, headers)
             except NotFound as error:
