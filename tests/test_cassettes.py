@@ -10,8 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -96,19 +94,15 @@ def test_committed_set_holds_one_cassette_per_scenario_and_the_target():
     )
 
 
-def test_committed_cassettes_replay_offline_and_pass_quickly(tmp_path):
-    started = time.monotonic()
+def test_committed_cassettes_replay_offline_and_pass(tmp_path):
+    # How fast replay runs is measured by `python -m benchmarks`, not asserted here.
     result = replay(COMMITTED, tmp_path / "reports")
-    wall = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     assert "5 passed" in result.stdout
     proven = {rid for rid, status in statuses(tmp_path / "reports").items() if status == "passed"}
     assert {"PAGE-META", "APP-SECRET-ONCE", "APP-CREDENTIALS", "SCOPE-ENFORCED", "TOKEN-SCOPE",
             "BADGES-LIST", "APP-DELETE", "SEC-REVOKE-ON-DELETE", "TOKEN-ISSUE",
             "OAUTH-INVALID-CLIENT", "OAUTH-GRANT-TYPE", "OAUTH-NO-STORE"} <= proven  # fmt: skip
-    suite = ET.parse(tmp_path / "reports" / "junit.xml").getroot().find("testsuite")
-    assert float(suite.get("time")) < 5, f"the scenarios took {suite.get('time')} s to replay"
-    assert wall < 60, f"the replay command took {wall:.1f} s"
 
 
 def _normalised(text: str) -> str:
