@@ -218,6 +218,9 @@ def certify(args: argparse.Namespace) -> int:
         "--tb=line" if not args.verbose else "--tb=short",
         "-W",
         "ignore",
+        # Plain asserts: rewriting the suite's dependencies on every start costs seconds where no
+        # bytecode cache is kept, and the checks raise their own messages anyway.
+        "--assert=plain",
     ]
     reports_dir = plugin.reports_dir_for(args.reports_dir)
     options += [
