@@ -27,7 +27,14 @@ from vcr.errors import CannotOverwriteExistingCassetteException, UnhandledHTTPRe
 from vcr.serializers import yamlserializer
 
 from suite import __version__, spec
-from suite.config import ConfigError, Target, TargetUnreachable, guard_production, live_target
+from suite.config import (
+    ENVIRONMENT,
+    ConfigError,
+    Target,
+    TargetUnreachable,
+    guard_production,
+    live_target,
+)
 from suite.scrub import register, reserve, scrub
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -380,9 +387,7 @@ def record(args: argparse.Namespace) -> int:
     options_target: list[str] = []
     target = None
     if kind == "live":
-        overrides = {key: getattr(args, key, None) for key in (
-            "api_base_url", "token_url", "organization_id", "client_id", "client_secret",
-            "foreign_organization_id")}  # fmt: skip
+        overrides = {key: getattr(args, key, None) for key in ENVIRONMENT}
         target = live_target(overrides)
         try:
             guard_production(target, allow_production=False, read_only=True)

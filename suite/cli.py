@@ -37,7 +37,7 @@ EPILOG = """exit codes:
 
 live targets read CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID, CREDLY_CLIENT_ID,
 CREDLY_CLIENT_SECRET (or CREDLY_CLIENT_SECRET_FILE, a file holding it) and optionally
-CREDLY_FOREIGN_ORGANIZATION_ID (flags of the same names override)."""
+CREDLY_FOREIGN_ORGANIZATION_ID and CREDLY_FOREIGN_APPLICATION_ID (flags of the same names override)."""
 
 
 class UsageError(Exception):
@@ -295,6 +295,7 @@ def emulate(args: argparse.Namespace) -> int:
     # The emulator's own throwaway bootstrap secret: printing it is this command's purpose.
     print(f"  export CREDLY_CLIENT_SECRET={bootstrap.client_secret}")
     print(f"  export CREDLY_FOREIGN_ORGANIZATION_ID={server.foreign.organization_id}")
+    print(f"  export CREDLY_FOREIGN_APPLICATION_ID={server.foreign_application_id}")
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

@@ -20,8 +20,9 @@ ENVIRONMENT = {
     "client_id": "CREDLY_CLIENT_ID",
     "client_secret": "CREDLY_CLIENT_SECRET",
     "foreign_organization_id": "CREDLY_FOREIGN_ORGANIZATION_ID",
+    "foreign_application_id": "CREDLY_FOREIGN_APPLICATION_ID",
 }
-OPTIONAL = {"foreign_organization_id"}
+OPTIONAL = {"foreign_organization_id", "foreign_application_id"}
 SECRET_FILE_VARIABLE = "CREDLY_CLIENT_SECRET_FILE"
 PRODUCTION_HOSTS = frozenset({"api.credly.com", "www.credly.com"})
 DENY_HOSTS_VARIABLE = "CREDLY_DENY_HOSTS"
@@ -44,6 +45,8 @@ class Target:
     client_id: str = field(repr=False)
     client_secret: str = field(repr=False)
     foreign_organization_id: str | None = None
+    # An application id of another organization, to ask for through our own organization's path.
+    foreign_application_id: str | None = None
 
     def organization_url(self, organization_id: str | None = None) -> str:
         return f"{self.api_base_url}/organizations/{organization_id or self.organization_id}"
@@ -126,6 +129,7 @@ def live_target(
         client_id=values["client_id"] or "",
         client_secret=values["client_secret"] or "",
         foreign_organization_id=values["foreign_organization_id"],
+        foreign_application_id=values["foreign_application_id"],
     )
 
 

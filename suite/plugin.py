@@ -18,7 +18,14 @@ from suite.checks.oauth import token_response_not_cacheable
 from suite.checks.observations import undocumented_behaviour
 from suite.checks.security import no_server_error, unauthorized_carries_bearer_challenge
 from suite.client import Exchange, Limits, ReadOnlyViolation
-from suite.config import ConfigError, Target, TargetUnreachable, guard_production, live_target
+from suite.config import (
+    ENVIRONMENT,
+    ConfigError,
+    Target,
+    TargetUnreachable,
+    guard_production,
+    live_target,
+)
 from suite.interrupts import Interrupts
 from suite.profiles import PROFILES
 from suite.report.allure_labels import label_test, report_failures
@@ -49,14 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--credly-max-requests", type=int, default=None)
     group.addoption("--credly-rate-limit", type=float, default=None, help="requests per second")
     group.addoption("--credly-timeout", type=float, default=10.0)
-    for key in (
-        "api_base_url",
-        "token_url",
-        "organization_id",
-        "client_id",
-        "client_secret",
-        "foreign_organization_id",
-    ):
+    for key in ENVIRONMENT:
         group.addoption("--credly-" + key.replace("_", "-"), dest="credly_" + key, default=None)
 
 
@@ -120,17 +120,7 @@ def _build_run(config: pytest.Config) -> CertificationRun:
             foreign_organization_id=emulator.foreign.organization_id,
         )
     elif kind == "live":
-        overrides = {
-            k: option("credly_" + k)
-            for k in (
-                "api_base_url",
-                "token_url",
-                "organization_id",
-                "client_id",
-                "client_secret",
-                "foreign_organization_id",
-            )
-        }
+        overrides = {k: option("credly_" + k) for k in ENVIRONMENT}
         target = live_target(overrides)
         guard_production(target, option("credly_allow_production"), profile.read_only)
     else:

@@ -285,12 +285,10 @@ class CertificationRun:
 
     def foreign_application_id(self) -> int | None:
         """An application id of another organization, where the target lets us know one (the emulator)."""
-        if self.emulator is None:
-            return None
-        app = self.emulator.store.client(
-            self.emulator.foreign.client_id, self.emulator.foreign.client_secret
-        )
-        return app.id if app else None
+        if self.target.foreign_application_id:
+            raw = self.target.foreign_application_id
+            return int(raw) if raw.isdigit() else None
+        return None if self.emulator is None else self.emulator.foreign_application_id
 
     def close(self) -> list[dict[str, Any]]:
         try:

@@ -83,6 +83,13 @@ class EmulatorServer:
         return Bootstrap(org.id, app.uid, app.secret)
 
     @property
+    def foreign_application_id(self) -> int:
+        """The foreign organization's bootstrap application (for tenancy probes)."""
+        app = self.store.client(self.foreign.client_id, self.foreign.client_secret)
+        assert app is not None
+        return app.id
+
+    @property
     def origin(self) -> str:
         return f"http://{self.host}:{self.port}"
 
