@@ -319,3 +319,23 @@ def test_a_recording_of_a_non_compliant_server_fails_on_replay(tmp_path):
     assert "OAUTH-NO-STORE: a token endpoint response (200) has Cache-Control None" in result.stdout
     failed = {rid for rid, status in statuses(tmp_path / "reports").items() if status == "failed"}
     assert failed == {"OAUTH-NO-STORE"}
+
+
+def _can_unshare_network() -> bool:
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    probe = subprocess.run([unshare, "-rn", "true"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_unshare_network(), reason="no unprivileged network namespaces here")
+def test_replay_passes_in_a_sandbox_without_any_network_interface(tmp_path):
+    """`unshare -rn` gives the process a network namespace whose only interface (lo) is down."""
+    command = [
+        "unshare", "-rn", sys.executable, "-m", "suite.cli", "certify", "--target", "replay",
+        "--cassettes-dir", str(COMMITTED), "--reports-dir", str(tmp_path / "reports"),
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 passed" in result.stdout
