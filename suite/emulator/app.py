@@ -214,7 +214,10 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
-    return credly_error(405, f"{request.method} is not allowed on {request.url.path}")
+    allow = (
+        getattr(exc, "headers", None) or {}
+    )  # Starlette names the allowed methods (RFC 9110 §15.5.6)
+    return credly_error(405, f"{request.method} is not allowed on {request.url.path}", dict(allow))
 
 
 APPLICATIONS = API_PREFIX + "/organizations/{organization_id}/oauth_applications"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from suite.config import ConfigError
+
 FAULTS: dict[str, str] = {
     "list_without_metadata": "The list answers without its pagination metadata.",
     "unknown_id_not_404": "An unknown application id answers 400 instead of 404.",
@@ -41,7 +43,7 @@ FAULTS: dict[str, str] = {
 }
 
 
-class UnknownFault(ValueError):
+class UnknownFault(ConfigError, ValueError):
     """A fault name that the emulator does not know."""
 
 
