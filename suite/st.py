@@ -165,8 +165,11 @@ def requirement_checks(run: CertificationRun, case: Any, exchange: Exchange) -> 
     return failures
 
 
-def load_schema(run: CertificationRun, mode: GenerationMode) -> Any:
-    """The contract as a schemathesis schema aimed at the run's target, with client-credentials auth."""
+def load_schema(
+    run: CertificationRun, mode: GenerationMode, phases: tuple[str, ...] = ("examples", "fuzzing")
+) -> Any:
+    """The contract as a schemathesis schema aimed at the run's target, with client-credentials auth.
+    Each call loads its own copy: schemathesis schemas share their config with every filtered view."""
     schema = schemathesis.openapi.from_path(str(spec.SPEC_PATH))
     schema.config.update(
         base_url=run.target.api_base_url,
@@ -174,7 +177,7 @@ def load_schema(run: CertificationRun, mode: GenerationMode) -> Any:
         parameters={"path.organization_id": run.target.organization_id},
     )
     schema.config.generation.update(modes=[mode], max_examples=run.profile.examples)
-    schema.config.phases.update(phases=["examples", "fuzzing"])
+    schema.config.phases.update(phases=list(phases))
 
     @schema.auth(refresh_interval=600)
     class ClientCredentials:
@@ -193,7 +196,13 @@ def load_schema(run: CertificationRun, mode: GenerationMode) -> Any:
 def prepare(run: CertificationRun, case: Any) -> None:
     """Name generated applications after the run so that cleanup and sweep recognise them, and aim
     generated updates and deletes at applications this run created, never at anyone else's."""
-    app_id = (case.path_parameters or {}).get("oauth_application_id")
+    # Generated calls only ever address the run's own organization (the stateful machine does not
+    # apply the configured parameter override).
+    case.path_parameters = {
+        **(case.path_parameters or {}),
+        "organization_id": run.target.organization_id,
+    }
+    app_id = case.path_parameters.get("oauth_application_id")
     owned = isinstance(app_id, int) and run.ledger.owns(run.target.organization_id, app_id)
     if case.method in ("PUT", "DELETE") and isinstance(app_id, int) and not owned:
         case.path_parameters["oauth_application_id"] = run.resources.scratch_application()
@@ -202,18 +211,26 @@ def prepare(run: CertificationRun, case: Any) -> None:
         body["name"] = resource_name(run.run_id, "st " + body["name"][:60])
 
 
-def call_and_check(run: CertificationRun, case: Any) -> Exchange:
+def send(run: CertificationRun, case: Any) -> tuple[Any, Exchange]:
+    """Send a generated case through the run's one client (budget, rate limit, 429 and gateway
+    retries, read-only refusal); returns schemathesis's response (for links) and our Exchange."""
     prepare(run, case)
     url = run.target.api_base_url + case.formatted_path
+    sent: list[Any] = []
 
     def transmit() -> Exchange:
         try:
-            return exchange_of(case.call(timeout=run.client.limits.timeout))
+            sent.append(case.call(timeout=run.client.limits.timeout))
         except (requests.RequestException, OSError) as error:
             raise unreachable(case.method, url, error) from None
+        return exchange_of(sent[-1])
 
-    # Through the run's one client: budget, rate limit, 429 and gateway retries, read-only refusal.
     exchange = run.client.send(case.method, url, transmit)
+    return sent[-1], exchange
+
+
+def raise_failures(run: CertificationRun, case: Any, exchange: Exchange) -> None:
+    """Run the requirement checks on one generated call; raise them as one schemathesis-style group."""
     failures = requirement_checks(run, case, exchange)
     if failures:
         label = case.operation.label
@@ -221,4 +238,9 @@ def call_and_check(run: CertificationRun, case: Any) -> Exchange:
             f"{len(failures)} requirement(s) failed on {label}",
             [_failure_class(f.requirement)(operation=label, failure=f) for f in failures],
         )
+
+
+def call_and_check(run: CertificationRun, case: Any) -> Exchange:
+    _, exchange = send(run, case)
+    raise_failures(run, case, exchange)
     return exchange

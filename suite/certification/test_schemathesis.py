@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 
 from suite import st
 
@@ -15,16 +14,6 @@ positive = schemathesis.pytest.from_fixture("positive_schema").exclude(
 negative = schemathesis.pytest.from_fixture("negative_schema").exclude(
     operation_id=st.TOKEN_OPERATION
 )
-
-
-@pytest.fixture(scope="session")
-def positive_schema(certification):
-    return st.load_schema(certification, GenerationMode.POSITIVE)
-
-
-@pytest.fixture(scope="session")
-def negative_schema(certification):
-    return st.load_schema(certification, GenerationMode.NEGATIVE)
 
 
 @pytest.mark.requirement("SEC-NO-5XX", "APP-SCHEMA", "APP-SECRET-ONCE")
