@@ -13,7 +13,7 @@ from schemathesis import GenerationMode
 from schemathesis.core.failures import Failure
 
 from suite import spec
-from suite.checks import CheckFailed, Violation, check
+from suite.checks import CheckFailed
 from suite.checks.applications import (
     application_objects_match_schema,
     nameless_create_refused,
@@ -93,26 +93,42 @@ def exchange_of(response: Any) -> Exchange:
     return exchange
 
 
-@check("APP-SCHEMA")
-def status_is_documented(exchange: Exchange, operation_id: str) -> None:
+def _undocumented_status(exchange: Exchange, operation_id: str) -> str | None:
     documented = spec.operations()[operation_id]["responses"]
-    if str(exchange.status) not in documented and exchange.status < 500:
-        raise Violation(
-            f"{operation_id} answered {exchange.status}, which the contract does not document "
-            f"({', '.join(documented)})",
-            exchange,
-        )
+    if str(exchange.status) in documented or exchange.status >= 500:
+        return None
+    return (
+        f"{operation_id} answered {exchange.status}, which the contract does not document "
+        f"({', '.join(documented)})"
+    )
 
 
-def _documented_status(exchange: Exchange, operation_id: str) -> None:
-    # An undocumented status is a failure of the operation's own requirement.
-    try:
-        status_is_documented(exchange, operation_id)
-    except CheckFailed as failure:
-        failure.requirement = OPERATION_REQUIREMENT[operation_id]
-        raise CheckFailed(
-            failure.requirement, failure.message, exchange, "status_is_documented"
-        ) from None
+def _undocumented_content_type(exchange: Exchange, operation_id: str) -> str | None:
+    if (
+        not 200 <= exchange.status < 300
+        or spec.response_schema_ref(operation_id, exchange.status) is None
+    ):
+        return None
+    content_type = exchange.header("content-type") or ""
+    if content_type.split(";")[0].strip().lower() == "application/json":
+        return None
+    return (
+        f"{operation_id} answered {exchange.status} with Content-Type {content_type or None!r}; "
+        "the contract documents application/json"
+    )
+
+
+def operation_conforms(exchange: Exchange, operation_id: str) -> None:
+    """The status code and content type are ones the contract documents for the operation; a failure
+    belongs to the operation's own requirement (a 5xx is SEC-NO-5XX's)."""
+    for problem in (
+        _undocumented_status(exchange, operation_id),
+        _undocumented_content_type(exchange, operation_id),
+    ):
+        if problem:
+            raise CheckFailed(
+                OPERATION_REQUIREMENT[operation_id], problem, exchange, "operation_conforms"
+            )
 
 
 def _request_violations(case: Any, operation_id: str) -> list[str]:
@@ -149,7 +165,7 @@ def requirement_checks(run: CertificationRun, case: Any, exchange: Exchange) -> 
                 )
             )
     if not negative and exchange.status < 500:
-        checks.append(functools.partial(_documented_status, exchange, operation_id))
+        checks.append(functools.partial(operation_conforms, exchange, operation_id))
     if 200 <= exchange.status < 300 and operation_id != "listIssuedBadges":
         checks.append(functools.partial(application_objects_match_schema, exchange))
         if operation_id == "createOAuthApplication":

@@ -144,6 +144,8 @@ async def list_applications(request: Request, store: Store, token: oauth.Token |
     envelope = _list_envelope(request, [store.application_json(a) for a in page.items], page)
     if "list_without_metadata" in store.faults:
         del envelope["metadata"]
+    if "list_as_text" in store.faults:
+        return JSONResponse(envelope, media_type="text/plain")
     return JSONResponse(envelope)
 
 

@@ -13,6 +13,7 @@ from suite.config import ConfigError
 
 FAULTS: dict[str, str] = {
     "list_without_metadata": "The list answers without its pagination metadata.",
+    "list_as_text": "The list answers its JSON with Content-Type text/plain.",
     "unknown_id_not_404": "An unknown application id answers 400 instead of 404.",
     "create_returns_200": "Create answers 200 instead of 201.",
     "created_not_persisted": "Create answers 201 but the application never appears in get or list.",
