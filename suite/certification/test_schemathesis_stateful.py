@@ -1,0 +1,45 @@
+"""schemathesis's state machine over the contract's OpenAPI links: create, then get, update and
+delete the created application by its id, with the requirement checks on every step."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from suite import st
+
+
+@pytest.mark.requirement(
+    "APP-CREATE",
+    "APP-GET",
+    "APP-UPDATE",
+    "APP-DELETE",
+    "APP-SECRET-ONCE",
+    "APP-SCHEMA",
+    "SEC-NO-5XX",
+)
+def test_linked_workflows_follow_the_contract(stateful_schema, certification, mutating):
+    profile = certification.profile
+    if profile.stateful_examples == 0:
+        pytest.skip("this profile runs no stateful sequences")
+
+    schema = stateful_schema.exclude(operation_id=st.TOKEN_OPERATION)
+
+    class LinkedWorkflows(schema.as_state_machine()):
+        def call(self, case, **kwargs):
+            response, self.last_exchange = st.send(certification, case)
+            return response
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            st.raise_failures(certification, case, self.last_exchange)
+
+    LinkedWorkflows.run(
+        settings=settings(
+            max_examples=profile.stateful_examples,
+            stateful_step_count=profile.stateful_steps,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
