@@ -4,6 +4,7 @@ generated examples and how long the stateful sequences are."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,20 @@ class Profile:
     # The default request budget against live targets: about 1.6x what the profile was measured
     # to send against the emulator (docs/staging.md), so retries fit and a runaway run stops.
     live_budget: int = 1500
+
+    def stateful_settings(self) -> Any:
+        """Hypothesis settings for the stateful tests: this profile's sequences, no shrinking (every
+        step is a request against a real server), no deadline, no example database."""
+        from hypothesis import HealthCheck, Phase, settings
+
+        return settings(
+            max_examples=self.stateful_examples,
+            stateful_step_count=self.stateful_steps,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
 
 
 PROFILES = {

@@ -4,7 +4,6 @@ delete the created application by its id, with the requirement checks on every s
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
 
 from suite import st
 
@@ -34,12 +33,5 @@ def test_linked_workflows_follow_the_contract(stateful_schema, certification, mu
             st.raise_failures(certification, case, self.last_exchange)
 
     LinkedWorkflows.run(
-        settings=settings(
-            max_examples=profile.stateful_examples,
-            stateful_step_count=profile.stateful_steps,
-            deadline=None,
-            database=None,
-            phases=[Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
+        settings=profile.stateful_settings(),
     )

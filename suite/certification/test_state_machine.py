@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -137,12 +136,5 @@ def test_any_sequence_of_operations_agrees_with_the_model(
     machine = machine_for(api, target, tokens, apps)
     run_state_machine_as_test(
         machine,
-        settings=settings(
-            max_examples=profile.stateful_examples,
-            stateful_step_count=profile.stateful_steps,
-            deadline=None,
-            database=None,
-            phases=[Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        ),
+        settings=profile.stateful_settings(),
     )
