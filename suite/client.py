@@ -71,12 +71,6 @@ class Exchange:
                 self._json = None
         return self._json
 
-    def request_json(self) -> Any:
-        try:
-            return json.loads(self.request_body or "")
-        except ValueError:
-            return None
-
     def summary(self) -> str:
         return f"{self.method} {self.url} -> {self.status}"
 

@@ -53,10 +53,6 @@ class Scrubber:
             for kind, number in _NUMBERED.findall(text):
                 self._counts[kind] = max(self._counts.get(kind, 0), int(number))
 
-    def known_values(self) -> list[str]:
-        with self._lock:
-            return list(self._known)
-
     def text(self, value: str) -> str:
         # Shape first (it learns unregistered values), then every learnt value wherever it stands.
         value = _AUTH_HEADER.sub(lambda m: m.group(1) + self._mask(m.group(2), "CREDENTIAL"), value)

@@ -21,7 +21,7 @@ from suite.checks.applications import (
     secret_shown_on_create,
 )
 from suite.checks.security import bad_input_refused, no_server_error
-from suite.client import Exchange, learn_secrets, unreachable
+from suite.client import Exchange, unreachable
 from suite.ledger import resource_name
 from suite.session import CertificationRun
 
@@ -79,7 +79,7 @@ def exchange_of(response: Any) -> Exchange:
         k.lower(): (v[0] if isinstance(v, list) and v else str(v))
         for k, v in response.headers.items()
     }
-    exchange = Exchange(
+    return Exchange(
         method=request.method,
         url=request.url,
         request_headers=dict(request.headers),
@@ -89,8 +89,6 @@ def exchange_of(response: Any) -> Exchange:
         response_body=response.text or "",
         elapsed=float(response.elapsed or 0),
     )
-    learn_secrets(exchange)
-    return exchange
 
 
 def _undocumented_status(exchange: Exchange, operation_id: str) -> str | None:
