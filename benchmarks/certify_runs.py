@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import CASSETTES, REPO, Run, median, python_tool, run
-from suite.ledger import read_outstanding
+from credly_contract.ledger import read_outstanding
 
 CERTIFICATION = REPO / "suite" / "certification"
 

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault", action="append", default=[])
     parser.add_argument("--seed-applications", type=int, default=0)
     args = parser.parse_args(argv)
-    from suite.emulator import EmulatorServer
+    from credly_contract.emulator import EmulatorServer
 
     server = EmulatorServer(faults=args.fault, seed_applications=args.seed_applications)
     # The benchmark counts requests at the server, the same way for every client it compares.

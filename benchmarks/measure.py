@@ -44,7 +44,7 @@ def python_tool(name: str) -> list[str]:
     script = Path(sys.executable).parent / name
     if script.exists():
         return [str(script)]
-    module = {"credly-contract": "suite.cli", "st": "schemathesis.cli"}[name]
+    module = {"credly-contract": "credly_contract.cli", "st": "schemathesis.cli"}[name]
     return [sys.executable, "-m", module]
 
 

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     clock = ThreadClock()
     profiler = Profiler(interval=0.002)
     profiler.start()
-    from suite.cli import main as cli_main
+    from credly_contract.cli import main as cli_main
 
     code = cli_main(["certify", *certify_args])
     profiler.stop()

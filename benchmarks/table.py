@@ -13,7 +13,7 @@ from benchmarks.certify_runs import Certification, FirstFailure, Growth, Repeate
 from benchmarks.emulator_load import Throughput
 from benchmarks.measure import Load, cpu_model
 from benchmarks.st_baseline import SchemathesisRun, SideBySide
-from suite.profiles import PROFILES
+from credly_contract.profiles import PROFILES
 
 NONE = "-"
 FIRST_FAILURE_FAULT = "secret_on_read"

@@ -1,5 +1,5 @@
 """Recorded cassette scenarios: vcrpy cassettes of suite/scenarios, one YAML file per scenario under
-cassettes/<target-name>/, scrubbed by suite.scrub before anything is written; and the `record`,
+cassettes/<target-name>/, scrubbed by credly_contract.scrub before anything is written; and the `record`,
 `certify --target replay` and `cassettes diff` commands.
 
 A folder holds the scenario cassettes, ``preflight.yaml`` (the run's opening requests) and
@@ -26,8 +26,8 @@ import yaml
 from vcr.errors import CannotOverwriteExistingCassetteException, UnhandledHTTPRequestError
 from vcr.serializers import yamlserializer
 
-from suite import __version__, spec
-from suite.config import (
+from credly_contract import __version__, spec
+from credly_contract.config import (
     ENVIRONMENT,
     ConfigError,
     Target,
@@ -35,7 +35,7 @@ from suite.config import (
     guard_production,
     live_target,
 )
-from suite.scrub import register, reserve, scrub
+from credly_contract.scrub import register, reserve, scrub
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 CASSETTES_ROOT = Path("cassettes")
@@ -320,7 +320,7 @@ def replay_target(cassettes_dir: str | None) -> tuple[Target, str]:
 
 
 def _scenario_options(kind: str, reports_dir: str | None, verbose: bool = False) -> list[str]:
-    from suite import plugin
+    from credly_contract import plugin
 
     reports = plugin.reports_dir_for(reports_dir)
     return [
@@ -344,8 +344,8 @@ def _run_scenarios(options: list[str]) -> int:
     """
     import pytest
 
-    from suite import plugin
-    from suite.results import FAILED, NOT_RUN
+    from credly_contract import plugin
+    from credly_contract.results import FAILED, NOT_RUN
 
     code = int(pytest.main(options))
     results = plugin.LAST_RESULTS[0] if plugin.LAST_RESULTS else None

@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from suite import __version__
-from suite.config import (
+from credly_contract import __version__
+from credly_contract.config import (
     ENVIRONMENT,
     ConfigError,
     Target,
@@ -21,8 +21,8 @@ from suite.config import (
     guard_production,
     live_target,
 )
-from suite.profiles import PROFILES
-from suite.scrub import scrub
+from credly_contract.profiles import PROFILES
+from credly_contract.scrub import scrub
 
 EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
 CERTIFICATION_DIR = Path(__file__).resolve().parent / "certification"
@@ -174,7 +174,7 @@ def certify(args: argparse.Namespace) -> int:
     # A shared staging organization pays for every request: live runs default to the quick profile.
     args.profile = args.profile or ("quick" if args.target == "live" else "standard")
     if args.target == "replay":
-        from suite.cassettes import replay
+        from credly_contract.cassettes import replay
 
         return replay(args)
     if args.fault and args.target != "emulated":
@@ -188,11 +188,11 @@ def certify(args: argparse.Namespace) -> int:
         # Prove the settings before pytest starts: a wrong one costs a second and prints one line.
         _preflight(target, args.timeout)
     if args.fault:
-        from suite.emulator.faults import Faults
+        from credly_contract.emulator.faults import Faults
 
         Faults(args.fault)
     if args.waivers:
-        from suite.report.waivers import load_waivers
+        from credly_contract.report.waivers import load_waivers
 
         load_waivers(args.waivers)  # a malformed file stops the run here, before anything is sent
     # Hypothesis keeps a Unicode table (~2 s to build) in its storage directory: keep it in a per-user
@@ -201,7 +201,7 @@ def certify(args: argparse.Namespace) -> int:
     os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache / "hypothesis"))
     import pytest
 
-    from suite import plugin
+    from credly_contract import plugin
 
     options = [
         str(CERTIFICATION_DIR),
@@ -258,8 +258,8 @@ def certify(args: argparse.Namespace) -> int:
 
 
 def _preflight(target: Target, timeout: float) -> None:
-    from suite.client import ApiClient, Limits
-    from suite.session import Tokens, preflight
+    from credly_contract.client import ApiClient, Limits
+    from credly_contract.session import Tokens, preflight
 
     client = ApiClient(target, Limits(timeout=timeout))
     try:
@@ -269,7 +269,7 @@ def _preflight(target: Target, timeout: float) -> None:
 
 
 def emulate(args: argparse.Namespace) -> int:
-    from suite.emulator import FAULTS, EmulatorServer
+    from credly_contract.emulator import FAULTS, EmulatorServer
 
     if args.list_faults:
         width = max(map(len, FAULTS))
@@ -320,19 +320,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "emulate":
             return emulate(args)
         if args.command == "record":
-            from suite.cassettes import record
+            from credly_contract.cassettes import record
 
             return record(args)
         if args.command == "cassettes":
-            from suite.cassettes import diff_command
+            from credly_contract.cassettes import diff_command
 
             return diff_command(args)
         if args.command == "report":
-            from suite.report import report_command
+            from credly_contract.report import report_command
 
             return report_command(args)
         if args.command == "sweep":
-            from suite.sweep import sweep_command
+            from credly_contract.sweep import sweep_command
 
             _warn_credential_flags(args)
             return sweep_command(args)

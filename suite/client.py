@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from suite.config import Target, TargetUnreachable
-from suite.scrub import register, scrub
+from credly_contract.config import Target, TargetUnreachable
+from credly_contract.scrub import register, scrub
 
 GATEWAY_STATUSES = {502, 503, 504}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from suite.scrub import register
+from credly_contract.scrub import register
 
 ENVIRONMENT = {
     "api_base_url": "CREDLY_API_BASE_URL",

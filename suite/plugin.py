@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from suite import catalogue
-from suite.checks import CheckFailed
-from suite.checks.oauth import token_response_not_cacheable
-from suite.checks.observations import undocumented_behaviour
-from suite.checks.security import no_server_error, unauthorized_carries_bearer_challenge
-from suite.client import Exchange, Limits, ReadOnlyViolation
-from suite.config import (
+from credly_contract import catalogue
+from credly_contract.checks import CheckFailed
+from credly_contract.checks.oauth import token_response_not_cacheable
+from credly_contract.checks.observations import undocumented_behaviour
+from credly_contract.checks.security import no_server_error, unauthorized_carries_bearer_challenge
+from credly_contract.client import Exchange, Limits, ReadOnlyViolation
+from credly_contract.config import (
     ENVIRONMENT,
     ConfigError,
     Target,
@@ -26,12 +26,12 @@ from suite.config import (
     guard_production,
     live_target,
 )
-from suite.interrupts import Interrupts
-from suite.profiles import PROFILES
-from suite.report.allure_labels import label_test, report_failures
-from suite.results import Results
-from suite.scrub import scrub
-from suite.session import CertificationRun, new_run_id
+from credly_contract.interrupts import Interrupts
+from credly_contract.profiles import PROFILES
+from credly_contract.report.allure_labels import label_test, report_failures
+from credly_contract.results import Results
+from credly_contract.scrub import scrub
+from credly_contract.session import CertificationRun, new_run_id
 
 EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
 RESULTS_KEY = pytest.StashKey[Results]()
@@ -103,7 +103,7 @@ def _build_run(config: pytest.Config) -> CertificationRun:
     kind = option("credly_target")
     emulator = None
     if kind == "emulated":
-        from suite.emulator import EmulatorServer
+        from credly_contract.emulator import EmulatorServer
 
         emulator = EmulatorServer(
             faults=option("credly_fault"),
@@ -124,7 +124,7 @@ def _build_run(config: pytest.Config) -> CertificationRun:
         target = live_target(overrides)
         guard_production(target, option("credly_allow_production"), profile.read_only)
     else:
-        from suite.cassettes import replay_target
+        from credly_contract.cassettes import replay_target
 
         # The recorded run id is part of the recorded request bodies (application names).
         target, config.option.credly_run_id = replay_target(option("credly_cassettes_dir"))
@@ -326,7 +326,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 def _failures_from(exc: BaseException) -> tuple[list[CheckFailed], list[BaseException]]:
     """Split an exception (or group) into requirement failures and anything else."""
-    from suite.st import failure_to_check
+    from credly_contract.st import failure_to_check
 
     if isinstance(exc, CheckFailed):
         return [exc], []
@@ -504,7 +504,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     LAST_RESULTS[:] = [results]
     if not any(o.tests for o in results.outcomes.values()) and not results.error:
         return
-    from suite.report import write_run_artifacts
+    from credly_contract.report import write_run_artifacts
 
     run = config.stash.get(RUN_KEY, None) or config.stash.get(WORKER_RUN_KEY, None)
     if hasattr(config, "workeroutput"):

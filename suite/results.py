@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from suite import catalogue
+from credly_contract import catalogue
 
 PASSED, FAILED, WAIVED, NOT_RUN = "passed", "failed", "waived", "not_run"
 

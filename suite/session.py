@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from suite import spec
-from suite.client import ApiClient, Exchange, Limits
-from suite.config import ConfigError, Target, TargetUnreachable
-from suite.ledger import Ledger, resource_name
-from suite.profiles import Profile
+from credly_contract import spec
+from credly_contract.client import ApiClient, Exchange, Limits
+from credly_contract.config import ConfigError, Target, TargetUnreachable
+from credly_contract.ledger import Ledger, resource_name
+from credly_contract.profiles import Profile
 
 
 def list_all(

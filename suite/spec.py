@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "credly.yaml"
+# openapi/credly.yaml, installed as package data of credly_contract.openapi (see pyproject.toml).
+SPEC_PATH = Path(str(files("credly_contract.openapi") / "credly.yaml"))
 _SPEC_URI = "urn:credly-contract:openapi"
 
 

@@ -12,18 +12,18 @@ import schemathesis
 from schemathesis import GenerationMode
 from schemathesis.core.failures import Failure
 
-from suite import spec
-from suite.checks import CheckFailed
-from suite.checks.applications import (
+from credly_contract import spec
+from credly_contract.checks import CheckFailed
+from credly_contract.checks.applications import (
     application_objects_match_schema,
     nameless_create_refused,
     secret_hidden_after_create,
     secret_shown_on_create,
 )
-from suite.checks.security import bad_input_refused, no_server_error
-from suite.client import Exchange, unreachable
-from suite.ledger import resource_name
-from suite.session import CertificationRun
+from credly_contract.checks.security import bad_input_refused, no_server_error
+from credly_contract.client import Exchange, unreachable
+from credly_contract.ledger import resource_name
+from credly_contract.session import CertificationRun
 
 TOKEN_OPERATION = "createAccessToken"
 OPERATION_REQUIREMENT = {

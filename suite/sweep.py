@@ -15,12 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from suite import spec
-from suite.client import ApiClient, Limits
-from suite.config import ENVIRONMENT, ConfigError, Target, denied_hosts_of, live_target
-from suite.ledger import NAME_PREFIX, read_outstanding, record_deleted
-from suite.scrub import scrub
-from suite.session import Tokens, list_all, preflight
+from credly_contract import spec
+from credly_contract.client import ApiClient, Limits
+from credly_contract.config import ENVIRONMENT, ConfigError, Target, denied_hosts_of, live_target
+from credly_contract.ledger import NAME_PREFIX, read_outstanding, record_deleted
+from credly_contract.scrub import scrub
+from credly_contract.session import Tokens, list_all, preflight
 
 RUN_NAME = re.compile(rf"^{re.escape(NAME_PREFIX)} ([0-9a-f]{{8}}) ")
 RUN_ID = re.compile(r"^[\w-]{1,64}$")

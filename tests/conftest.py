@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
-from suite.emulator import EmulatorServer
-from suite.emulator.server import Bootstrap
+from credly_contract.emulator import EmulatorServer
+from credly_contract.emulator.server import Bootstrap
 
 TIMEOUT = 5
 # Building an SSL context per client costs ~30 ms (it loads the CA bundle); share one.

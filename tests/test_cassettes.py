@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 import yaml
 
-from suite.cassettes import (
+from credly_contract.cassettes import (
     Cassettes,
     Recording,
     diff_recordings,
     interaction_changes,
     normalized_body,
 )
-from suite.emulator import EmulatorServer
+from credly_contract.emulator import EmulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "cassettes" / "emulator"
@@ -42,7 +42,7 @@ def refuse(*args, **kwargs):
     raise OSError("an offline replay tried to use the network")
 socket.socket.connect = socket.socket.connect_ex = refuse
 socket.create_connection = socket.getaddrinfo = refuse
-from suite.cli import main
+from credly_contract.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 STALE = "cassettes/emulator no longer matches the suite: re-record it with `credly-contract record`"
@@ -51,7 +51,7 @@ STALE = "cassettes/emulator no longer matches the suite: re-record it with `cred
 def cli(
     *args: str, offline: bool = False, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-c", OFFLINE] if offline else [sys.executable, "-m", "suite.cli"]
+    command = [sys.executable, "-c", OFFLINE] if offline else [sys.executable, "-m", "credly_contract.cli"]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CREDLY_")}
     environment.update(env or {})
     return subprocess.run(
@@ -333,7 +333,7 @@ def _can_unshare_network() -> bool:
 def test_replay_passes_in_a_sandbox_without_any_network_interface(tmp_path):
     """`unshare -rn` gives the process a network namespace whose only interface (lo) is down."""
     command = [
-        "unshare", "-rn", sys.executable, "-m", "suite.cli", "certify", "--target", "replay",
+        "unshare", "-rn", sys.executable, "-m", "credly_contract.cli", "certify", "--target", "replay",
         "--cassettes-dir", str(COMMITTED), "--reports-dir", str(tmp_path / "reports"),
     ]  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from suite.checks.pagination import METADATA_FIELDS
-from suite.emulator.store import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
+from credly_contract.checks.pagination import METADATA_FIELDS
+from credly_contract.emulator.store import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 
 APPS = "oauth_applications"
 DOCUMENTED_FIELDS = {

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from suite.emulator import FAULTS, EmulatorServer, Faults
-from suite.emulator.faults import UnknownFault
+from credly_contract.emulator import FAULTS, EmulatorServer, Faults
+from credly_contract.emulator.faults import UnknownFault
 
 APPS = "oauth_applications"
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from suite.spec import oauth_scopes
+from credly_contract.spec import oauth_scopes
 
 SCOPES = oauth_scopes()
 ACCESS_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")

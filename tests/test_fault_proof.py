@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from suite import catalogue
-from suite.emulator.faults import FAULTS
+from credly_contract import catalogue
+from credly_contract.emulator.faults import FAULTS
 
 # fault -> the requirements it must fail. Some faults break a rule that others stand on (a create that
 # does not persist cannot be read, updated or deleted): those list every requirement they honestly break.
@@ -60,7 +60,7 @@ def certify(tmp_path: Path, *faults: str) -> tuple[int, dict]:
     command = [
         sys.executable,
         "-m",
-        "suite.cli",
+        "credly_contract.cli",
         "certify",
         "--profile",
         "quick",

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from suite import catalogue, spec
-from suite.cli import main
-from suite.config import ENVIRONMENT, ConfigError
-from suite.report import link_latest
-from suite.report.manifest import MANIFEST, verify_manifest
-from suite.report.waivers import Waiver, apply_waivers, load_waivers
+from credly_contract import catalogue, spec
+from credly_contract.cli import main
+from credly_contract.config import ENVIRONMENT, ConfigError
+from credly_contract.report import link_latest
+from credly_contract.report.manifest import MANIFEST, verify_manifest
+from credly_contract.report.waivers import Waiver, apply_waivers, load_waivers
 
 slow = pytest.mark.slow  # the tests that read the module's three certification runs
 
@@ -48,7 +48,7 @@ WAIVER_REASON = "QA-123: revocation lands in release 7; accepted by QA"
 # It prints its target as one JSON line, and on a line from stdin every secret and token it issued.
 EMULATOR_PROCESS = """
 import json, sys
-from suite.emulator import EmulatorServer
+from credly_contract.emulator import EmulatorServer
 server = EmulatorServer(faults=sys.argv[1:]).start()
 print(json.dumps({
     "api_base_url": server.api_base_url, "token_url": server.token_url,
@@ -95,7 +95,7 @@ def _waivers(path: Path, *entries: dict) -> Path:
 def _certify_live(target: dict[str, str], run_dir: Path, waivers: Path | None) -> subprocess.Popen:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CREDLY_")}
     environment.update({ENVIRONMENT[key]: value for key, value in target.items()})
-    command = [sys.executable, "-m", "suite.cli", "certify", "--target", "live"]
+    command = [sys.executable, "-m", "credly_contract.cli", "certify", "--target", "live"]
     command += ["--profile", "quick", "--reports-dir", str(run_dir), "--rate-limit", "10000"]
     if waivers:
         command += ["--waivers", str(waivers)]

@@ -2,7 +2,7 @@
 Ctrl-C, SIGTERM and outages), never touches anything it did not create, refuses production, fails
 clearly on broken targets and bad settings, and never leaks a credential.
 
-Whole certifications run as subprocesses (`python -m suite.cli certify --target live`) against an
+Whole certifications run as subprocesses (`python -m credly_contract.cli certify --target live`) against an
 emulator (and a FaultProxy in front of it) living in this test process, so a test can read the
 emulator's store before and after and send the run real signals.
 """
@@ -25,13 +25,13 @@ import httpx
 import pytest
 import requests
 
-from suite import cli
-from suite.client import ApiClient, BudgetExhausted, Limits, ReadOnlyViolation, unreachable
-from suite.config import ConfigError, Target, TargetUnreachable, live_target
-from suite.emulator import EmulatorServer
-from suite.ledger import Ledger, read_outstanding
-from suite.profiles import PROFILES
-from suite.sweep import parse_age
+from credly_contract import cli
+from credly_contract.client import ApiClient, BudgetExhausted, Limits, ReadOnlyViolation, unreachable
+from credly_contract.config import ConfigError, Target, TargetUnreachable, live_target
+from credly_contract.emulator import EmulatorServer
+from credly_contract.ledger import Ledger, read_outstanding
+from credly_contract.profiles import PROFILES
+from credly_contract.sweep import parse_age
 from tests.fault_proxy import FaultProxy
 
 slow = pytest.mark.slow  # runs a whole certification in a subprocess
@@ -74,7 +74,7 @@ def certify_command(reports: Path, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "suite.cli",
+        "credly_contract.cli",
         "certify",
         "--target",
         "live",
@@ -413,7 +413,7 @@ def test_allow_production_with_the_readonly_profile_runs_and_changes_nothing(
         [
             sys.executable,
             "-m",
-            "suite.cli",
+            "credly_contract.cli",
             "certify",
             "--target",
             "live",
@@ -457,7 +457,7 @@ def test_refused_connection_exits_3_within_60s_with_one_line_naming_target_and_c
     env.update(made_up_target(origin), PYTHONPATH=str(ROOT))
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "suite.cli", "certify", "--target", "live"],
+        [sys.executable, "-m", "credly_contract.cli", "certify", "--target", "live"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -585,7 +585,7 @@ def test_once_the_target_broke_the_client_fails_fast_without_sending(
 def test_cleanup_is_not_stopped_by_an_exhausted_budget(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    from suite.session import CertificationRun
+    from credly_contract.session import CertificationRun
 
     run = CertificationRun(
         emulator_target(emulator), PROFILES["quick"], "0badc0de", tmp_path, Limits(budget=4)

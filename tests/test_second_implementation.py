@@ -60,7 +60,7 @@ def certification(second: SecondImplementation, tmp_path_factory) -> Certificati
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CREDLY_")}
     environment.update(second.environment())
     command = [
-        sys.executable, "-m", "suite.cli", "certify", "--target", "live", "--profile", "quick",
+        sys.executable, "-m", "credly_contract.cli", "certify", "--target", "live", "--profile", "quick",
         "--reports-dir", str(reports),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=environment)

@@ -4,7 +4,7 @@ lints it clean.
 
 The documentation is read from ``../shared/credly-oauth-docs.txt`` beside the repository; tests
 that need it skip when it is absent. Schemas are never rewritten here: every check goes through
-``suite.spec.validator`` on a JSON pointer into the document.
+``credly_contract.spec.validator`` on a JSON pointer into the document.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import quote
 import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
-from suite import spec
+from credly_contract import spec
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_PATH = ROOT.parent / "shared" / "credly-oauth-docs.txt"

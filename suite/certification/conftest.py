@@ -4,8 +4,8 @@ schemathesis schemas aimed at the run's target."""
 import pytest
 from schemathesis import GenerationMode
 
-from suite import st
-from suite.plugin import *  # noqa: F403
+from credly_contract import st
+from credly_contract.plugin import *  # noqa: F403
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from suite.checks import security
+from credly_contract.checks import security
 
 
 @dataclass(frozen=True)

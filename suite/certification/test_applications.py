@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from suite.checks import applications as app_checks
-from suite.session import list_all
+from credly_contract.checks import applications as app_checks
+from credly_contract.session import list_all
 
 
 def _listed_ids(api, target, tokens) -> set[int]:

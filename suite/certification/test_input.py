@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from suite.checks import security
-from suite.session import list_all
+from credly_contract.checks import security
+from credly_contract.session import list_all
 
 TOO_LONG = "x" * 10_000
 BAD_BODIES = [

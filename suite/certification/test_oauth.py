@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from suite import spec
-from suite.checks import applications as app_checks
-from suite.checks import oauth as oauth_checks
+from credly_contract import spec
+from credly_contract.checks import applications as app_checks
+from credly_contract.checks import oauth as oauth_checks
 
 SCOPES = spec.oauth_scopes()
 

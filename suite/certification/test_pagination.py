@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from suite.checks import pagination
-from suite.checks.applications import application_objects
+from credly_contract.checks import pagination
+from credly_contract.checks.applications import application_objects
 
 PER = 2
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import schemathesis
 
-from suite import st
+from credly_contract import st
 
 positive = schemathesis.pytest.from_fixture("positive_schema").exclude(
     operation_id=st.TOKEN_OPERATION

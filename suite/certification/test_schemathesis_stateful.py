@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from suite import st
+from credly_contract import st
 
 
 @pytest.mark.requirement(

@@ -15,9 +15,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from suite.checks import applications as app_checks
-from suite.checks import security
-from suite.session import list_all
+from credly_contract.checks import applications as app_checks
+from credly_contract.checks import security
+from credly_contract.session import list_all
 
 texts = st.text(
     st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=40

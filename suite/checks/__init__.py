@@ -11,8 +11,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from suite.client import Exchange
-from suite.scrub import scrub
+from credly_contract.client import Exchange
+from credly_contract.scrub import scrub
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from suite import spec
-from suite.checks import Violation, check, expect_json_object, expect_status
-from suite.client import Exchange
+from credly_contract import spec
+from credly_contract.checks import Violation, check, expect_json_object, expect_status
+from credly_contract.client import Exchange
 
 
 def application_objects(exchange: Exchange) -> list[dict[str, Any]]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from suite import spec
-from suite.checks.applications import application_objects
-from suite.client import Exchange
+from credly_contract import spec
+from credly_contract.checks.applications import application_objects
+from credly_contract.client import Exchange
 
 
 @cache

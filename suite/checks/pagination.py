@@ -6,9 +6,9 @@ import math
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from suite import spec
-from suite.checks import Violation, check
-from suite.client import Exchange
+from credly_contract import spec
+from credly_contract.checks import Violation, check
+from credly_contract.client import Exchange
 
 # The seven documented fields, read from the contract (openapi/credly.yaml), never restated here.
 METADATA_FIELDS = tuple(spec.document()["components"]["schemas"]["PaginationMetadata"]["required"])

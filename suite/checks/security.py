@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from suite import spec
-from suite.checks import Violation, check, expect_status
-from suite.client import Exchange
+from credly_contract import spec
+from credly_contract.checks import Violation, check, expect_status
+from credly_contract.client import Exchange
 
 
 @check("BEARER-REQUIRED")

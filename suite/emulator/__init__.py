@@ -1,7 +1,7 @@
 """A faithful, in-memory emulator of Credly's OAuth Applications API and token endpoint."""
 
-from suite.emulator.faults import FAULTS, Faults
-from suite.emulator.server import EmulatorServer
-from suite.emulator.store import Clock, Store
+from credly_contract.emulator.faults import FAULTS, Faults
+from credly_contract.emulator.server import EmulatorServer
+from credly_contract.emulator.store import Clock, Store
 
 __all__ = ["FAULTS", "Clock", "EmulatorServer", "Faults", "Store"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from suite.config import ConfigError
+from credly_contract.config import ConfigError
 
 FAULTS: dict[str, str] = {
     "list_without_metadata": "The list answers without its pagination metadata.",

@@ -8,8 +8,8 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from suite.emulator.store import Application, Store, Token
-from suite.spec import oauth_scopes
+from credly_contract.emulator.store import Application, Store, Token
+from credly_contract.spec import oauth_scopes
 
 SCOPES = frozenset(oauth_scopes())
 

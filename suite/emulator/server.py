@@ -12,9 +12,9 @@ from typing import Any
 
 import uvicorn
 
-from suite.emulator.app import API_PREFIX, create_app
-from suite.emulator.faults import Faults
-from suite.emulator.store import Clock, Organization, Store
+from credly_contract.emulator.app import API_PREFIX, create_app
+from credly_contract.emulator.faults import Faults
+from credly_contract.emulator.store import Clock, Organization, Store
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from suite.emulator.faults import Faults
+from credly_contract.emulator.faults import Faults
 
 NAME_MAX_LENGTH = 255
 DESCRIPTION_MAX_LENGTH = 2000

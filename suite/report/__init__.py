@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from suite.config import ConfigError
-from suite.report.certificate import build_certificate, render_html
-from suite.report.manifest import MANIFEST, sha256_file, verify_manifest, write_manifest
-from suite.report.waivers import Waiver, load_waivers
-from suite.results import FAILED, WAIVED, Results
+from credly_contract.config import ConfigError
+from credly_contract.report.certificate import build_certificate, render_html
+from credly_contract.report.manifest import MANIFEST, sha256_file, verify_manifest, write_manifest
+from credly_contract.report.waivers import Waiver, load_waivers
+from credly_contract.results import FAILED, WAIVED, Results
 
 __all__ = ["report_command", "write_run_artifacts"]
 
@@ -52,7 +52,7 @@ def _run_dir(config: Any) -> Path:
     chosen = config.getoption("credly_reports_dir")
     if chosen:
         return Path(chosen)
-    from suite.plugin import reports_dir  # the plugin owns the default folder's name
+    from credly_contract.plugin import reports_dir  # the plugin owns the default folder's name
 
     return reports_dir(config)
 

@@ -12,8 +12,8 @@ from typing import Any
 import allure
 from allure_commons.model2 import Status, StatusDetails
 
-from suite import catalogue
-from suite.scrub import scrub
+from credly_contract import catalogue
+from credly_contract.scrub import scrub
 
 SEVERITY = {"MUST": allure.severity_level.CRITICAL, "SHOULD": allure.severity_level.NORMAL}
 REQUIREMENT_LABEL = "requirement"

@@ -10,10 +10,10 @@ from typing import Any
 
 import jinja2
 
-from suite import __version__, catalogue, spec
-from suite.report.waivers import Waiver, apply_waivers
-from suite.results import FAILED, NOT_RUN, PASSED, WAIVED, Results
-from suite.scrub import scrub
+from credly_contract import __version__, catalogue, spec
+from credly_contract.report.waivers import Waiver, apply_waivers
+from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED, Results
+from credly_contract.scrub import scrub
 
 STATUSES = (PASSED, FAILED, WAIVED, NOT_RUN)
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from suite import catalogue
-from suite.config import ConfigError
-from suite.results import FAILED, PASSED
+from credly_contract import catalogue
+from credly_contract.config import ConfigError
+from credly_contract.results import FAILED, PASSED
 
 EXAMPLE = "waivers: [{id: SEC-NO-5XX, reason: 'ticket QA-12', expires: 2030-01-31}]"
 

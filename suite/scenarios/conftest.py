@@ -10,13 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from suite import plugin
-from suite.cassettes import NOT_IN_CASSETTE, PREFLIGHT, Cassettes, explain_mismatch
-from suite.checks import CheckFailed
-from suite.checks.applications import application_objects_match_schema
-from suite.client import Exchange
-from suite.plugin import *  # noqa: F403
-from suite.session import CertificationRun
+from credly_contract import plugin
+from credly_contract.cassettes import NOT_IN_CASSETTE, PREFLIGHT, Cassettes, explain_mismatch
+from credly_contract.checks import CheckFailed
+from credly_contract.checks.applications import application_objects_match_schema
+from credly_contract.client import Exchange
+from credly_contract.plugin import *  # noqa: F403
+from credly_contract.session import CertificationRun
 
 
 def cassette_name(item: pytest.Item) -> str:

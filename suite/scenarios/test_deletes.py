@@ -4,19 +4,19 @@ holds it; the deleted application's token and credentials stop working; a second
 
 import pytest
 
-from suite.checks.applications import (
+from credly_contract.checks.applications import (
     created_credentials_obtain_token,
     delete_answers_204_without_body,
     deleted_application_answers_404,
     deleted_application_not_listed,
     deleting_again_answers_404,
 )
-from suite.checks.security import (
+from credly_contract.checks.security import (
     deleted_application_credentials_refused,
     deleted_application_token_refused,
     token_with_scope_accepted,
 )
-from suite.scenarios.steps import create_application, ids, pages
+from credly_contract.scenarios.steps import create_application, ids, pages
 
 
 @pytest.mark.requirement("APP-DELETE", "SEC-REVOKE-ON-DELETE", "APP-SCHEMA")

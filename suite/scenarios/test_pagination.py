@@ -5,12 +5,12 @@ import math
 
 import pytest
 
-from suite.checks.pagination import (
+from credly_contract.checks.pagination import (
     next_links_visit_every_item_once,
     page_metadata_is_consistent,
     page_past_the_end_is_empty,
 )
-from suite.scenarios.steps import create_application, ids, metadata, pages
+from credly_contract.scenarios.steps import create_application, ids, metadata, pages
 
 
 @pytest.mark.requirement("PAGE-META", "APP-SCHEMA")

@@ -3,13 +3,13 @@ scope; the calls each may and may not make; an unknown scope refused at the toke
 
 import pytest
 
-from suite.checks.oauth import requested_scope_granted, unknown_scope_refused
-from suite.checks.security import (
+from credly_contract.checks.oauth import requested_scope_granted, unknown_scope_refused
+from credly_contract.checks.security import (
     badges_list_answers_pagination_envelope,
     token_with_scope_accepted,
     token_without_scope_refused,
 )
-from suite.ledger import resource_name
+from credly_contract.ledger import resource_name
 
 SCOPE_SETS = (
     ["oauth_applications"],

@@ -3,13 +3,13 @@ and update all show secret null; the secret still works afterwards."""
 
 import pytest
 
-from suite.checks.applications import (
+from credly_contract.checks.applications import (
     created_credentials_obtain_token,
     secret_hidden_after_create,
     secret_shown_on_create,
     update_answers_200_with_changes,
 )
-from suite.scenarios.steps import create_application, pages
+from credly_contract.scenarios.steps import create_application, pages
 
 
 @pytest.mark.requirement("APP-SECRET-ONCE", "APP-CREDENTIALS", "APP-SCHEMA")

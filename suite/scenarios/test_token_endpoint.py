@@ -4,7 +4,7 @@ missing grant type. Every token response is also checked for Cache-Control: no-s
 
 import pytest
 
-from suite.checks.oauth import (
+from credly_contract.checks.oauth import (
     bad_client_refused,
     missing_grant_type_refused,
     token_response_is_well_formed,

@@ -1,0 +1,1 @@
+"""The contract, `credly.yaml`, shipped as package data of `credly_contract.openapi` (see pyproject.toml)."""
