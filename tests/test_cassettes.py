@@ -51,7 +51,11 @@ STALE = "cassettes/emulator no longer matches the suite: re-record it with `cred
 def cli(
     *args: str, offline: bool = False, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-c", OFFLINE] if offline else [sys.executable, "-m", "credly_contract.cli"]
+    command = (
+        [sys.executable, "-c", OFFLINE]
+        if offline
+        else [sys.executable, "-m", "credly_contract.cli"]
+    )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CREDLY_")}
     environment.update(env or {})
     return subprocess.run(

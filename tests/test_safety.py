@@ -26,7 +26,13 @@ import pytest
 import requests
 
 from credly_contract import cli
-from credly_contract.client import ApiClient, BudgetExhausted, Limits, ReadOnlyViolation, unreachable
+from credly_contract.client import (
+    ApiClient,
+    BudgetExhausted,
+    Limits,
+    ReadOnlyViolation,
+    unreachable,
+)
 from credly_contract.config import ConfigError, Target, TargetUnreachable, live_target
 from credly_contract.emulator import EmulatorServer
 from credly_contract.ledger import Ledger, read_outstanding

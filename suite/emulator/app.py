@@ -13,7 +13,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from credly_contract.emulator import oauth
-from credly_contract.emulator.store import DEFAULT_PER, MAX_PER, Creator, Invalid, NotFound, Page, Store
+from credly_contract.emulator.store import (
+    DEFAULT_PER,
+    MAX_PER,
+    Creator,
+    Invalid,
+    NotFound,
+    Page,
+    Store,
+)
 
 API_PREFIX = "/v1"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
