@@ -1,0 +1,219 @@
+"""The CI templates in docs/ci/ run only `credly-contract` commands and flags that exist, and keep
+the promises the README makes for them: credentials from the secret store, junit.xml published, the
+reports kept also on failure, and exit 3 reported as an infrastructure failure."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from credly_contract.cli import build_parser
+
+CI = Path(__file__).resolve().parent.parent / "docs" / "ci"
+GITHUB = CI / "github-actions.yml"
+GITLAB = CI / "gitlab-ci.yml"
+COMMAND = "credly-contract"
+VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+# Shell operators end a simple command; shlex's punctuation_chars yields them as tokens of their own.
+OPERATOR = re.compile(r"^[;&|<>()]+$")
+
+
+def _exact_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser without abbreviations, so a flag renamed to a longer name (the template's
+    `--reports-dir` against a CLI's `--reports-directory`) is not taken for a prefix of it."""
+    parser = parser or build_parser()
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subcommand in action.choices.values():
+                _exact_parser(subcommand)
+    return parser
+
+
+def _load(path: Path) -> dict[Any, Any]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(document, dict), f"{path} is not a YAML mapping"
+    return document
+
+
+def _github_steps() -> list[dict[str, Any]]:
+    return [step for job in _load(GITHUB)["jobs"].values() for step in job["steps"]]
+
+
+def _gitlab_jobs() -> dict[str, dict[str, Any]]:
+    return {
+        name: job
+        for name, job in _load(GITLAB).items()
+        if isinstance(job, dict) and "script" in job
+    }
+
+
+def _scripts(path: Path) -> list[str]:
+    """Every shell script the file runs."""
+    if path == GITHUB:
+        return [step["run"] for step in _github_steps() if "run" in step]
+    scripts: list[str] = []
+    for job in _gitlab_jobs().values():
+        for key in ("before_script", "script", "after_script"):
+            lines = job.get(key, [])
+            scripts += [lines] if isinstance(lines, str) else lines
+    return scripts
+
+
+def _variable_values(path: Path) -> dict[str, set[str]]:
+    """The values the file gives each variable: GitHub `env:` (of an expression like
+    `${{ cond && 'a' || 'b' }}`, the literals it can result in) and GitLab `variables:`, including
+    those set by `rules:`."""
+    values: dict[str, set[str]] = {}
+
+    def add(variables: dict[str, Any] | None) -> None:
+        for name, value in (variables or {}).items():
+            text = str(value)
+            literals = re.findall(r"(?:&&|\|\|)\s*'([^']*)'", text) if "${{" in text else [text]
+            values.setdefault(name, set()).update(literals)
+
+    document = _load(path)
+    if path == GITHUB:
+        add(document.get("env"))
+        for job in document["jobs"].values():
+            add(job.get("env"))
+            for step in job["steps"]:
+                add(step.get("env"))
+    else:
+        add(document.get("variables"))
+        for job in _gitlab_jobs().values():
+            add(job.get("variables"))
+            for rule in job.get("rules", []):
+                add(rule.get("variables"))
+    return values
+
+
+def _commands(script: str) -> Iterator[list[str]]:
+    """The argument lists of the `credly-contract` commands in a shell script."""
+    for line in script.replace("\\\n", " ").splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        command: list[str] | None = None
+        for token in lexer:
+            if OPERATOR.match(token):
+                if command is not None:
+                    yield command
+                command = None
+            elif command is not None:
+                command.append(token)
+            elif token == COMMAND:
+                command = []
+        if command is not None:
+            yield command
+
+
+def _substitute(text: str, chosen: dict[str, str]) -> str:
+    return VARIABLE.sub(lambda match: chosen.get(match.group(1), match.group(0)), text)
+
+
+def _expansions(arguments: list[str], values: dict[str, set[str]]) -> Iterator[list[str]]:
+    """The command once for every combination of the values its variables can take (a variable the
+    file gives no value, like a loop counter, is left as written)."""
+    names = sorted({name for argument in arguments for name in VARIABLE.findall(argument)})
+    known = [name for name in names if values.get(name)]
+    for combination in itertools.product(*(sorted(values[name]) for name in known)):
+        chosen = dict(zip(known, combination, strict=True))
+        yield [_substitute(argument, chosen) for argument in arguments]
+
+
+def _template_commands(path: Path) -> list[list[str]]:
+    values = _variable_values(path)
+    return [
+        expanded
+        for script in _scripts(path)
+        for command in _commands(script)
+        for expanded in _expansions(command, values)
+    ]
+
+
+@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=["github", "gitlab"])
+def test_every_command_a_template_runs_exists_with_those_flags(path: Path) -> None:
+    commands = _template_commands(path)
+    assert ["certify", "--target", "live"] in [command[:3] for command in commands], commands
+    for arguments in commands:
+        try:
+            _exact_parser().parse_args(arguments)
+        except (Exception, SystemExit) as error:
+            pytest.fail(f"{path.name}: `{shlex.join([COMMAND, *arguments])}` is refused: {error}")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "credly-contract certify --target live --profle quick || status=$?",
+        "credly-contract certify --target live --reports r",  # a prefix of --reports-dir
+    ],
+)
+def test_a_flag_the_cli_lacks_is_caught(line: str) -> None:
+    # The same extraction and parser as above, fed a command line the CLI would refuse.
+    (command,) = _commands(line)
+    with pytest.raises((Exception, SystemExit)):
+        _exact_parser().parse_args(command)
+
+
+@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=["github", "gitlab"])
+def test_templates_install_the_tool_before_running_it(path: Path) -> None:
+    scripts = "\n".join(_scripts(path))
+    install = scripts.find("pip install")
+    assert install != -1 and "credly-contract" in scripts[install : scripts.index("\n", install)]
+    assert install < scripts.find(f"{COMMAND} certify")
+
+
+def test_github_takes_the_client_secret_from_the_secret_store() -> None:
+    (job,) = _load(GITHUB)["jobs"].values()
+    assert job["env"]["CREDLY_CLIENT_SECRET"] == "${{ secrets.CREDLY_CLIENT_SECRET }}"
+    for name in ("CREDLY_API_BASE_URL", "CREDLY_TOKEN_URL", "CREDLY_ORGANIZATION_ID"):
+        assert name in job["env"]
+
+
+def test_gitlab_writes_no_credential_into_the_file() -> None:
+    # The secret is a masked CI/CD variable: defining it here would override it with this text.
+    for name, values in _variable_values(GITLAB).items():
+        assert not name.startswith("CREDLY_CLIENT"), (name, values)
+
+
+def test_github_publishes_junit_and_keeps_the_reports_even_on_failure() -> None:
+    steps = _github_steps()
+    uploads = [step for step in steps if str(step.get("uses", "")).startswith("actions/upload-")]
+    junit = [step for step in steps if "junit" in str(step.get("uses", ""))]
+    assert uploads and junit
+    for step in uploads + junit:
+        assert step.get("if") == "always()", step
+    assert "reports/" in uploads[0]["with"]["path"]
+    assert "junit.xml" in junit[0]["with"]["report_paths"]
+
+
+def test_gitlab_publishes_junit_and_keeps_the_reports_even_on_failure() -> None:
+    (job,) = _gitlab_jobs().values()
+    artifacts = job["artifacts"]
+    assert artifacts["when"] == "always"
+    assert artifacts["reports"]["junit"].endswith("junit.xml")
+    assert any(path.startswith("reports/") for path in artifacts["paths"])
+
+
+def test_gitlab_treats_exit_3_as_an_infrastructure_failure() -> None:
+    (job,) = _gitlab_jobs().values()
+    assert job["allow_failure"]["exit_codes"] == [3]
+    assert job["retry"]["exit_codes"] == [3]
+    assert "INFRASTRUCTURE FAILURE (exit 3)" in "\n".join(job["script"])
+
+
+def test_github_fails_on_exit_1_and_names_exit_3_an_infrastructure_failure() -> None:
+    (certify,) = [step for step in _github_steps() if f"{COMMAND} certify" in step.get("run", "")]
+    script = certify["run"]
+    assert "continue-on-error" not in certify
+    assert 'exit "$status"' in script  # exit 1 (and every other code) fails the step
+    assert "Infrastructure failure (exit 3)" in script
