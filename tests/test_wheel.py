@@ -269,9 +269,14 @@ def emulated(installed: Installed) -> Iterator[dict[str, str]]:
         target=lambda: [lines.put(line) for line in server.stdout], daemon=True
     ).start()
     variables: dict[str, str] = {}
+    seen: list[str] = []
     try:
         while "CREDLY_FOREIGN_APPLICATION_ID" not in variables:
-            line = lines.get(timeout=60)
+            try:
+                line = lines.get(timeout=60)
+            except queue.Empty:
+                pytest.fail(f"emulate printed no variables within 60 s: {''.join(seen)}")
+            seen.append(line)
             if line.strip().startswith("export "):
                 name, _, value = line.strip().removeprefix("export ").partition("=")
                 variables[name] = value
