@@ -53,6 +53,7 @@ pytestmark = pytest.mark.slow
 class Installed:
     """A fresh venv with credly-contract installed, and a user's folder to run it from."""
 
+    source: Path
     venv: Path
     site_packages: Path
     user_folder: Path
@@ -103,14 +104,14 @@ def _build_wheel(source: str | Path, into: Path) -> Path:
     return wheel
 
 
-def _wheel_from_the_checkout(tmp: Path) -> Path:
+def _wheel_from_the_checkout(tmp: Path) -> tuple[Path, Path]:
     # A copy, so setuptools' build/ folder (which can carry stale modules) stays out of the checkout.
     copy = tmp / "checkout"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(*LOCAL_ONLY))
-    return _build_wheel(copy, tmp / "wheelhouse")
+    return copy, _build_wheel(copy, tmp / "wheelhouse")
 
 
-def _wheel_from_a_clone(tmp: Path) -> Path:
+def _wheel_from_a_clone(tmp: Path) -> tuple[Path, Path]:
     # `pip install git+file://...` clones the URL, builds a wheel and installs it; the first two
     # steps are `pip wheel git+file://...`. A clone has only what is committed, as CI has.
     clone = tmp / "clone"
@@ -121,7 +122,7 @@ def _wheel_from_a_clone(tmp: Path) -> Path:
         timeout=COMMAND_TIMEOUT,
     )
     assert done.returncode == 0, done.stderr
-    return _build_wheel(f"git+file://{clone}", tmp / "wheelhouse")
+    return clone, _build_wheel(f"git+file://{clone}", tmp / "wheelhouse")
 
 
 def _fresh_venv(wheel: Path, venv: Path) -> Path:
@@ -162,9 +163,9 @@ def installed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Installed:
     tmp = tmp_path_factory.mktemp(request.param.__name__.strip("_"))
-    wheel = request.param(tmp)
+    source, wheel = request.param(tmp)
     site_packages = _fresh_venv(wheel, tmp / "venv")
-    return Installed(tmp / "venv", site_packages, _users_folder(tmp / "project"))
+    return Installed(source, tmp / "venv", site_packages, _users_folder(tmp / "project"))
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +201,23 @@ def test_only_credly_contract_is_installed_at_top_level(installed: Installed) ->
     }
     assert top_level == {"credly_contract", dist_info.name, ".."}  # ".." is bin/credly-contract
     assert (installed.site_packages / "credly_contract" / "py.typed").is_file()
+
+
+def test_every_file_of_the_package_folders_is_installed(installed: Installed) -> None:
+    # suite/ becomes credly_contract/ and openapi/ credly_contract/openapi/: a data file added to
+    # either and left out of [tool.setuptools.package-data] would be missing only from installs.
+    folders = {"suite": "credly_contract", "openapi": "credly_contract/openapi"}
+    missing = [
+        f"{folder}/{path.relative_to(installed.source / folder)}"
+        for folder, package in folders.items()
+        for path in sorted((installed.source / folder).rglob("*"))
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and not (
+            installed.site_packages / package / path.relative_to(installed.source / folder)
+        ).is_file()
+    ]
+    assert missing == []
 
 
 def test_certify_quick_exits_0_from_a_folder_with_its_own_suite_and_tests(
