@@ -8,6 +8,8 @@ import argparse
 import itertools
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,23 @@ def _template_commands(path: Path) -> list[list[str]]:
         for command in _commands(script)
         for expanded in _expansions(command, values)
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "schema"),
+    [(GITHUB, "github-workflows"), (GITLAB, "gitlab-ci")],
+    ids=["github", "gitlab"],
+)
+def test_templates_are_valid_for_their_ci_service(path: Path, schema: str) -> None:
+    # check-jsonschema ships the services' published schemas (SchemaStore's copies), so this runs
+    # offline: a misspelt key such as `allow_failure: {exit_code: ...}` fails here, not in CI.
+    done = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", f"vendor.{schema}", path],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=["github", "gitlab"])
