@@ -1,6 +1,6 @@
-"""The product as a new user installs it: a wheel built from this checkout, and a `pip install
-git+file://` of a clone of HEAD, each in a fresh venv, used from a folder that holds the user's own
-`suite/` and `tests/` packages.
+"""The product as a new user installs it: a wheel built from this checkout, and one built the way
+`pip install git+file://<a clone of HEAD>` builds it (`pip wheel git+file://...`), each installed in
+a fresh venv and used from a folder that holds the user's own `suite/` and `tests/` packages.
 
 Offline and fast on purpose: tests send network traffic only to 127.0.0.1, so our package is installed
 with ``--no-deps --no-index`` and the dependencies are made visible through a ``.pth`` file naming
@@ -44,8 +44,6 @@ LOCAL_ONLY = (
     ".hypothesis",
 )
 
-# Both installs are module-scoped; with `--dist loadgroup` xdist keeps each on one worker, so each is
-# built once while the two spread over two workers.
 pytestmark = pytest.mark.slow
 
 
@@ -152,6 +150,8 @@ def _users_folder(folder: Path) -> Path:
     return folder
 
 
+# Each install is module-scoped and marked with its own xdist group: under `--dist loadgroup` each is
+# built once, and the two spread over two workers.
 @pytest.fixture(
     scope="module",
     params=[
