@@ -20,6 +20,7 @@ import subprocess
 import sys
 import sysconfig
 import threading
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +43,10 @@ LOCAL_ONLY = (
     "reports",
     "__pycache__",
     ".hypothesis",
+    ".mypy_cache",
+    ".ruff_cache",
+    "node_modules",
 )
-
-pytestmark = pytest.mark.slow
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,16 @@ def _users_folder(folder: Path) -> Path:
 @pytest.fixture(
     scope="module",
     params=[
-        pytest.param(_wheel_from_the_checkout, id="wheel", marks=pytest.mark.xdist_group("wheel")),
-        pytest.param(_wheel_from_a_clone, id="git", marks=pytest.mark.xdist_group("git-install")),
+        pytest.param(
+            _wheel_from_the_checkout,
+            id="wheel",
+            marks=[pytest.mark.slow, pytest.mark.xdist_group("wheel")],
+        ),
+        pytest.param(
+            _wheel_from_a_clone,
+            id="git",
+            marks=[pytest.mark.slow, pytest.mark.xdist_group("git-install")],
+        ),
     ],
 )
 def installed(
@@ -173,6 +183,25 @@ def quick_run(installed: Installed) -> tuple[subprocess.CompletedProcess[str], P
     reports = installed.user_folder / "reports" / "quick"
     done = installed.credly_contract("certify", "--profile", "quick", "--reports-dir", reports)
     return done, reports
+
+
+def test_every_package_folder_is_listed_for_setuptools() -> None:
+    # The package is built from suite/ under another name, so setuptools cannot find its subpackages
+    # by itself: a new folder with an __init__.py must be added to [tool.setuptools] packages.
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]
+    suite = ROOT / "suite"
+    folders = {
+        ".".join(("credly_contract", *marker.parent.relative_to(suite).parts))
+        for marker in suite.rglob("__init__.py")
+        if "__pycache__" not in marker.parts
+    }
+    assert folders | {"credly_contract.openapi"} == set(setuptools["packages"])
+    assert setuptools["package-dir"] == {
+        "credly_contract": "suite",
+        "credly_contract.openapi": "openapi",
+    }
 
 
 def test_the_fresh_venv_imports_the_installed_package(installed: Installed) -> None:
