@@ -29,14 +29,18 @@ if TYPE_CHECKING:  # the judges, recorder and reports load only when certify-cli
 CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "client_requirements.yaml"
 DEFAULT_TIMEOUT_SECONDS = 120.0
 OFF_FLAGS = {"no_expire_token": "--no-expire-token", "no_429": "--no-429", "no_503": "--no-503"}
-EPILOG = """injections (each named in the certificate; a flag turns it off):
-""" + "\n".join(f"  {i.name:<14} {i.description} ({i.flag})" for i in INJECTIONS.values()) + f"""
+EPILOG = (
+    """injections (each named in the certificate; a flag turns it off):
+"""
+    + "\n".join(f"  {i.name:<14} {i.description} ({i.flag})" for i in INJECTIONS.values())
+    + f"""
   quick injects {", ".join(PROFILES["quick"])}; standard adds {", ".join(PROFILES["standard"][3:])}
 
 the integration runs with CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID,
 CREDLY_CLIENT_ID and CREDLY_CLIENT_SECRET; --upstream live reads the same variables as the live target.
 
 exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 live target unreachable"""
+)
 
 
 def catalogue() -> Catalogue:
@@ -54,7 +58,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
-    parser.add_argument("--reports-dir", default=None, help="default reports/<UTC timestamp>-<run id>/")
+    parser.add_argument(
+        "--reports-dir", default=None, help="default reports/<UTC timestamp>-<run id>/"
+    )
     parser.add_argument("--upstream", choices=["emulated", "live"], default="emulated")
     parser.add_argument(
         "--timeout-seconds",
@@ -64,7 +70,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     for dest, flag in OFF_FLAGS.items():
         names = [i.name for i in INJECTIONS.values() if i.flag == flag]
-        parser.add_argument(flag, dest=dest, action="store_true", help="do not inject " + " or ".join(names))
+        parser.add_argument(
+            flag, dest=dest, action="store_true", help="do not inject " + " or ".join(names)
+        )
     parser.add_argument(
         "--watch-dir",
         default=None,
@@ -125,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
         register(secret, "ACCESS_TOKEN" if secret in client_run.issued else "CLIENT_SECRET")
     results, verdicts = judge(client_run)
     if upstream.transport_errors:
-        results.error = "unreachable: the live target did not answer: " + upstream.transport_errors[0]
+        results.error = (
+            "unreachable: the live target did not answer: " + upstream.transport_errors[0]
+        )
     extra = {
         "kind": "client",
         "integration": {

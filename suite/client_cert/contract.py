@@ -77,7 +77,11 @@ def _coerce(raw: str, schema: dict[str, Any]) -> Any:
 
 
 def request_errors(
-    operation: Operation, path_values: dict[str, str], query: dict[str, list[str]], body: Any, content_type: str
+    operation: Operation,
+    path_values: dict[str, str],
+    query: dict[str, list[str]],
+    body: Any,
+    content_type: str,
 ) -> list[str]:
     """Every way a request breaks the contract's request schemas; empty when it is valid."""
     errors: list[str] = []
@@ -96,7 +100,9 @@ def request_errors(
         return errors
     media = request_body.get("content", {})
     if "application/json" in media and not content_type.startswith("application/json"):
-        errors.append(f"the body is sent as {content_type or 'no content type'}, not application/json")
+        errors.append(
+            f"the body is sent as {content_type or 'no content type'}, not application/json"
+        )
         return errors
     ref = media["application/json"]["schema"]["$ref"]
     if body is None:

@@ -36,7 +36,9 @@ CATALOGUE = {
         f"API call #2 answers 429 Too Many Requests with Retry-After: {RETRY_AFTER_SECONDS}",
         "--no-429",
     ),
-    UNAVAILABLE: Injection(UNAVAILABLE, 4, "API call #4 answers 503 Service Unavailable", "--no-503"),
+    UNAVAILABLE: Injection(
+        UNAVAILABLE, 4, "API call #4 answers 503 Service Unavailable", "--no-503"
+    ),
     TOKEN_REVOKED: Injection(
         TOKEN_REVOKED,
         6,

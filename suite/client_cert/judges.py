@@ -99,7 +99,9 @@ class ClientRun:
 JUDGES: dict[str, Callable[[ClientRun], None]] = {}
 
 
-def judge(requirement_id: str) -> Callable[[Callable[[ClientRun], None]], Callable[[ClientRun], None]]:
+def judge(
+    requirement_id: str,
+) -> Callable[[Callable[[ClientRun], None]], Callable[[ClientRun], None]]:
     """Bind a judge to its requirement (as ``checks.check`` does) and register it."""
 
     def register(function: Callable[[ClientRun], None]) -> Callable[[ClientRun], None]:
@@ -286,7 +288,8 @@ def dead_token_renewed(run: ClientRun) -> None:
         reused = next((e for e in later if e.bearer == lost.bearer), None)
         if reused is not None:
             raise Violation(
-                "the integration retried with the token that had just answered 401", Reaction(reused, lost)
+                "the integration retried with the token that had just answered 401",
+                Reaction(reused, lost),
             )
         renewed = any(t.index > lost.index for t in run.issued.values())
         if not renewed:
@@ -355,7 +358,9 @@ def _page_of(query: dict[str, list[str]]) -> tuple[str, str]:
 
 @judge("CLIENT-PAGINATION")
 def pages_followed_in_order(run: ClientRun) -> None:
-    expected: dict[str, tuple[str, str] | None] = {}  # list path -> next (page, per); None: last read
+    expected: dict[
+        str, tuple[str, str] | None
+    ] = {}  # list path -> next (page, per); None: last read
     went_beyond = False
     for exchange in run.api:
         found = run.operation(exchange)
@@ -440,7 +445,9 @@ def no_secret_in_output_or_files(run: ClientRun) -> None:
     places = [("stdout", run.outcome.stdout), ("stderr", run.outcome.stderr)]
     if run.watch_dir is not None and run.watch_dir.is_dir():
         places += [
-            (str(path), path.read_bytes()) for path in sorted(run.watch_dir.rglob("*")) if path.is_file()
+            (str(path), path.read_bytes())
+            for path in sorted(run.watch_dir.rglob("*"))
+            if path.is_file()
         ]
     for where, content in places:
         text = content.decode("utf-8", "replace")

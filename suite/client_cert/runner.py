@@ -3,6 +3,7 @@ raw for the no-leak judge; a time limit ends it (its whole process group) if it 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -94,8 +95,6 @@ def _pump(stream: IO[bytes] | None, sink: bytearray, echo: IO[str] | None) -> No
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()

@@ -21,7 +21,12 @@ from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, credly_error
 SEEDED_APPLICATIONS = 120
 # Hop-by-hop and length headers are the proxy's own business, not the integration's.
 _REQUEST_HEADERS_DROPPED = {b"host", b"content-length", b"connection", b"accept-encoding"}
-_RESPONSE_HEADERS_DROPPED = {b"content-length", b"content-encoding", b"transfer-encoding", b"connection"}
+_RESPONSE_HEADERS_DROPPED = {
+    b"content-length",
+    b"content-encoding",
+    b"transfer-encoding",
+    b"connection",
+}
 
 
 class _Base:
@@ -155,7 +160,9 @@ class LiveUpstream(_Base):
         elif path.startswith(API_PREFIX + "/"):
             url = self.target.api_base_url + path[len(API_PREFIX) :]
         else:
-            await credly_error(404, f"No route matches {scope['method']} {path}")(scope, receive, send)
+            await credly_error(404, f"No route matches {scope['method']} {path}")(
+                scope, receive, send
+            )
             return
         query = scope.get("query_string", b"")
         if query:
@@ -166,14 +173,21 @@ class LiveUpstream(_Base):
             async with httpx.AsyncClient(timeout=self.timeout) as client:
                 response = await client.request(scope["method"], url, headers=headers, content=body)
         except httpx.TransportError as error:
-            self.transport_errors.append(f"{scope['method']} {url}: {type(error).__name__}: {error}")
+            self.transport_errors.append(
+                f"{scope['method']} {url}: {type(error).__name__}: {error}"
+            )
             await credly_error(502, "The live target could not be reached.")(scope, receive, send)
             return
         content = response.content
         mine = self.origin + API_PREFIX
-        for theirs, ours in ((self.target.api_base_url, mine), (_json_escaped(self.target.api_base_url), _json_escaped(mine))):
+        for theirs, ours in (
+            (self.target.api_base_url, mine),
+            (_json_escaped(self.target.api_base_url), _json_escaped(mine)),
+        ):
             content = content.replace(theirs.encode(), ours.encode())
-        out = [(k, v) for k, v in response.headers.raw if k.lower() not in _RESPONSE_HEADERS_DROPPED]
+        out = [
+            (k, v) for k, v in response.headers.raw if k.lower() not in _RESPONSE_HEADERS_DROPPED
+        ]
         out.append((b"content-length", str(len(content)).encode()))
         await send({"type": "http.response.start", "status": response.status_code, "headers": out})
         await send({"type": "http.response.body", "body": content})

@@ -168,7 +168,9 @@ def main() -> int:
     fields = {"name": "Synced by the partner", "description": "Created by the example integration."}
     payload: dict[str, Any] = fields
     if args.defect == "rails_wrapped_create":
-        status, created = credly.call("POST", f"{base}/oauth_applications", {"oauth_application": fields})
+        status, created = credly.call(
+            "POST", f"{base}/oauth_applications", {"oauth_application": fields}
+        )
         if status != 201:
             status, created = credly.call("POST", f"{base}/oauth_applications", payload)
     else:
@@ -177,7 +179,7 @@ def main() -> int:
         raise SystemExit(f"create failed: {status}")
     app_url = f"{base}/oauth_applications/{created['data']['id']}"
     query = f"?access_token={credly.token}" if args.defect == "token_in_query" else ""
-    status, read = credly.call("GET", app_url, query=query)
+    status, _read = credly.call("GET", app_url, query=query)
     if status != 200:
         raise SystemExit(f"read failed: {status}")
     status, _ = credly.call("PUT", app_url, {"name": "Renamed by the partner"})
