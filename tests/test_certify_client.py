@@ -257,3 +257,23 @@ def test_live_upstream_that_cannot_be_reached_exits_3(monkeypatch, tmp_path, cap
     assert code == 3
     assert "unreachable" in err
     assert "not-a-real-secret" not in err
+
+
+def test_standard_profile_also_expires_every_token_and_the_careful_integration_certifies(tmp_path):
+    code = certify_client(tmp_path, "--profile", "standard", integration=[str(SYNC)])
+
+    cert = certificate(tmp_path)
+    fired = {i["name"]: i["fired_at_exchange"] for i in cert["injections"]}
+    assert code == 0, cert["observations"]
+    assert fired["token_expired"] is not None
+    assert fired["token_expired"] > fired["token_revoked"]
+
+
+def test_the_html_certificate_names_the_integration_and_the_injection_a_failure_reacted_to(
+    example_runs,
+):
+    html = (example_runs["ignore_retry_after"][1] / "certificate.html").read_text(encoding="utf-8")
+
+    assert "Client integration certification" in html
+    assert "Reacting to the injection <code>rate_limited</code>" in html
+    assert "sync.py" in html
