@@ -153,6 +153,11 @@ def run(args: argparse.Namespace) -> int:
     from credly_contract.report import summary
 
     print(summary(certificate))
+    for requirement in certificate["requirements"]:
+        for failure in requirement.get("evidence", [])[:1]:
+            print(f"  {requirement['id']}: {failure['message']}")
+        if "reason" in requirement:
+            print(f"  {requirement['id']} not run: {requirement['reason']}")
     print(f"certificate: {run_dir / 'certificate.json'} ({run_dir / 'certificate.html'})")
     if certificate["verdict"] == "certified":
         return EXIT_CERTIFIED

@@ -37,9 +37,11 @@ class _Base:
     def __init__(self) -> None:
         self.transport_errors: list[str] = []
 
+    server: EmulatorServer | LoopbackServer
+
     @property
     def origin(self) -> str:
-        raise NotImplementedError
+        return self.server.origin
 
     def environment(self) -> dict[str, str]:
         """The five variables the integration is run with."""
@@ -75,10 +77,11 @@ class _Base:
         self.stop()
 
     def start(self) -> None:
-        raise NotImplementedError
+        self.recorder.origin = self.origin
+        self.server.start()
 
     def stop(self) -> None:
-        raise NotImplementedError
+        self.server.stop()
 
 
 class EmulatedUpstream(_Base):
@@ -94,17 +97,6 @@ class EmulatedUpstream(_Base):
         bootstrap = self.server.bootstrap
         self.organization_id = bootstrap.organization_id
         self.client_id, self.client_secret = bootstrap.client_id, bootstrap.client_secret
-
-    @property
-    def origin(self) -> str:
-        return self.server.origin
-
-    def start(self) -> None:
-        self.recorder.origin = self.origin
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
 
     def kill_token(self, token: str, injection: str) -> None:
         store = self.server.store
@@ -135,17 +127,6 @@ class LiveUpstream(_Base):
         self._dead: set[str] = set()
         recorder.upstream = self
         self.server = LoopbackServer(recorder.wrap(self.forward))
-
-    @property
-    def origin(self) -> str:
-        return self.server.origin
-
-    def start(self) -> None:
-        self.recorder.origin = self.origin
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
 
     def kill_token(self, token: str, injection: str) -> None:
         self._dead.add(token)
