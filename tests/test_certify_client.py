@@ -105,11 +105,14 @@ def test_a_client_certification_writes_the_server_certifications_artefacts(examp
 
     names = {p.name for p in reports.iterdir()}
     assert {"certificate.json", "certificate.html", "junit.xml", "manifest.sha256"} <= names
+    exchanges = json.loads((reports / "exchanges.json").read_text(encoding="utf-8"))
+    assert len(exchanges) == certificate(reports)["counts"]["requests_sent"]
+    assert {e.get("injection") for e in exchanges} >= {"rate_limited", "unavailable"}
     assert len(list((reports / "allure-results").glob("*-result.json"))) == 14
     junit = (reports / "junit.xml").read_text(encoding="utf-8")
     assert junit.count("<testcase") == 14
     listed = (reports / "manifest.sha256").read_text(encoding="utf-8")
-    assert "certificate.json" in listed and "junit.xml" in listed
+    assert all(name in listed for name in ("certificate.json", "junit.xml", "exchanges.json"))
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from credly_contract.results import FAILED, NOT_RUN, Results
 from credly_contract.scrub import scrub
 
 JUNIT = "junit.xml"
+EXCHANGES = "exchanges.json"  # every recorded exchange, scrubbed
 SEVERITY = {"MUST": "critical", "SHOULD": "normal"}
 
 
@@ -66,9 +67,14 @@ def write_artefacts(
     started_at: float,
     profile: str,
     extra: dict[str, Any],
+    exchanges: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Write every artefact into ``run_dir``; returns the certificate."""
+    """Write every artefact into ``run_dir``; returns the certificate. ``exchanges`` are the
+    recorded exchanges as evidence (already scrubbed; scrubbed again as they are written)."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / EXCHANGES).write_text(
+        json.dumps(scrub(exchanges), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     write_junit(run_dir / JUNIT, catalogue, verdicts)
     write_allure(run_dir / ALLURE_RESULTS, catalogue, verdicts, started_at)
     certificate = build_certificate(

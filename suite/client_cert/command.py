@@ -148,7 +148,15 @@ def run(args: argparse.Namespace) -> int:
         "injections": injector.public(),
     }
     certificate = write_artefacts(
-        run_dir, catalogue(), results, verdicts, upstream.public(), started_at, args.profile, extra
+        run_dir,
+        catalogue(),
+        results,
+        verdicts,
+        upstream.public(),
+        started_at,
+        args.profile,
+        extra,
+        [exchange.evidence() for exchange in client_run.exchanges],
     )
     from credly_contract.report import summary
 
