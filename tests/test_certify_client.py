@@ -7,6 +7,7 @@ The example runs are slow-ish (each waits out a Retry-After), so they run concur
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -24,8 +25,12 @@ from credly_contract.client_cert import command, upstream
 from credly_contract.client_cert.judges import JUDGES
 
 SYNC = Path(__file__).resolve().parent / "integrations" / "sync.py"
-sys.path.insert(0, str(SYNC.parent))
-from sync import DEFECTS  # noqa: E402
+# The example integration is a script, not a module of the project: load its defect table by path.
+_spec = importlib.util.spec_from_file_location("example_sync", SYNC)
+assert _spec is not None and _spec.loader is not None
+_sync = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_sync)
+DEFECTS: dict[str, str] = _sync.DEFECTS
 
 EXAMPLES = {"careful": [], "basic": ["--auth", "basic"]} | {
     defect: ["--defect", defect] for defect in DEFECTS

@@ -53,7 +53,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "certify-client",
         help="certify a client integration: run it against the emulator and judge how it behaves",
-        description=__doc__.split("\n\n")[0],
+        description="Run a partner's integration against a fresh emulator (or through a recording "
+        "proxy to a live target), inject what real Credly does, judge every CLIENT-* requirement "
+        "and write the same artefacts as a server certification.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
