@@ -285,3 +285,19 @@ def test_the_html_certificate_names_the_integration_and_the_injection_a_failure_
     assert "Client integration certification" in html
     assert "Reacting to the injection <code>rate_limited</code>" in html
     assert "sync.py" in html
+
+
+def test_a_live_target_lost_during_the_run_is_an_error_not_a_failure(monkeypatch, tmp_path, capsys):
+    # Preflight passed (skipped here), then the target stopped answering: no HTTP answer is exit 3.
+    monkeypatch.setattr(command, "_preflight", lambda target: None)
+    monkeypatch.setenv("CREDLY_API_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("CREDLY_TOKEN_URL", "http://127.0.0.1:9/oauth/token")
+    monkeypatch.setenv("CREDLY_ORGANIZATION_ID", "org")
+    monkeypatch.setenv("CREDLY_CLIENT_ID", "client")
+    monkeypatch.setenv("CREDLY_CLIENT_SECRET", "not-a-real-secret")
+
+    code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC)])
+
+    assert code == 3
+    assert certificate(tmp_path)["verdict"] == "error"
+    assert "the live target did not answer" in capsys.readouterr().err

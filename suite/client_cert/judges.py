@@ -93,7 +93,9 @@ class ClientRun:
         return sorted(v for v in values if v and len(v) >= 8)
 
     def next_api_call(self, after: Observed) -> Observed | None:
-        return next((e for e in self.api if e.index > after.index), None)
+        """The first API call sent once ``after`` was answered (calls already in flight are not
+        reactions to its answer)."""
+        return next((e for e in self.api if e.started >= after.finished), None)
 
 
 JUDGES: dict[str, Callable[[ClientRun], None]] = {}
@@ -278,7 +280,7 @@ def dead_token_renewed(run: ClientRun) -> None:
     if not losses:
         raise NotJudged("; ".join(run.injector.why_not_fired(n) for n in TOKEN_LOSSES[:1]))
     for lost in losses:
-        later = [e for e in run.api if e.index > lost.index]
+        later = [e for e in run.api if e.started >= lost.finished]
         if not later:
             raise Violation(
                 "the integration gave up after its token stopped working (no API call followed the "
@@ -291,7 +293,7 @@ def dead_token_renewed(run: ClientRun) -> None:
                 "the integration retried with the token that had just answered 401",
                 Reaction(reused, lost),
             )
-        renewed = any(t.index > lost.index for t in run.issued.values())
+        renewed = any(t.started >= lost.finished for t in run.issued.values())
         if not renewed:
             raise Violation(
                 "after the 401 the integration went on without requesting a new token",

@@ -96,9 +96,10 @@ class Recorder:
         observed.response_body = b"".join(chunks)
         # Learn what was issued before the integration sees it, so its echoed output is scrubbed.
         _learn_secrets(observed)
+        # Stamped before the answer leaves: whatever the client does in reaction starts later.
+        observed.finished = self.now()
         for message in messages:
             await send(message)
-        observed.finished = self.now()
 
     def _shape(self, observed: Observed) -> ASGIApp | None:
         """A synthesized answer for an injected API call, or None to serve it."""
