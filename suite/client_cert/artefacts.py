@@ -46,16 +46,20 @@ class Verdicts:
     seconds: float = 0.0
 
 
-class _Facts:
-    """What build_certificate reads of a run: its public target and its start."""
-
-    def __init__(self, target: dict[str, Any], started_at: float) -> None:
-        self._target = target
-        self.started_at = started_at
-        self.target = self
+@dataclass
+class _Target:
+    facts: dict[str, Any]
 
     def public(self) -> dict[str, Any]:
-        return self._target
+        return self.facts
+
+
+@dataclass
+class _Run:
+    """What build_certificate reads of a run: its public target and its start."""
+
+    target: _Target
+    started_at: float
 
 
 def write_artefacts(
@@ -79,7 +83,7 @@ def write_artefacts(
     write_allure(run_dir / ALLURE_RESULTS, catalogue, verdicts, started_at)
     certificate = build_certificate(
         results,
-        _Facts(target, started_at),
+        _Run(_Target(target), started_at),
         profile=profile,
         waivers=[],
         finished_at=time.time(),
