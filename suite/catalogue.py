@@ -22,11 +22,23 @@ class Requirement:
     checked_by: str
 
 
+@dataclass(frozen=True)
+class Catalogue:
+    docs: str
+    requirements: dict[str, Requirement]
+
+
 @cache
-def _load() -> tuple[str, dict[str, Requirement]]:
-    raw = yaml.safe_load(CATALOGUE_PATH.read_text(encoding="utf-8"))
+def load(path: Path = CATALOGUE_PATH) -> Catalogue:
+    """A catalogue file (the server's by default; certify-client has its own)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     entries = {item["id"]: Requirement(**item) for item in raw["requirements"]}
-    return raw["docs"], entries
+    return Catalogue(raw["docs"], entries)
+
+
+def _load() -> tuple[str, dict[str, Requirement]]:
+    catalogue = load()
+    return catalogue.docs, catalogue.requirements
 
 
 def requirements() -> dict[str, Requirement]:

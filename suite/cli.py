@@ -143,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="re-render an existing run's report")
     report.add_argument("run_dir", metavar="DIR")
 
+    from credly_contract.client_cert.command import add_parser as add_certify_client
+
+    add_certify_client(commands)
+
     sweep = commands.add_parser("sweep", help="delete leftovers of earlier runs")
     sweep.add_argument("--older-than", default="1h")
     sweep.add_argument("--dry-run", action="store_true")
@@ -319,6 +323,10 @@ def main(argv: list[str] | None = None) -> int:
             return certify(args)
         if args.command == "emulate":
             return emulate(args)
+        if args.command == "certify-client":
+            from credly_contract.client_cert.command import run as certify_client
+
+            return certify_client(args)
         if args.command == "record":
             from credly_contract.cassettes import record
 

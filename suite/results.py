@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +27,9 @@ class RequirementOutcome:
 class Results:
     """Collects test outcomes as pytest reports arrive (also from xdist workers)."""
 
-    def __init__(self) -> None:
-        self.outcomes = {rid: RequirementOutcome() for rid in catalogue.requirements()}
+    def __init__(self, requirement_ids: Iterable[str] | None = None) -> None:
+        ids = catalogue.requirements() if requirement_ids is None else requirement_ids
+        self.outcomes = {rid: RequirementOutcome() for rid in ids}
         self.observations: list[dict[str, Any]] = []
         self.error: str | None = None
         self.tests = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}

@@ -111,12 +111,9 @@ def api(scope: str) -> Callable[[Handler], Callable[[Request], Awaitable[Respons
                 oauth.authorize(store, token, org_id, scope)
                 return await handler(request, store, token)
             except oauth.BearerError as error:
-                headers = {}
-                if (
-                    error.status == 401 and "no_www_authenticate" not in store.faults
-                ) or error.error == "insufficient_scope":
-                    headers["WWW-Authenticate"] = error.challenge()
-                return credly_error(error.status, error.message, headers)
+                return credly_error(
+                    error.status, error.message, oauth.bearer_error_headers(error, store.faults)
+                )
             except NotFound as error:
                 if (
                     "unknown_id_not_404" in store.faults
@@ -210,12 +207,9 @@ async def issue_token(request: Request) -> Response:
     try:
         params = await _json_object(request)
         body = oauth.grant_client_credentials(store, params, request.headers.get("authorization"))
-    except BadRequest as error:
-        return JSONResponse(
-            {"error": "invalid_request", "error_description": str(error)}, 400, headers
-        )
-    except oauth.OAuthError as error:
-        return JSONResponse(error.body(), error.status, headers)
+    except (BadRequest, oauth.OAuthError) as failure:
+        error = failure if isinstance(failure, oauth.OAuthError) else oauth.invalid_request(failure)
+        return JSONResponse(error.body(), error.status, headers | oauth.token_error_headers(error))
     return JSONResponse(body, 200, headers)
 
 
@@ -224,12 +218,16 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    if request.url.path == TOKEN_PATH:
+        # Doorkeeper routes only POST /oauth/token; Rails answers any other method with a 404.
+        return await not_found(request, exc)
     allow = (
         getattr(exc, "headers", None) or {}
     )  # Starlette names the allowed methods (RFC 9110 §15.5.6)
     return credly_error(405, f"{request.method} is not allowed on {request.url.path}", dict(allow))
 
 
+TOKEN_PATH = "/oauth/token"
 APPLICATIONS = API_PREFIX + "/organizations/{organization_id}/oauth_applications"
 
 ROUTES = [
@@ -239,7 +237,7 @@ ROUTES = [
     Route(APPLICATIONS + "/{oauth_application_id}", update_application, methods=["PUT"]),
     Route(APPLICATIONS + "/{oauth_application_id}", delete_application, methods=["DELETE"]),
     Route(API_PREFIX + "/organizations/{organization_id}/badges", list_badges, methods=["GET"]),
-    Route("/oauth/token", issue_token, methods=["POST"]),
+    Route(TOKEN_PATH, issue_token, methods=["POST"]),
 ]
 
 

@@ -45,6 +45,29 @@ class BearerError(Exception):
         return ", ".join(parts)
 
 
+def invalid_request(error: Exception) -> OAuthError:
+    """A token request the endpoint cannot parse."""
+    return OAuthError("invalid_request", str(error))
+
+
+def token_error_headers(error: OAuthError) -> dict[str, str]:
+    """Doorkeeper 5.5 answers every token endpoint error with a Bearer challenge naming the error."""
+    description = error.description.replace('"', "'")
+    return {
+        "WWW-Authenticate": f'Bearer realm="Credly", error="{error.error}", '
+        f'error_description="{description}"'
+    }
+
+
+def bearer_error_headers(error: BearerError, faults: Any) -> dict[str, str]:
+    """Headers of an API 401 or 403, as Doorkeeper 5.5 sends them: never cacheable; a Bearer
+    challenge on a 401 (RFC 6750 §3), none on a 403, insufficient_scope included."""
+    headers = {"Cache-Control": "no-store"}
+    if error.status == 401 and "no_www_authenticate" not in faults:
+        headers["WWW-Authenticate"] = error.challenge()
+    return headers
+
+
 def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     if not authorization or not authorization.lower().startswith("basic "):
         return None

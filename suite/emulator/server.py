@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ class EmulatorServer:
     """An emulator with a seeded primary and foreign organization, served on ``host:port``.
 
     ``port=0`` picks a free port. Use as a context manager, or call start() and stop().
+    ``middleware`` wraps the ASGI app (certify-client's recorder).
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class EmulatorServer:
         token_lifetime: int | None = None,
         organization_id: str | None = None,
         seed_applications: int = 0,
+        middleware: Callable[[Any], Any] | None = None,
     ) -> None:
         self.clock = Clock()
         Faults(faults)  # refuse unknown names before doing anything else
@@ -66,8 +69,10 @@ class EmulatorServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
+        app = create_app(self.store)
         config = uvicorn.Config(
-            create_app(self.store),
+            # certify-client records (and shapes) every exchange with an ASGI middleware around the app.
+            middleware(app) if middleware else app,
             log_level="warning",
             access_log=False,
             lifespan="off",

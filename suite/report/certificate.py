@@ -36,12 +36,14 @@ def build_certificate(
     profile: str,
     waivers: list[Waiver],
     finished_at: float,
+    requirements_catalogue: dict[str, catalogue.Requirement] | None = None,
 ) -> dict[str, Any]:
-    """certificate.json's content: every requirement with its status, tests and evidence."""
+    """certificate.json's content: every requirement with its status, tests and evidence
+    (of the server catalogue unless another, e.g. the client catalogue, is given)."""
     today = dt.datetime.fromtimestamp(finished_at, dt.UTC).date()
     applied, waiver_observations = apply_waivers(results.statuses(), waivers, today)
     requirements = []
-    for rid, requirement in catalogue.requirements().items():
+    for rid, requirement in (requirements_catalogue or catalogue.requirements()).items():
         outcome = results.outcomes[rid]
         status = WAIVED if outcome.status == FAILED and rid in applied else outcome.status
         entry: dict[str, Any] = {

@@ -7,7 +7,8 @@ import hashlib
 from pathlib import Path
 
 MANIFEST = "manifest.sha256"
-TOP_LEVEL_ARTEFACTS = ("certificate.json", "certificate.html", "junit.xml")
+# exchanges.json: the recorded exchanges of a client certification (certify-client).
+TOP_LEVEL_ARTEFACTS = ("certificate.json", "certificate.html", "junit.xml", "exchanges.json")
 ALLURE_RESULTS = "allure-results"
 
 

@@ -1,0 +1,2 @@
+"""Client certification (`credly-contract certify-client`): the suite plays Credly and judges a partner's
+integration against the CLIENT-* catalogue (suite/client_requirements.yaml)."""

@@ -1,0 +1,239 @@
+"""`credly-contract certify-client`: run a partner's integration against a fresh emulator (or through a
+recording proxy to a live target), inject what real Credly does, judge every CLIENT-* requirement and
+write the same artefacts as a server certification.
+
+Exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 live target unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from credly_contract.catalogue import Catalogue, load
+from credly_contract.client_cert.injections import CATALOGUE as INJECTIONS
+from credly_contract.client_cert.injections import PROFILES, Injector
+from credly_contract.config import ConfigError, guard_production, live_target
+from credly_contract.scrub import register, scrub
+
+if TYPE_CHECKING:  # the judges, recorder and reports load only when certify-client runs
+    from credly_contract.client_cert.artefacts import Verdicts
+    from credly_contract.client_cert.judges import ClientRun
+    from credly_contract.client_cert.recorder import Recorder
+    from credly_contract.results import Results
+
+CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "client_requirements.yaml"
+DEFAULT_TIMEOUT_SECONDS = 120.0
+OFF_FLAGS = {"no_expire_token": "--no-expire-token", "no_429": "--no-429", "no_503": "--no-503"}
+EPILOG = (
+    """injections (each named in the certificate; a flag turns it off):
+"""
+    + "\n".join(f"  {i.name:<14} {i.description} ({i.flag})" for i in INJECTIONS.values())
+    + f"""
+  quick injects {", ".join(PROFILES["quick"])}; standard adds {", ".join(PROFILES["standard"][3:])}
+
+the integration runs with CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID,
+CREDLY_CLIENT_ID and CREDLY_CLIENT_SECRET; --upstream live reads the same variables as the live target.
+
+exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 live target unreachable"""
+)
+
+
+def catalogue() -> Catalogue:
+    """The client requirement catalogue (suite/client_requirements.yaml)."""
+    return load(CATALOGUE_PATH)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register `certify-client` on the CLI's subparsers."""
+    parser = subparsers.add_parser(
+        "certify-client",
+        help="certify a client integration: run it against the emulator and judge how it behaves",
+        description="Run a partner's integration against a fresh emulator (or through a recording "
+        "proxy to a live target), inject what real Credly does, judge every CLIENT-* requirement "
+        "and write the same artefacts as a server certification.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    parser.add_argument(
+        "--reports-dir", default=None, help="default reports/<UTC timestamp>-<run id>/"
+    )
+    parser.add_argument("--upstream", choices=["emulated", "live"], default="emulated")
+    parser.add_argument(
+        "--timeout-seconds",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help=f"time limit of the integration's run (default {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    for dest, flag in OFF_FLAGS.items():
+        names = [i.name for i in INJECTIONS.values() if i.flag == flag]
+        parser.add_argument(
+            flag, dest=dest, action="store_true", help="do not inject " + " or ".join(names)
+        )
+    parser.add_argument(
+        "--watch-dir",
+        default=None,
+        metavar="DIR",
+        help="a folder the integration writes to; no secret may appear in its files",
+    )
+    parser.add_argument("integration", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one client certification; returns the exit code."""
+    from credly_contract.cli import EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_UNREACHABLE
+    from credly_contract.client_cert.artefacts import write_artefacts
+    from credly_contract.client_cert.judges import ClientRun
+    from credly_contract.client_cert.recorder import Recorder
+    from credly_contract.client_cert.runner import run_integration
+    from credly_contract.plugin import reports_dir_for
+
+    command = list(args.integration)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        raise ConfigError(
+            "certify-client needs the integration's command after --, e.g. "
+            "credly-contract certify-client -- python sync.py"
+        )
+    if args.timeout_seconds <= 0:
+        raise ConfigError(f"--timeout-seconds must be positive, not {args.timeout_seconds:g}")
+    watch_dir = Path(args.watch_dir) if args.watch_dir else None
+    off = {flag for dest, flag in OFF_FLAGS.items() if getattr(args, dest)}
+    injector = Injector.for_profile(args.profile, off)
+    recorder = Recorder(injector)
+    upstream = _upstream(args.upstream, recorder)
+    register(upstream.client_secret, "CLIENT_SECRET")
+    run_dir = reports_dir_for(args.reports_dir)
+    started_at = time.time()
+    planned = ", ".join(i.name for i in injector.planned) or "nothing"
+    with upstream:
+        print(
+            f"certify-client: {upstream.kind} upstream on {upstream.origin}; injecting {planned}; "
+            f"running: {scrub(' '.join(command))}",
+            file=sys.stderr,
+            flush=True,
+        )
+        outcome = run_integration(command, upstream.environment(), args.timeout_seconds)
+    client_run = ClientRun(
+        exchanges=list(recorder.exchanges),
+        injector=injector,
+        outcome=outcome,
+        client_secret=upstream.client_secret,
+        known_secrets=upstream.known_secrets(),
+        api_base_path=urlsplit(upstream.environment()["CREDLY_API_BASE_URL"]).path,
+        watch_dir=watch_dir,
+        timeout=args.timeout_seconds,
+    )
+    for secret in client_run.secrets:
+        register(secret, "ACCESS_TOKEN" if secret in client_run.issued else "CLIENT_SECRET")
+    results, verdicts = judge(client_run)
+    if upstream.transport_errors:
+        results.error = (
+            "unreachable: the live target did not answer: " + upstream.transport_errors[0]
+        )
+    extra = {
+        "kind": "client",
+        "integration": {
+            "command": command,
+            "exit_code": outcome.returncode,
+            "timed_out": outcome.timed_out,
+            "seconds": round(outcome.seconds, 3),
+            "watched_folder": str(watch_dir) if watch_dir else None,
+        },
+        "injections": injector.public(),
+    }
+    certificate = write_artefacts(
+        run_dir,
+        catalogue(),
+        results,
+        verdicts,
+        upstream.public(),
+        started_at,
+        args.profile,
+        extra,
+        [exchange.evidence() for exchange in client_run.exchanges],
+    )
+    from credly_contract.report import summary
+
+    print(summary(certificate))
+    for requirement in certificate["requirements"]:
+        for failure in requirement.get("evidence", [])[:1]:
+            print(f"  {requirement['id']}: {failure['message']}")
+        if "reason" in requirement:
+            print(f"  {requirement['id']} not run: {requirement['reason']}")
+    print(f"certificate: {run_dir / 'certificate.json'} ({run_dir / 'certificate.html'})")
+    if certificate["verdict"] == "certified":
+        return EXIT_CERTIFIED
+    if certificate["verdict"] == "error":
+        print(f"credly-contract: {scrub(results.error)}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    return EXIT_NOT_COMPLIANT
+
+
+def _upstream(kind: str, recorder: Recorder) -> Any:
+    from credly_contract.client_cert.upstream import EmulatedUpstream, LiveUpstream
+
+    if kind == "emulated":
+        return EmulatedUpstream(recorder)
+    target = live_target({})
+    # The integration may create and delete applications: never against production.
+    guard_production(target, allow_production=False, read_only=False)
+    _preflight(target)
+    return LiveUpstream(recorder, target)
+
+
+def _preflight(target: Any) -> None:
+    """Prove the live settings before the integration starts (ConfigError or TargetUnreachable)."""
+    from credly_contract.client import ApiClient, Limits
+    from credly_contract.session import Tokens, preflight
+
+    client = ApiClient(target, Limits(timeout=10.0))
+    try:
+        preflight(client, Tokens(client))
+    finally:
+        client.close()
+
+
+def judge(run: ClientRun) -> tuple[Results, dict[str, Verdicts]]:
+    """Run every judge of the catalogue on the run."""
+    from credly_contract.checks import CheckFailed
+    from credly_contract.client_cert.artefacts import Verdicts
+    from credly_contract.client_cert.judges import JUDGES, NotJudged
+    from credly_contract.results import FAILED, NOT_RUN, PASSED, Results
+
+    requirements = catalogue().requirements
+    missing = sorted(set(requirements) - set(JUDGES))
+    if missing:
+        raise RuntimeError(f"client requirements without a judge: {', '.join(missing)}")
+    results = Results(requirements)
+    results.requests_sent = len(run.exchanges)
+    verdicts: dict[str, Verdicts] = {}
+    for rid in requirements:
+        function = JUDGES[rid]
+        test = f"certify-client::{function.__name__}"
+        began = time.monotonic()
+        try:
+            function(run)
+        except CheckFailed as failure:
+            evidence = [{"requirement": rid, **failure.evidence()}]
+            results.record(test, [rid], evidence, completed=True)
+            verdicts[rid] = Verdicts(test, FAILED, [failure.evidence()])
+            results.count("call", "failed")
+        except NotJudged as reason:
+            results.record(test, [rid], [], completed=False)
+            results.observe({"kind": "not_judged", "detail": f"{rid}: {reason}"})
+            verdicts[rid] = Verdicts(test, NOT_RUN, [], str(reason))
+            results.count("call", "skipped")
+        else:
+            results.record(test, [rid], [], completed=True)
+            verdicts[rid] = Verdicts(test, PASSED, [])
+            results.count("call", "passed")
+        verdicts[rid].seconds = time.monotonic() - began
+    return results, verdicts

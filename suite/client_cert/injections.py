@@ -1,0 +1,119 @@
+"""The conditions real Credly produces, injected into a client certification run as small named switches.
+
+Each injection fires once, at the first API call numbered ``at_call`` or later (retries count as calls),
+and is named in the certificate with the exchange it shaped. A flag turns each off; a profile chooses which
+are planned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from credly_contract.client_cert.exchanges import Observed
+
+RETRY_AFTER_SECONDS = 1
+RATE_LIMITED, UNAVAILABLE, TOKEN_REVOKED, TOKEN_EXPIRED = (
+    "rate_limited",
+    "unavailable",
+    "token_revoked",
+    "token_expired",
+)
+TOKEN_LOSSES = (TOKEN_REVOKED, TOKEN_EXPIRED)
+
+
+@dataclass(frozen=True)
+class Injection:
+    name: str
+    at_call: int
+    description: str
+    flag: str  # the certify-client flag that switches it off
+
+
+CATALOGUE = {
+    RATE_LIMITED: Injection(
+        RATE_LIMITED,
+        2,
+        f"API call #2 answers 429 Too Many Requests with Retry-After: {RETRY_AFTER_SECONDS}",
+        "--no-429",
+    ),
+    UNAVAILABLE: Injection(
+        UNAVAILABLE, 4, "API call #4 answers 503 Service Unavailable", "--no-503"
+    ),
+    TOKEN_REVOKED: Injection(
+        TOKEN_REVOKED,
+        6,
+        "the token of API call #6 is revoked before the call is served (401 invalid_token)",
+        "--no-expire-token",
+    ),
+    TOKEN_EXPIRED: Injection(
+        TOKEN_EXPIRED,
+        9,
+        "every token expires before API call #9 is served (401 invalid_token)",
+        "--no-expire-token",
+    ),
+}
+PROFILES = {
+    "quick": (RATE_LIMITED, UNAVAILABLE, TOKEN_REVOKED),
+    "standard": (RATE_LIMITED, UNAVAILABLE, TOKEN_REVOKED, TOKEN_EXPIRED),
+}
+
+
+@dataclass
+class Injector:
+    """Decides, call by call, which injection shapes an API call; remembers what fired where."""
+
+    planned: list[Injection]
+    switched_off: dict[str, str] = field(default_factory=dict)  # name -> the flag that did it
+    fired: dict[str, Observed] = field(default_factory=dict)
+    api_calls: int = 0
+
+    @classmethod
+    def for_profile(cls, profile: str, off_flags: set[str]) -> Injector:
+        planned, off = [], {}
+        for name in PROFILES[profile]:
+            injection = CATALOGUE[name]
+            if injection.flag in off_flags:
+                off[name] = injection.flag
+            else:
+                planned.append(injection)
+        return cls(planned, off)
+
+    def next_api_call(self, exchange: Observed) -> Injection | None:
+        """Count an API call and return the injection that fires on it, if any."""
+        self.api_calls += 1
+        for injection in self.planned:
+            if injection.name in self.fired or self.api_calls < injection.at_call:
+                continue
+            if injection.name in TOKEN_LOSSES and exchange.bearer is None:
+                continue  # a token can only be lost by a call that carries one
+            self.fired[injection.name] = exchange
+            exchange.injection = injection.name
+            return injection
+        return None
+
+    def why_not_fired(self, name: str) -> str:
+        """Why an injection shaped no exchange of this run (for not_run reasons)."""
+        if name in self.switched_off:
+            return f"the {name} injection was switched off ({self.switched_off[name]})"
+        injection = CATALOGUE[name]
+        if all(i.name != name for i in self.planned):
+            return f"the {name} injection is not part of this profile"
+        return (
+            f"the {name} injection never fired: it waits for API call #{injection.at_call} and the "
+            f"integration made {self.api_calls} API call(s)"
+        )
+
+    def public(self) -> list[dict[str, object]]:
+        """Each injection of the profile as the certificate names it."""
+        named = []
+        for injection in [*self.planned, *(CATALOGUE[n] for n in self.switched_off)]:
+            fired = self.fired.get(injection.name)
+            named.append(
+                {
+                    "name": injection.name,
+                    "description": injection.description,
+                    "switched_off_by": self.switched_off.get(injection.name),
+                    "fired_at_exchange": None if fired is None else fired.index,
+                }
+            )
+        return named

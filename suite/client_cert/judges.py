@@ -1,0 +1,464 @@
+"""The client requirement judges: one small function per CLIENT-* requirement, bound to its id, reading
+the exchanges the recorder saw (and the integration's outcome). A judge raises ``Violation`` with the
+request as evidence (and the injected exchange it reacted to), or ``NotJudged`` with the reason the run
+could not prove the requirement; returning means it held.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from credly_contract import spec
+from credly_contract.checks import Violation, check
+from credly_contract.client_cert import contract
+from credly_contract.client_cert.exchanges import API, TOKEN, Observed, Reaction
+from credly_contract.client_cert.injections import (
+    RATE_LIMITED,
+    TOKEN_LOSSES,
+    UNAVAILABLE,
+    Injector,
+)
+from credly_contract.client_cert.runner import Outcome
+from credly_contract.scrub import scrub
+
+MAX_TOKENS_PER_WINDOW = 2  # per scope set, between two token losses
+MAX_5XX_RETRIES = 5  # in a row, of one request
+MIN_5XX_RETRY_SPACING = 0.25  # seconds between a 5xx and its retry
+CLOCK_SLACK = 0.05  # seconds of timer resolution allowed on Retry-After
+LIST_OPERATIONS = {"listOAuthApplications", "listIssuedBadges"}
+
+
+class NotJudged(Exception):
+    """The run gave the judge nothing to judge; the message says why (the requirement is not_run)."""
+
+
+@dataclass
+class ClientRun:
+    """Everything a judge reads: the recorded exchanges, the injections, the integration's outcome."""
+
+    exchanges: list[Observed]
+    injector: Injector
+    outcome: Outcome
+    client_secret: str
+    known_secrets: list[str]
+    api_base_path: str
+    watch_dir: Path | None = None
+    timeout: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def api(self) -> list[Observed]:
+        return [e for e in self.exchanges if e.kind == API]
+
+    @property
+    def token_requests(self) -> list[Observed]:
+        return [e for e in self.exchanges if e.kind == TOKEN]
+
+    @cached_property
+    def issued(self) -> dict[str, Observed]:
+        """Every access token the token endpoint issued in this run -> the exchange that issued it."""
+        found = {}
+        for exchange in self.token_requests:
+            body = exchange.response_json()
+            if exchange.status == 200 and isinstance(body, dict) and body.get("access_token"):
+                found[str(body["access_token"])] = exchange
+        return found
+
+    def granted_scopes(self, token: str) -> set[str]:
+        issuing = self.issued[token]
+        body = issuing.response_json() or {}
+        return set(str(body.get("scope") or " ".join(issuing.scope_requested())).split())
+
+    def operation(self, exchange: Observed) -> tuple[contract.Operation, dict[str, str]] | None:
+        path = exchange.path
+        if not path.startswith(self.api_base_path):
+            return None
+        return contract.match(exchange.method, path[len(self.api_base_path) :])
+
+    @cached_property
+    def secrets(self) -> list[str]:
+        """Every client secret and access token of this run, known or seen issued."""
+        values = set(self.known_secrets) | set(self.issued)
+        for exchange in self.api:
+            body = exchange.response_json()
+            data = body.get("data") if isinstance(body, dict) else None
+            if isinstance(data, dict) and isinstance(data.get("secret"), str):
+                values.add(data["secret"])
+        return sorted(v for v in values if v and len(v) >= 8)
+
+    def next_api_call(self, after: Observed) -> Observed | None:
+        """The first API call sent once ``after`` was answered (calls already in flight are not
+        reactions to its answer)."""
+        return next((e for e in self.api if e.started >= after.finished), None)
+
+
+JUDGES: dict[str, Callable[[ClientRun], None]] = {}
+
+
+def judge(
+    requirement_id: str,
+) -> Callable[[Callable[[ClientRun], None]], Callable[[ClientRun], None]]:
+    """Bind a judge to its requirement (as ``checks.check`` does) and register it."""
+
+    def register(function: Callable[[ClientRun], None]) -> Callable[[ClientRun], None]:
+        bound = check(requirement_id)(function)
+        JUDGES[requirement_id] = bound
+        return bound
+
+    return register
+
+
+def _needs(items: list[Any], reason: str) -> None:
+    if not items:
+        raise NotJudged(reason)
+
+
+# Token requests ---------------------------------------------------------------------------------
+
+
+@judge("CLIENT-TOKEN-REQUEST")
+def token_requests_are_well_formed(run: ClientRun) -> None:
+    _needs(run.token_requests, "the integration never requested a token")
+    for exchange in run.token_requests:
+        if exchange.method != "POST":
+            raise Violation(f"the token request used {exchange.method}, not POST", exchange)
+        in_query = sorted({"client_id", "client_secret"} & set(exchange.query_params))
+        if in_query or run.client_secret in unquote(exchange.query):
+            raise Violation(
+                f"the token request put client credentials ({', '.join(in_query) or 'the secret'}) "
+                "in the URL's query string (RFC 6749 §2.3.1: MUST NOT be included in the request URI)",
+                exchange,
+            )
+        content_type = exchange.headers.get("content-type", "")
+        if not content_type.startswith("application/x-www-form-urlencoded"):
+            raise Violation(
+                f"the token request body is {content_type or 'sent without a content type'}, not "
+                "application/x-www-form-urlencoded (RFC 6749 §4.4.2)",
+                exchange,
+            )
+        if exchange.form.get("grant_type") != ["client_credentials"]:
+            raise Violation(
+                f"the token request sent grant_type={exchange.form.get('grant_type')}, not "
+                "client_credentials",
+                exchange,
+            )
+        if not exchange.scope_requested():
+            raise Violation("the token request sent no scope (the docs make it Required)", exchange)
+        basic = exchange.headers.get("authorization", "").lower().startswith("basic ")
+        in_body = exchange.form.get("client_id") and exchange.form.get("client_secret")
+        if not (basic or in_body):
+            raise Violation(
+                "the token request carried no client credentials in the form body or HTTP Basic",
+                exchange,
+            )
+
+
+# Bearer use -------------------------------------------------------------------------------------
+
+
+@judge("CLIENT-BEARER")
+def api_calls_carry_an_issued_bearer_token(run: ClientRun) -> None:
+    _needs(run.api, "the integration made no API call")
+    for exchange in run.api:
+        token = exchange.bearer
+        if token is None:
+            raise Violation(
+                "an API call was sent without Authorization: Bearer <access token>", exchange
+            )
+        if token not in run.issued:
+            raise Violation(
+                "an API call carried a Bearer token the token endpoint never issued in this run",
+                exchange,
+            )
+
+
+def _basic_decoded(exchange: Observed) -> str:
+    scheme, _, value = exchange.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        return base64.b64decode(value.strip()).decode("utf-8", "replace")
+    except ValueError:
+        return ""
+
+
+@judge("CLIENT-SECRETS-CONFINED")
+def tokens_and_secret_stay_out_of_urls_and_the_api(run: ClientRun) -> None:
+    _needs(run.exchanges, "the integration sent no request")
+    for exchange in run.exchanges:
+        url = unquote(exchange.path + "?" + exchange.query)
+        if any(token in url for token in run.issued):
+            raise Violation("an access token was sent in a URL (RFC 6750 §2.3, §5.3)", exchange)
+    for exchange in run.api:
+        sent = " ".join(
+            [unquote(exchange.url), *exchange.headers.values(), _basic_decoded(exchange)]
+        ) + exchange.body.decode("utf-8", "replace")
+        if run.client_secret and run.client_secret in sent:
+            raise Violation(
+                "the client secret was sent to the API (it belongs only to the token endpoint)",
+                exchange,
+            )
+
+
+# Scopes -----------------------------------------------------------------------------------------
+
+
+@judge("CLIENT-SCOPE-DOCUMENTED")
+def requested_scopes_are_documented(run: ClientRun) -> None:
+    _needs(run.token_requests, "the integration never requested a token")
+    documented = set(spec.oauth_scopes())
+    for exchange in run.token_requests:
+        unknown = [s for s in exchange.scope_requested() if s not in documented]
+        if unknown:
+            raise Violation(
+                f"the token request asked for undocumented scope(s) {' '.join(unknown)}", exchange
+            )
+
+
+@judge("CLIENT-SCOPE-HELD")
+def operations_called_with_their_scope(run: ClientRun) -> None:
+    judged = [e for e in run.api if e.bearer in run.issued and run.operation(e)]
+    _needs(judged, "no documented operation was called with an issued token")
+    for exchange in judged:
+        operation, _ = run.operation(exchange)  # type: ignore[misc]
+        granted = run.granted_scopes(exchange.bearer or "")
+        if operation.scope not in granted:
+            raise Violation(
+                f"{operation.operation_id} needs the {operation.scope} scope (openapi/credly.yaml) "
+                f"but was called with a token granted only {' '.join(sorted(granted))}",
+                exchange,
+            )
+
+
+@judge("CLIENT-LEAST-PRIVILEGE")
+def only_needed_scopes_requested(run: ClientRun) -> None:
+    granted = [e for e in run.token_requests if e.status == 200]
+    _needs(granted, "the integration obtained no token")
+    needed = {found[0].scope for e in run.api if (found := run.operation(e))}
+    for exchange in granted:
+        extra = sorted(set(exchange.scope_requested()) - needed)
+        if extra:
+            raise Violation(
+                f"the token request asked for {' '.join(extra)}, which no operation the integration "
+                f"called needs (it called operations needing: {' '.join(sorted(needed)) or 'none'})",
+                exchange,
+            )
+
+
+# Token lifecycle --------------------------------------------------------------------------------
+
+
+@judge("CLIENT-TOKEN-REUSE")
+def tokens_reused_while_valid(run: ClientRun) -> None:
+    _needs(list(run.issued), "the integration obtained no token")
+    scope_set = {token: frozenset(e.scope_requested()) for token, e in run.issued.items()}
+    in_window: dict[frozenset[str], int] = {}
+    for exchange in run.exchanges:
+        if exchange.kind == TOKEN and exchange.status == 200:
+            key = frozenset(exchange.scope_requested())
+            in_window[key] = in_window.get(key, 0) + 1
+            if in_window[key] > MAX_TOKENS_PER_WINDOW:
+                raise Violation(
+                    f"token #{in_window[key]} for scope set {' '.join(sorted(key))} was requested "
+                    "while an earlier one still worked (at most "
+                    f"{MAX_TOKENS_PER_WINDOW} per scope set between two 401s)",
+                    exchange,
+                )
+        elif exchange.kind == API and exchange.status == 401 and exchange.bearer in scope_set:
+            in_window[scope_set[exchange.bearer]] = 0  # that token stopped working: a new window
+
+
+@judge("CLIENT-RENEWAL")
+def dead_token_renewed(run: ClientRun) -> None:
+    losses = [run.injector.fired[n] for n in TOKEN_LOSSES if n in run.injector.fired]
+    if not losses:
+        raise NotJudged("; ".join(run.injector.why_not_fired(n) for n in TOKEN_LOSSES[:1]))
+    for lost in losses:
+        later = [e for e in run.api if e.started >= lost.finished]
+        if not later:
+            raise Violation(
+                "the integration gave up after its token stopped working (no API call followed the "
+                "401)",
+                Reaction(lost, lost),
+            )
+        reused = next((e for e in later if e.bearer == lost.bearer), None)
+        if reused is not None:
+            raise Violation(
+                "the integration retried with the token that had just answered 401",
+                Reaction(reused, lost),
+            )
+        renewed = any(t.started >= lost.finished for t in run.issued.values())
+        if not renewed:
+            raise Violation(
+                "after the 401 the integration went on without requesting a new token",
+                Reaction(later[0], lost),
+            )
+
+
+# Resilience -------------------------------------------------------------------------------------
+
+
+@judge("CLIENT-RETRY-AFTER")
+def retry_after_honoured(run: ClientRun) -> None:
+    limited = run.injector.fired.get(RATE_LIMITED)
+    if limited is None:
+        raise NotJudged(run.injector.why_not_fired(RATE_LIMITED))
+    following = run.next_api_call(limited)
+    if following is None:
+        raise NotJudged("no API call followed the 429, so no wait could be measured")
+    wait = int(limited.response_headers.get("retry-after", "0"))
+    waited = following.started - limited.finished
+    if waited + CLOCK_SLACK < wait:
+        raise Violation(
+            f"the next API call came {waited:.3f} s after a 429 with Retry-After: {wait}",
+            Reaction(following, limited),
+        )
+
+
+@judge("CLIENT-BACKOFF")
+def server_errors_retried_with_backoff(run: ClientRun) -> None:
+    failed = [e for e in run.api if e.status >= 500]
+    if not failed:
+        raise NotJudged(run.injector.why_not_fired(UNAVAILABLE))
+    for error in failed:
+        retry = run.next_api_call(error)
+        if retry is None or (retry.method, retry.path, retry.query) != (
+            error.method,
+            error.path,
+            error.query,
+        ):
+            continue  # not retried: nothing to space
+        waited = retry.started - error.finished
+        if waited < MIN_5XX_RETRY_SPACING:
+            raise Violation(
+                f"a {error.status} was retried {waited:.3f} s later (at least "
+                f"{MIN_5XX_RETRY_SPACING} s expected: no hot loop)",
+                Reaction(retry, error),
+            )
+    streak = 0
+    for exchange in run.api:
+        streak = streak + 1 if exchange.status >= 500 else 0
+        if streak > MAX_5XX_RETRIES:
+            raise Violation(
+                f"more than {MAX_5XX_RETRIES} requests in a row answered 5xx and were retried",
+                exchange,
+            )
+
+
+# Pagination and requests ------------------------------------------------------------------------
+
+
+def _page_of(query: dict[str, list[str]]) -> tuple[str, str]:
+    return (query.get("page", ["1"])[-1], query.get("per", [""])[-1])
+
+
+@judge("CLIENT-PAGINATION")
+def pages_followed_in_order(run: ClientRun) -> None:
+    expected: dict[
+        str, tuple[str, str] | None
+    ] = {}  # list path -> next (page, per); None: last read
+    went_beyond = False
+    for exchange in run.api:
+        found = run.operation(exchange)
+        if not found or found[0].operation_id not in LIST_OPERATIONS:
+            continue
+        page, per = _page_of(exchange.query_params)
+        if page != "1":
+            went_beyond = True
+            if exchange.path in expected and expected[exchange.path] is None:
+                raise Violation(
+                    f"page {page} was read after a page whose next_page_url was null", exchange
+                )
+            wanted = expected.get(exchange.path)
+            if wanted is not None and (page, per or wanted[1]) != (wanted[0], wanted[1]):
+                raise Violation(
+                    f"page {page} (per {per or 'default'}) was read where next_page_url pointed "
+                    f"at page {wanted[0]} (per {wanted[1] or 'default'}): a page was skipped or "
+                    "repeated",
+                    exchange,
+                )
+        if exchange.status != 200:
+            continue  # a retry of the same page is expected next
+        metadata = (exchange.response_json() or {}).get("metadata") or {}
+        next_url = metadata.get("next_page_url")
+        expected[exchange.path] = (
+            _page_of(_query(next_url)) if isinstance(next_url, str) and next_url else None
+        )
+    if not went_beyond:
+        raise NotJudged("the integration never read beyond the first page of a list")
+
+
+def _query(url: str) -> dict[str, list[str]]:
+    from urllib.parse import parse_qs
+
+    return parse_qs(urlsplit(url).query)
+
+
+@judge("CLIENT-VALID-REQUESTS")
+def requests_match_the_contract(run: ClientRun) -> None:
+    _needs(run.api, "the integration made no API call")
+    for exchange in run.api:
+        found = run.operation(exchange)
+        if found is None:
+            raise Violation(
+                f"{exchange.method} {exchange.path} is no operation of the contract", exchange
+            )
+        operation, path_values = found
+        errors = contract.request_errors(
+            operation,
+            path_values,
+            exchange.query_params,
+            exchange.json(),
+            exchange.headers.get("content-type", ""),
+        )
+        if errors:
+            raise Violation(
+                f"the {operation.operation_id} request breaks the contract: " + "; ".join(errors),
+                exchange,
+            )
+
+
+# Completion and secrets -------------------------------------------------------------------------
+
+
+@judge("CLIENT-COMPLETES")
+def task_completed(run: ClientRun) -> None:
+    outcome = run.outcome
+    last = run.exchanges[-1] if run.exchanges else None
+    if outcome.timed_out:
+        raise Violation(f"the integration did not finish within {run.timeout:g} s", last)
+    if outcome.returncode != 0:
+        deleted = [e for e in run.api if e.method == "DELETE" and e.status == 204]
+        tail = scrub(outcome.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""])[0]
+        why = f"the integration exited {outcome.returncode}" + (f" ({tail})" if tail else "")
+        if deleted:
+            why += "; its DELETE was answered 204 No Content, the documented success"
+        raise Violation(why, deleted[-1] if deleted else last)
+
+
+@judge("CLIENT-NO-LEAK")
+def no_secret_in_output_or_files(run: ClientRun) -> None:
+    places = [("stdout", run.outcome.stdout), ("stderr", run.outcome.stderr)]
+    if run.watch_dir is not None and run.watch_dir.is_dir():
+        places += [
+            (str(path), path.read_bytes())
+            for path in sorted(run.watch_dir.rglob("*"))
+            if path.is_file()
+        ]
+    for where, content in places:
+        text = content.decode("utf-8", "replace")
+        for secret in run.secrets:
+            if secret in text:
+                line = next(n for n, row in enumerate(text.splitlines(), 1) if secret in row)
+                kind = "an access token" if secret in run.issued else "a client secret"
+                raise Violation(
+                    f"{kind} issued in this run appears in {where} (line {line}): "
+                    f"{scrub(text.splitlines()[line - 1])[:200]}",
+                    run.issued.get(secret),
+                )

@@ -1,0 +1,213 @@
+"""What the integration talks to: a fresh, seeded emulator (``emulated``), or a recording reverse proxy on
+loopback in front of the configured live target (``live``, e.g. staging). Both are served with the
+recorder around them and hand the integration the same five CREDLY_* variables.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import httpx
+import uvicorn
+
+from credly_contract.client_cert.injections import TOKEN_EXPIRED
+from credly_contract.client_cert.recorder import ASGIApp, Receive, Recorder, Scope, Send
+from credly_contract.config import ENVIRONMENT, Target
+from credly_contract.emulator import EmulatorServer
+from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, credly_error
+
+# With the bootstrap application, 121 applications: three pages at the documented default of 50.
+SEEDED_APPLICATIONS = 120
+# Hop-by-hop and length headers are the proxy's own business, not the integration's.
+_REQUEST_HEADERS_DROPPED = {b"host", b"content-length", b"connection", b"accept-encoding"}
+_RESPONSE_HEADERS_DROPPED = {
+    b"content-length",
+    b"content-encoding",
+    b"transfer-encoding",
+    b"connection",
+}
+
+
+class _Base:
+    kind = ""
+    recorder: Recorder
+    organization_id = client_id = client_secret = ""
+
+    def __init__(self) -> None:
+        self.transport_errors: list[str] = []
+
+    server: EmulatorServer | LoopbackServer
+
+    @property
+    def origin(self) -> str:
+        return self.server.origin
+
+    def environment(self) -> dict[str, str]:
+        """The five variables the integration is run with."""
+        values = {
+            "api_base_url": self.origin + API_PREFIX,
+            "token_url": self.origin + TOKEN_PATH,
+            "organization_id": self.organization_id,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
+        return {ENVIRONMENT[key]: value for key, value in values.items()}
+
+    def public(self) -> dict[str, str]:
+        """The certificate's target: what the integration was pointed at (never credentials)."""
+        return {
+            "kind": f"client integration ({self.kind} upstream)",
+            "api_base_url": self.origin + API_PREFIX,
+            "token_url": self.origin + TOKEN_PATH,
+            "organization_id": self.organization_id,
+        }
+
+    def known_secrets(self) -> list[str]:
+        return [self.client_secret]
+
+    def is_dead(self, token: str) -> bool:
+        return False
+
+    def __enter__(self) -> _Base:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.recorder.origin = self.origin
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+class EmulatedUpstream(_Base):
+    """A fresh emulator with one organization holding more applications than fit on one page."""
+
+    kind = "emulated"
+
+    def __init__(self, recorder: Recorder, seed_applications: int = SEEDED_APPLICATIONS) -> None:
+        super().__init__()
+        self.recorder = recorder
+        self.server = EmulatorServer(seed_applications=seed_applications, middleware=recorder.wrap)
+        recorder.upstream = self
+        bootstrap = self.server.bootstrap
+        self.organization_id = bootstrap.organization_id
+        self.client_id, self.client_secret = bootstrap.client_id, bootstrap.client_secret
+
+    def kill_token(self, token: str, injection: str) -> None:
+        store = self.server.store
+        if injection == TOKEN_EXPIRED:
+            store.clock.advance(store.token_lifetime)  # every token reaches its expires_in
+        elif token in store.tokens:
+            store.tokens[token].revoked = True
+
+    def known_secrets(self) -> list[str]:
+        return self.server.issued_secrets()
+
+
+class LiveUpstream(_Base):
+    """A recording reverse proxy on 127.0.0.1 in front of a live target. It forwards /oauth/token to the
+    target's token URL and /v1/... to its API, rewrites the target's API URL in answers (next_page_url)
+    to its own, and synthesizes what it cannot make the target do: 429, 503 and lost tokens (a token
+    the proxy declared dead answers 401 invalid_token from the proxy)."""
+
+    kind = "live"
+
+    def __init__(self, recorder: Recorder, target: Target, timeout: float = 10.0) -> None:
+        super().__init__()
+        self.recorder = recorder
+        self.target = target
+        self.timeout = timeout
+        self.organization_id = target.organization_id
+        self.client_id, self.client_secret = target.client_id, target.client_secret
+        self._dead: set[str] = set()
+        recorder.upstream = self
+        self.server = LoopbackServer(recorder.wrap(self.forward))
+
+    def kill_token(self, token: str, injection: str) -> None:
+        self._dead.add(token)
+
+    def is_dead(self, token: str) -> bool:
+        return token in self._dead
+
+    async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if path == TOKEN_PATH:
+            url = self.target.token_url
+        elif path.startswith(API_PREFIX + "/"):
+            url = self.target.api_base_url + path[len(API_PREFIX) :]
+        else:
+            await credly_error(404, f"No route matches {scope['method']} {path}")(
+                scope, receive, send
+            )
+            return
+        query = scope.get("query_string", b"")
+        if query:
+            url += "?" + query.decode("latin-1")
+        body = (await receive()).get("body", b"")
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _REQUEST_HEADERS_DROPPED]
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                response = await client.request(scope["method"], url, headers=headers, content=body)
+        except httpx.TransportError as error:
+            self.transport_errors.append(
+                f"{scope['method']} {url}: {type(error).__name__}: {error}"
+            )
+            await credly_error(502, "The live target could not be reached.")(scope, receive, send)
+            return
+        content = response.content
+        mine = self.origin + API_PREFIX
+        for theirs, ours in (
+            (self.target.api_base_url, mine),
+            (_json_escaped(self.target.api_base_url), _json_escaped(mine)),
+        ):
+            content = content.replace(theirs.encode(), ours.encode())
+        out = [
+            (k, v) for k, v in response.headers.raw if k.lower() not in _RESPONSE_HEADERS_DROPPED
+        ]
+        out.append((b"content-length", str(len(content)).encode()))
+        await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+        await send({"type": "http.response.body", "body": content})
+
+
+def _json_escaped(url: str) -> str:
+    return url.replace("/", "\\/")
+
+
+class LoopbackServer:
+    """An ASGI app served by uvicorn on 127.0.0.1 (a free port) in a background thread."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._socket.bind(("127.0.0.1", 0))
+        self.host, self.port = self._socket.getsockname()[:2]
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self._socket.listen(128)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True, name="proxy"
+        )
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the recording proxy failed to start")
+            self._thread.join(0.01)
+
+    def stop(self) -> None:
+        self._server.should_exit = self._server.force_exit = True
+        if self._thread is not None:
+            self._thread.join(5)
+        self._socket.close()

@@ -1,0 +1,303 @@
+"""`credly-contract certify-client` judged on example integrations (tests/integrations/sync.py): the careful
+one and its HTTP Basic variant certify; each defect fails exactly its CLIENT requirement, with evidence;
+the live upstream path works through the recording proxy against an emulator in another process.
+
+The example runs are slow-ish (each waits out a Retry-After), so they run concurrently, once per module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from credly_contract import cli
+from credly_contract.client_cert import command, upstream
+from credly_contract.client_cert.judges import JUDGES
+
+SYNC = Path(__file__).resolve().parent / "integrations" / "sync.py"
+# The example integration is a script, not a module of the project: load its defect table by path.
+_spec = importlib.util.spec_from_file_location("example_sync", SYNC)
+assert _spec is not None and _spec.loader is not None
+_sync = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_sync)
+DEFECTS: dict[str, str] = _sync.DEFECTS
+
+EXAMPLES = {"careful": [], "basic": ["--auth", "basic"]} | {
+    defect: ["--defect", defect] for defect in DEFECTS
+}
+EXPECTED_FAILURES = {"careful": set(), "basic": set()} | {d: {r} for d, r in DEFECTS.items()}
+# Requirements whose violation is a reaction to an injection: their evidence names it.
+REACTIONS = {"CLIENT-RENEWAL", "CLIENT-RETRY-AFTER", "CLIENT-BACKOFF"}
+
+
+def certify_client(reports: Path, *args: str, integration: list[str]) -> int:
+    return cli.main(
+        ["certify-client", "--reports-dir", str(reports), *args, "--", sys.executable, *integration]
+    )
+
+
+def certificate(reports: Path) -> dict:
+    return json.loads((reports / "certificate.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def example_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, Path]]:
+    root = tmp_path_factory.mktemp("examples")
+
+    def run(name: str) -> tuple[int, Path]:
+        out = root / name / "out"
+        out.mkdir(parents=True)
+        integration = [str(SYNC), "--out", str(out), *EXAMPLES[name]]
+        reports = root / name / "reports"
+        code = certify_client(reports, "--watch-dir", str(out), integration=integration)
+        return code, reports
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return dict(zip(EXAMPLES, pool.map(run, EXAMPLES), strict=True))
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_integration_fails_exactly_its_requirement(example, example_runs):
+    code, reports = example_runs[example]
+    cert = certificate(reports)
+    failed = {r["id"] for r in cert["requirements"] if r["status"] != "passed"}
+
+    assert failed == EXPECTED_FAILURES[example], cert["observations"]
+    assert code == (0 if not failed else 1)
+    assert cert["verdict"] == ("certified" if not failed else "not_certified")
+    for requirement in cert["requirements"]:
+        if requirement["status"] == "failed":
+            evidence = requirement["evidence"][0]
+            assert evidence["message"]
+            if requirement["id"] != "CLIENT-NO-LEAK" or example == "prints_token":
+                assert evidence["request"]["method"] in {"GET", "POST", "PUT", "DELETE"}
+            if requirement["id"] in REACTIONS:
+                assert evidence["injection"] in {"token_revoked", "rate_limited", "unavailable"}
+                assert evidence["reacted_to"]["response"]["status"] in {401, 429, 503}
+
+
+def test_every_client_requirement_is_broken_by_some_example():
+    assert set(DEFECTS.values()) == set(command.catalogue().requirements)
+
+
+def test_every_client_requirement_has_the_judge_its_catalogue_entry_names():
+    for rid, requirement in command.catalogue().requirements.items():
+        assert JUDGES[rid].__name__ == requirement.checked_by
+        assert JUDGES[rid].requirement == rid
+
+
+def test_the_certificate_names_every_injection_and_where_it_fired(example_runs):
+    cert = certificate(example_runs["careful"][1])
+
+    fired = {i["name"]: i["fired_at_exchange"] for i in cert["injections"]}
+    assert set(fired) == {"rate_limited", "unavailable", "token_revoked"}
+    assert all(isinstance(index, int) for index in fired.values())
+    assert cert["integration"]["exit_code"] == 0
+
+
+def test_a_client_certification_writes_the_server_certifications_artefacts(example_runs):
+    reports = example_runs["careful"][1]
+
+    names = {p.name for p in reports.iterdir()}
+    assert {"certificate.json", "certificate.html", "junit.xml", "manifest.sha256"} <= names
+    exchanges = json.loads((reports / "exchanges.json").read_text(encoding="utf-8"))
+    assert len(exchanges) == certificate(reports)["counts"]["requests_sent"]
+    assert {e.get("injection") for e in exchanges} >= {"rate_limited", "unavailable"}
+    assert len(list((reports / "allure-results").glob("*-result.json"))) == 14
+    junit = (reports / "junit.xml").read_text(encoding="utf-8")
+    assert junit.count("<testcase") == 14
+    listed = (reports / "manifest.sha256").read_text(encoding="utf-8")
+    assert all(name in listed for name in ("certificate.json", "junit.xml", "exchanges.json"))
+
+
+@pytest.fixture
+def emulators(monkeypatch) -> Iterator[list[upstream.EmulatedUpstream]]:
+    """Every emulated upstream certify-client starts, to read what it issued afterwards."""
+    started: list[upstream.EmulatedUpstream] = []
+
+    class Remembered(upstream.EmulatedUpstream):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(upstream, "EmulatedUpstream", Remembered)
+    yield started
+
+
+def test_no_issued_secret_reaches_the_console_or_any_artefact(tmp_path, capfd, emulators):
+    code = certify_client(tmp_path, integration=[str(SYNC), "--defect", "prints_token"])
+
+    assert code == 1
+    secrets = emulators[0].server.issued_secrets()
+    console = "".join(capfd.readouterr())
+    assert "<ACCESS_TOKEN_" in console  # the integration printed it; we showed it masked
+    written = [p.read_text(encoding="utf-8") for p in tmp_path.rglob("*") if p.is_file()]
+    for secret in secrets:
+        assert secret not in console
+        assert all(secret not in text for text in written)
+
+
+def test_a_hanging_integration_is_stopped_at_the_time_limit(tmp_path):
+    began = time.monotonic()
+    code = certify_client(
+        tmp_path, "--timeout-seconds", "1", integration=["-c", "import time; time.sleep(60)"]
+    )
+
+    assert code == 1
+    assert time.monotonic() - began < 30
+    cert = certificate(tmp_path)
+    statuses = {r["id"]: r for r in cert["requirements"]}
+    assert statuses["CLIENT-COMPLETES"]["status"] == "failed"
+    assert "within 1 s" in statuses["CLIENT-COMPLETES"]["evidence"][0]["message"]
+    assert statuses["CLIENT-BEARER"]["status"] == "not_run"
+    assert statuses["CLIENT-BEARER"]["reason"] == "the integration made no API call"
+
+
+def test_a_switched_off_injection_is_named_and_its_requirement_not_run(tmp_path):
+    code = certify_client(tmp_path, "--no-429", integration=[str(SYNC)])
+
+    cert = certificate(tmp_path)
+    retry_after = next(r for r in cert["requirements"] if r["id"] == "CLIENT-RETRY-AFTER")
+    assert code == 1
+    assert retry_after["status"] == "not_run"
+    assert "--no-429" in retry_after["reason"]
+    named = {i["name"]: i["switched_off_by"] for i in cert["injections"]}
+    assert named["rate_limited"] == "--no-429"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["certify-client"], "needs the integration's command after --"),
+        (["certify-client", "--", "/nonexistent/integration"], "cannot run the integration"),
+        (["certify-client", "--timeout-seconds", "0", "--", "true"], "--timeout-seconds"),
+        (["certify-client", "--upstream", "live", "--", "true"], "CREDLY_API_BASE_URL"),
+    ],
+    ids=["no-command", "missing-executable", "zero-timeout", "live-without-settings"],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, monkeypatch, tmp_path):
+    for variable in [v for v in os.environ if v.startswith("CREDLY_")]:
+        monkeypatch.delenv(variable)
+    monkeypatch.chdir(tmp_path)
+
+    code = cli.main(argv)
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def emulator_process() -> Iterator[dict[str, str]]:
+    """`credly-contract emulate` in its own process, standing in for staging."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "credly_contract.cli",
+            "emulate",
+            "--port",
+            "0",
+            "--seed-applications",
+            "120",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    settings: dict[str, str] = {}
+    assert process.stdout is not None
+    for line in process.stdout:
+        found = re.match(r"\s+export (CREDLY_\w+)=(\S+)", line)
+        if found:
+            settings[found[1]] = found[2]
+        if "CREDLY_FOREIGN_APPLICATION_ID" in settings:
+            break
+    yield settings
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.mark.parametrize(
+    ("integration", "failed"),
+    [
+        ([], set()),
+        (["--defect", "ignore_retry_after"], {"CLIENT-RETRY-AFTER"}),
+        (["--defect", "retry_dead_token"], {"CLIENT-RENEWAL"}),
+    ],
+    ids=["careful", "ignore_retry_after", "retry_dead_token"],
+)
+def test_live_upstream_judges_through_the_recording_proxy(
+    emulator_process, monkeypatch, tmp_path, integration, failed
+):
+    for variable, value in emulator_process.items():
+        monkeypatch.setenv(variable, value)
+
+    code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC), *integration])
+
+    cert = certificate(tmp_path)
+    assert {r["id"] for r in cert["requirements"] if r["status"] != "passed"} == failed
+    assert code == (1 if failed else 0)
+    assert "live upstream" in cert["target"]["kind"]
+    assert cert["target"]["api_base_url"] != emulator_process["CREDLY_API_BASE_URL"]
+
+
+def test_live_upstream_that_cannot_be_reached_exits_3(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("CREDLY_API_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("CREDLY_TOKEN_URL", "http://127.0.0.1:9/oauth/token")
+    monkeypatch.setenv("CREDLY_ORGANIZATION_ID", "org")
+    monkeypatch.setenv("CREDLY_CLIENT_ID", "client")
+    monkeypatch.setenv("CREDLY_CLIENT_SECRET", "not-a-real-secret")
+
+    code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC)])
+
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "unreachable" in err
+    assert "not-a-real-secret" not in err
+
+
+def test_standard_profile_also_expires_every_token_and_the_careful_integration_certifies(tmp_path):
+    code = certify_client(tmp_path, "--profile", "standard", integration=[str(SYNC)])
+
+    cert = certificate(tmp_path)
+    fired = {i["name"]: i["fired_at_exchange"] for i in cert["injections"]}
+    assert code == 0, cert["observations"]
+    assert fired["token_expired"] is not None
+    assert fired["token_expired"] > fired["token_revoked"]
+
+
+def test_the_html_certificate_names_the_integration_and_the_injection_a_failure_reacted_to(
+    example_runs,
+):
+    html = (example_runs["ignore_retry_after"][1] / "certificate.html").read_text(encoding="utf-8")
+
+    assert "Client integration certification" in html
+    assert "Reacting to the injection <code>rate_limited</code>" in html
+    assert "sync.py" in html
+
+
+def test_a_live_target_lost_during_the_run_is_an_error_not_a_failure(monkeypatch, tmp_path, capsys):
+    # Preflight passed (skipped here), then the target stopped answering: no HTTP answer is exit 3.
+    monkeypatch.setattr(command, "_preflight", lambda target: None)
+    monkeypatch.setenv("CREDLY_API_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("CREDLY_TOKEN_URL", "http://127.0.0.1:9/oauth/token")
+    monkeypatch.setenv("CREDLY_ORGANIZATION_ID", "org")
+    monkeypatch.setenv("CREDLY_CLIENT_ID", "client")
+    monkeypatch.setenv("CREDLY_CLIENT_SECRET", "not-a-real-secret")
+
+    code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC)])
+
+    assert code == 3
+    assert certificate(tmp_path)["verdict"] == "error"
+    assert "the live target did not answer" in capsys.readouterr().err
