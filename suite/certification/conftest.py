@@ -1,11 +1,15 @@
-"""Loads the certification plugin (options, fixtures, markers) for `pytest suite/certification`, and the
-schemathesis schemas aimed at the run's target."""
+"""Makes `pytest suite/certification` (or `pytest --pyargs credly_contract.certification`) a
+certification run of the whole catalogue, and aims the schemathesis schemas at the run's target."""
 
 import pytest
 from schemathesis import GenerationMode
 
 from credly_contract import st
-from credly_contract.plugin import *  # noqa: F403
+from credly_contract.plugin import activate
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    activate(config)
 
 
 @pytest.fixture(scope="session")

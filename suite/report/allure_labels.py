@@ -13,15 +13,16 @@ import allure
 from allure_commons.model2 import Status, StatusDetails
 
 from credly_contract import catalogue
+from credly_contract.catalogue import Requirement
 from credly_contract.scrub import scrub
 
 SEVERITY = {"MUST": allure.severity_level.CRITICAL, "SHOULD": allure.severity_level.NORMAL}
 REQUIREMENT_LABEL = "requirement"
 
 
-def label_test(requirement_ids: Iterable[str]) -> None:
+def label_test(requirements: Iterable[Requirement]) -> None:
     """Label the running test with what it proves; call it while the test is being set up."""
-    requirements = [catalogue.get(rid) for rid in requirement_ids]
+    requirements = list(requirements)
     if not requirements:
         return
     for requirement in requirements:
@@ -39,12 +40,14 @@ def report_failures(config: Any, failures: list[dict[str, Any]]) -> None:
     by CheckFailed.evidence()).
 
     Requirement failures recorded softly (``expect``, the passive checks) fail the pytest report
-    only after allure-pytest has read it, so the Allure result is corrected here."""
+    only after allure-pytest has read it, and allure-pytest calls any exception that is not an
+    AssertionError (a schemathesis failure group) "broken": a broken requirement is a failed test,
+    so the Allure result is corrected here."""
     listener = config.pluginmanager.get_plugin("allure_listener")
     if listener is None or not failures:
         return
     result = listener.allure_logger.get_test(None)
-    if result is not None and result.status in (None, Status.PASSED):
+    if result is not None and result.status in (None, Status.PASSED, Status.BROKEN):
         result.status = Status.FAILED
         result.statusDetails = StatusDetails(
             message=scrub("\n".join(f"{f['requirement']}: {f['message']}" for f in failures))
