@@ -4,14 +4,29 @@ by the plugin only when a run is a certification, so other pytest runs never see
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from credly_contract.checks import CheckFailed
 from credly_contract.config import Target
-from credly_contract.plugin import certification_of
 from credly_contract.session import CertificationRun
+
+if TYPE_CHECKING:
+    from credly_contract.plugin import Certification
+
+CERTIFICATION_KEY = pytest.StashKey["Certification"]()
+
+
+def certification_of(config: pytest.Config) -> Certification:
+    """The run's Certification plugin object; a clear usage error outside a certification run."""
+    plugin = config.stash.get(CERTIFICATION_KEY, None)
+    if plugin is None:
+        raise pytest.UsageError(
+            "the credly-contract fixtures need a certification run: pass --credly-target "
+            "emulated|live|replay (or set CREDLY_TARGET)"
+        )
+    return plugin
 
 
 @pytest.fixture(scope="session")

@@ -94,11 +94,11 @@ def run_suite(invocation: Invocation) -> tuple[ExitCode, Certification]:
     code = int(pytest.main(pytest_arguments(invocation), plugins=[certification]))
     sys.stdout.flush()
     error = certification.results.error
+    if error is not None:
+        print(f"credly-contract: {scrub(str(error))}", file=sys.stderr)
     if certification.certificate is not None:
         for line in verdict_lines(certification.certificate, certification.reports_dir):
             print(line)
-    elif error is not None:
-        print(f"credly-contract: {scrub(str(error))}", file=sys.stderr)
     return exit_code(code, certification), certification
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from credly_contract import catalogue
+from credly_contract import catalogue, fixtures
 from credly_contract.catalogue import Requirement
 from credly_contract.checks import CheckFailed
 from credly_contract.checks.oauth import token_response_not_cacheable
@@ -26,6 +26,7 @@ from credly_contract.checks.observations import undocumented_behaviour
 from credly_contract.checks.security import no_server_error, unauthorized_carries_bearer_challenge
 from credly_contract.client import Exchange, Limits, ReadOnlyViolation
 from credly_contract.config import ENVIRONMENT, ConfigError, TargetUnreachable
+from credly_contract.fixtures import CERTIFICATION_KEY
 from credly_contract.interrupts import Interrupts
 from credly_contract.profiles import PROFILES
 from credly_contract.report.allure_labels import label_test, report_failures
@@ -96,9 +97,6 @@ def pytest_configure(config: pytest.Config) -> None:
         activate(config)
 
 
-CERTIFICATION_KEY = pytest.StashKey["Certification"]()
-
-
 def activate(config: pytest.Config, *, scoped: bool = False) -> Certification:
     """Make this pytest run a certification (once): the suites' conftests call it; so does
     ``--credly-target``. ``scoped``: the run proves only the requirements its tests are tagged with."""
@@ -111,22 +109,10 @@ def activate(config: pytest.Config, *, scoped: bool = False) -> Certification:
         if not config.pluginmanager.is_registered(plugin):
             config.pluginmanager.register(plugin, PLUGIN_NAME)
         # The fixtures exist only in a certification run: other pytest runs never see their names.
-        from credly_contract import fixtures
-
         if not config.pluginmanager.is_registered(fixtures):
             config.pluginmanager.register(fixtures, "credly-fixtures")
         config.stash[CERTIFICATION_KEY] = plugin
     plugin.scoped = plugin.scoped or scoped
-    return plugin
-
-
-def certification_of(config: pytest.Config) -> Certification:
-    plugin = config.stash.get(CERTIFICATION_KEY, None)
-    if plugin is None:
-        raise pytest.UsageError(
-            "the credly-contract fixtures need a certification run: pass --credly-target "
-            "emulated|live|replay (or set CREDLY_TARGET)"
-        )
     return plugin
 
 
@@ -462,12 +448,16 @@ class Certification:
                     self.interrupts.received[0],
                 )
             )
-        # One line instead of pytest's "!!! KeyboardInterrupt !!!" block, which reads as a crash.
+        # One line instead of pytest's "!!! KeyboardInterrupt !!!" block (the crash location and a
+        # --full-trace hint), which reads as a crash: pytest prints only the message's line unless
+        # it names KeyboardInterrupt.
         terminal = self.config.pluginmanager.get_plugin("terminalreporter") if self.config else None
-        if terminal is not None and hasattr(terminal, "_keyboardinterrupt_memo"):
-            terminal._keyboardinterrupt_memo = None
-        why = self.interrupts.describe() or "Ctrl-C"
-        self.say(f"interrupted by {why}: stopping the run; cleanup follows")
+        memo = getattr(terminal, "_keyboardinterrupt_memo", None)
+        if self.interrupts.interrupted and getattr(memo, "reprcrash", None) is not None:
+            memo.reprcrash.message = (
+                f"credly-contract: interrupted by {self.interrupts.describe()}; "
+                "the run stopped and cleaned up"
+            )
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.interrupts.restore()

@@ -107,6 +107,5 @@ def verified_certificate(run_dir: Path) -> dict[str, Any]:
     if not problems:
         problems = consistency_problems(certificate)
     if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ReportInvalid(f"{source} is not a consistent certificate: {problems[0]}{more}")
+        raise ReportInvalid(f"{source} is not a consistent certificate: {'; '.join(problems)}")
     return certificate  # type: ignore[no-any-return]
