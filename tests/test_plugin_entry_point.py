@@ -165,3 +165,43 @@ def test_a_server_error_met_in_session_teardown_reaches_the_certificate(team_fol
     assert no_5xx["tests"] == ["test_team.py::test_something_with_an_audit_at_the_end (teardown)"]
     assert "/audit" in no_5xx["evidence"][0]["request"]["url"]
     assert issued["verdict"] == "not_certified"
+
+
+# A requirement failure that arrives inside an exception group, as schemathesis reports its checks.
+GROUPED_FAILURE = """
+import pytest
+
+from credly_contract.checks import CheckFailed
+
+
+@pytest.mark.requirement("TEAM-LIST-NEWEST")
+def test_a_failure_reported_the_way_schemathesis_does(certification):
+    raise ExceptionGroup("checks failed", [CheckFailed("TEAM-LIST-NEWEST", "the list was stale")])
+"""
+
+
+def test_allure_marks_a_requirement_failed_inside_an_exception_group_failed_not_broken(team_folder):
+    (team_folder / "test_team.py").write_text(GROUPED_FAILURE, encoding="utf-8")
+    done = pytest_run(
+        team_folder,
+        "test_team.py",
+        "--credly-target",
+        "emulated",
+        "--credly-requirements",
+        "team-requirements.yaml",
+        "--credly-reports-dir",
+        "reports",
+        "--alluredir",
+        "allure",
+        "-q",
+    )
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    (result,) = [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in (team_folder / "allure").glob("*-result.json")
+    ]
+    assert result["status"] == "failed"
+    team = next(
+        r for r in certificate(team_folder)["requirements"] if r["id"] == "TEAM-LIST-NEWEST"
+    )
+    assert team["status"] == "failed" and team["evidence"][0]["message"] == "the list was stale"
