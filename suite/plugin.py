@@ -134,6 +134,8 @@ class Certification:
         self.worker_facts: dict[str, Any] | None = None
         self._teardown_of = "session teardown"
         self._late_failures: dict[str, list[CheckFailed]] = {}
+        # What teardowns found, as recorded: an xdist worker hands it to the controller.
+        self._recorded_late: dict[str, list[dict[str, Any]]] = {}
 
     # -- set-up ------------------------------------------------------------------------------------
 
@@ -348,6 +350,7 @@ class Certification:
         for where, failures in self._late_failures.items():
             payload = [{"requirement": f.requirement, **f.evidence()} for f in failures]
             self.results.record(where, [], payload, completed=False)
+            self._recorded_late.setdefault(where, []).extend(payload)
             for failure in failures:
                 self.say(f"{where}: {failure.describe().splitlines()[0]}")
         self._late_failures.clear()
@@ -536,7 +539,7 @@ class Certification:
                     "requests_sent": results.requests_sent,
                     "observations": results.observations,
                     "error": results.error.public() if results.error else None,
-                    "late_failures": {},
+                    "late_failures": self._recorded_late,
                 }
             )
             return
