@@ -72,7 +72,8 @@ def normalized_body(body: bytes | str | None, content_type: str | None) -> bytes
             return json.dumps(scrub(json.loads(text)), ensure_ascii=False).encode()
         except ValueError:
             pass
-    return scrub(text).encode()
+    scrubbed: str = scrub(text)
+    return scrubbed.encode()
 
 
 @dataclass

@@ -46,14 +46,17 @@ class Subcommand:
     run: Callable[[argparse.Namespace], int]
 
 
-def _command_parser(commands: Any, name: str, help: str, epilog: str | None = None) -> Any:
-    return commands.add_parser(
+def _command_parser(
+    commands: Any, name: str, help: str, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
         name,
         help=help,
         description=help[0].upper() + help[1:] + ".",
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    return parser
 
 
 def _add_target_flags(parser: argparse.ArgumentParser, production_help: str | None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -381,7 +381,7 @@ class Certification:
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Iterator[Any]:
+    ) -> Generator[None, Any, Any]:
         report = yield
         if call.when == "call" or (call.when == "setup" and report.failed):
             self._judge(item, call, report)
@@ -390,7 +390,8 @@ class Certification:
 
     def _judge(self, item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
         ids = self.requirement_ids(item)
-        failures = list(item.stash.get(FAILURES_KEY, []))
+        recorded: list[CheckFailed] = item.stash.get(FAILURES_KEY, [])
+        failures = list(recorded)
         completed = not report.skipped
         if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
             found, others = _failures_from(call.excinfo.value)
@@ -420,20 +421,21 @@ class Certification:
             report.outcome = "failed"
             if completed:
                 report.longrepr = "\n\n".join(f.describe() for f in failures)
+        evidence = [{"requirement": f.requirement, **f.evidence()} for f in failures]
         payload = {
             "requirements": ids,
             "completed": completed and not report.skipped,
-            "failures": [{"requirement": f.requirement, **f.evidence()} for f in failures],
+            "failures": evidence,
         }
         report.user_properties.append(("credly", json.dumps(payload)))
         report.user_properties.append(("requirements", " ".join(ids)))
-        report_failures(item.config, payload["failures"])
+        report_failures(item.config, evidence)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.results.count(report.when, report.outcome)
         for name, value in report.user_properties:
             if name == "credly":
-                payload = json.loads(value)
+                payload = json.loads(str(value))
                 self.results.record(
                     report.nodeid + _param(report),
                     payload["requirements"],
@@ -455,7 +457,7 @@ class Certification:
         # --full-trace hint), which reads as a crash: pytest prints only the message's line unless
         # it names KeyboardInterrupt.
         terminal = self.config.pluginmanager.get_plugin("terminalreporter") if self.config else None
-        memo = getattr(terminal, "_keyboardinterrupt_memo", None)
+        memo: Any = getattr(terminal, "_keyboardinterrupt_memo", None)
         if self.interrupts.interrupted and getattr(memo, "reprcrash", None) is not None:
             memo.reprcrash.message = (
                 f"credly-contract: interrupted by {self.interrupts.describe()}; "

@@ -80,7 +80,8 @@ def load_metadata(folder: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path} lacks {', '.join(missing)}; re-record it with `credly-contract record`"
         )
-    return metadata
+    described: dict[str, Any] = metadata
+    return described
 
 
 def replay_folder(cassettes_dir: str | None) -> Path:

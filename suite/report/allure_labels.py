@@ -25,14 +25,15 @@ def label_test(requirements: Iterable[Requirement]) -> None:
     requirements = list(requirements)
     if not requirements:
         return
+    dynamic: Any = allure.dynamic  # allure-pytest ships no type hints
     for requirement in requirements:
-        allure.dynamic.label(REQUIREMENT_LABEL, requirement.id)
-        allure.dynamic.tag(requirement.id)
-    allure.dynamic.feature(*dict.fromkeys(r.feature for r in requirements))
+        dynamic.label(REQUIREMENT_LABEL, requirement.id)
+        dynamic.tag(requirement.id)
+    dynamic.feature(*dict.fromkeys(r.feature for r in requirements))
     # A test proving a MUST is as severe as its most severe requirement.
     level = "MUST" if any(r.level == "MUST" for r in requirements) else "SHOULD"
-    allure.dynamic.severity(SEVERITY[level])
-    allure.dynamic.link(catalogue.docs_url(), name="Credly documentation")
+    dynamic.severity(SEVERITY[level])
+    dynamic.link(catalogue.docs_url(), name="Credly documentation")
 
 
 def report_failures(config: Any, failures: list[dict[str, Any]]) -> None:

@@ -15,6 +15,7 @@ from credly_contract.cassettes import NOT_IN_CASSETTE, Cassettes, explain_mismat
 from credly_contract.checks import CheckFailed
 from credly_contract.checks.applications import application_objects_match_schema
 from credly_contract.client import Exchange
+from credly_contract.config import Target
 from credly_contract.fixtures import certification_of
 from credly_contract.plugin import Certification, activate
 from credly_contract.recording import PREFLIGHT
@@ -36,7 +37,9 @@ def cassettes(request: pytest.FixtureRequest) -> Iterator[Cassettes]:
     config = request.config
     plugin = certification_of(config)
 
-    def target():  # the run (and so the target) exists only once `certification` is built
+    def target() -> (
+        Target | None
+    ):  # the run (and so the target) exists only once `certification` is built
         return plugin.run.target if plugin.run is not None else None
 
     session = Cassettes.for_options(
