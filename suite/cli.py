@@ -457,6 +457,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("credly-contract: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # `credly-contract report DIR | head`: stop quietly, and keep Python's exit-time flush of
+        # the closed pipe from printing a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OUTPUT_CLOSED
 
 
 if __name__ == "__main__":
