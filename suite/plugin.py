@@ -398,7 +398,14 @@ class Certification:
             failures += found
             for other in others:
                 completed = False
-                if isinstance(other, ReadOnlyViolation):
+                if isinstance(other, KeyboardInterrupt):
+                    # Ctrl-C or SIGTERM that a library turned into a failed test (Hypothesis may):
+                    # nothing about the target was learnt; end the run the way the signal meant.
+                    self._note_interrupt()
+                    item.session.shouldstop = f"credly-contract: {self.results.error}"
+                    report.outcome = "skipped"
+                    report.longrepr = (str(item.path), 0, f"Skipped: {self.results.error}")
+                elif isinstance(other, ReadOnlyViolation):
                     # Refused before it was sent: under the read-only profile this test cannot run.
                     report.outcome = "skipped"
                     report.longrepr = (str(item.path), 0, f"Skipped: {other}")
@@ -443,26 +450,34 @@ class Certification:
                     payload["completed"],
                 )
 
+    def _note_interrupt(self) -> None:
+        received = self.interrupts.received
+        self.results.fail_run(
+            RunError(
+                ErrorKind.INTERRUPTED,
+                f"interrupted by {self.interrupts.describe() or 'Ctrl-C'}: the run did not finish",
+                received[0] if received else None,
+            )
+        )
+
     @pytest.hookimpl(trylast=True)
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         if self.interrupts.interrupted:
-            self.results.fail_run(
-                RunError(
-                    ErrorKind.INTERRUPTED,
-                    f"interrupted by {self.interrupts.describe()}: the run did not finish",
-                    self.interrupts.received[0],
-                )
-            )
-        # One line instead of pytest's "!!! KeyboardInterrupt !!!" block (the crash location and a
-        # --full-trace hint), which reads as a crash: pytest prints only the message's line unless
-        # it names KeyboardInterrupt.
-        terminal = self.config.pluginmanager.get_plugin("terminalreporter") if self.config else None
-        memo: Any = getattr(terminal, "_keyboardinterrupt_memo", None)
-        if self.interrupts.interrupted and getattr(memo, "reprcrash", None) is not None:
-            memo.reprcrash.message = (
-                f"credly-contract: interrupted by {self.interrupts.describe()}; "
-                "the run stopped and cleaned up"
-            )
+            self._note_interrupt()
+        # One line instead of pytest's "!!! KeyboardInterrupt !!!" block (a separator, the crash
+        # location and a --full-trace hint), which reads as a crash. `credly-contract` prints that
+        # line itself, with the verdict; under plain pytest the terminal reporter prints it.
+        terminal: Any = (
+            self.config.pluginmanager.get_plugin("terminalreporter") if self.config else None
+        )
+        if self.interrupts.interrupted and hasattr(terminal, "_report_keyboardinterrupt"):
+            line = f"credly-contract: {self.results.error}"
+
+            def one_line() -> None:
+                if not self.driven_by_cli:
+                    terminal.write_line(line)
+
+            terminal._report_keyboardinterrupt = one_line
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.interrupts.restore()
