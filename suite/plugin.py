@@ -503,12 +503,11 @@ class Certification:
                     "outside this run's scope: the cassette scenarios do not prove them; "
                     "`credly-contract certify` does"
                 )
-            elif results.scope is None and any(
-                o.status == NOT_RUN for o in results.outcomes.values()
-            ):
+            elif unproven := sum(o.status == NOT_RUN for o in results.outcomes.values()):
                 write(
-                    "credly-contract: a NOT_RUN requirement had no test that completed (skipped "
-                    "by the profile, or stopped): the certificate lists its tests"
+                    f"credly-contract: {unproven} requirement(s) are NOT_RUN: no test of this run "
+                    "proved them (not collected, skipped by the profile, or stopped); a "
+                    "certification needs every one"
                 )
         if self.cleanup_note:
             write(f"credly-contract: {self.cleanup_note}")
