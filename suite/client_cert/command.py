@@ -19,6 +19,7 @@ from credly_contract.client_cert.injections import CATALOGUE as INJECTIONS
 from credly_contract.client_cert.injections import PROFILES, Injector
 from credly_contract.config import ConfigError, guard_production, live_target
 from credly_contract.scrub import register, scrub
+from credly_contract.verdict import ErrorKind, RunError, Verdict
 
 if TYPE_CHECKING:  # the judges, recorder and reports load only when certify-client runs
     from credly_contract.client_cert.artefacts import Verdicts
@@ -87,12 +88,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run one client certification; returns the exit code."""
-    from credly_contract.cli import EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_UNREACHABLE
     from credly_contract.client_cert.artefacts import write_artefacts
     from credly_contract.client_cert.judges import ClientRun
     from credly_contract.client_cert.recorder import Recorder
     from credly_contract.client_cert.runner import run_integration
-    from credly_contract.plugin import reports_dir_for
+    from credly_contract.report.folders import run_folder
+    from credly_contract.session import new_run_id
 
     command = list(args.integration)
     if command[:1] == ["--"]:
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     recorder = Recorder(injector)
     upstream = _upstream(args.upstream, recorder)
     register(upstream.client_secret, "CLIENT_SECRET")
-    run_dir = reports_dir_for(args.reports_dir)
+    run_dir = run_folder(args.reports_dir, new_run_id())
     started_at = time.time()
     planned = ", ".join(i.name for i in injector.planned) or "nothing"
     with upstream:
@@ -135,8 +136,9 @@ def run(args: argparse.Namespace) -> int:
         register(secret, "ACCESS_TOKEN" if secret in client_run.issued else "CLIENT_SECRET")
     results, verdicts = judge(client_run)
     if upstream.transport_errors:
-        results.error = (
-            "unreachable: the live target did not answer: " + upstream.transport_errors[0]
+        results.error = RunError(
+            ErrorKind.UNREACHABLE,
+            scrub("the live target did not answer: " + upstream.transport_errors[0]),
         )
     extra = {
         "kind": "client",
@@ -169,12 +171,11 @@ def run(args: argparse.Namespace) -> int:
         if "reason" in requirement:
             print(f"  {requirement['id']} not run: {requirement['reason']}")
     print(f"certificate: {run_dir / 'certificate.json'} ({run_dir / 'certificate.html'})")
-    if certificate["verdict"] == "certified":
-        return EXIT_CERTIFIED
-    if certificate["verdict"] == "error":
-        print(f"credly-contract: {scrub(results.error)}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    return EXIT_NOT_COMPLIANT
+    verdict = Verdict(certificate["verdict"])
+    if results.error is not None:
+        print(f"credly-contract: {results.error}", file=sys.stderr)
+        return results.error.exit_code
+    return verdict.exit_code
 
 
 def _upstream(kind: str, recorder: Recorder) -> Any:
