@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from credly_contract.config import (
     ConfigError,
     denied_hosts_of,

@@ -58,6 +58,29 @@ class CheckFailed(AssertionError):
         return data
 
 
+class PrerequisiteFailed(CheckFailed):
+    """A contract break met while preparing a test (a scratch application, a token): it fails the
+    requirement it breaks, with evidence, and the test cannot go on, so the test proves nothing of its
+    own requirements (they are not_run with this reason unless another test proves them)."""
+
+    @classmethod
+    def of(cls, failure: CheckFailed) -> PrerequisiteFailed:
+        return cls(failure.requirement, failure.message, failure.exchange, failure.check)
+
+    def evidence(self) -> dict[str, Any]:
+        return {**super().evidence(), "prerequisite": True}
+
+
+def prerequisite(run_check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a check on an answer a test needs to go on; a failure becomes PrerequisiteFailed."""
+    try:
+        return run_check(*args, **kwargs)
+    except PrerequisiteFailed:
+        raise
+    except CheckFailed as failure:
+        raise PrerequisiteFailed.of(failure) from None
+
+
 def check(requirement_id: str) -> Callable[[F], F]:
     """Bind a check function to the requirement it proves."""
 
