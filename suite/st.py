@@ -26,18 +26,6 @@ from credly_contract.ledger import resource_name
 from credly_contract.session import CertificationRun
 
 TOKEN_OPERATION = "createAccessToken"
-OPERATION_REQUIREMENT = {
-    "listOAuthApplications": "APP-LIST",
-    "getOAuthApplication": "APP-GET",
-    "createOAuthApplication": "APP-CREATE",
-    "updateOAuthApplication": "APP-UPDATE",
-    "deleteOAuthApplication": "APP-DELETE",
-    "listIssuedBadges": "BADGES-LIST",
-}
-REQUEST_SCHEMAS = {
-    "createOAuthApplication": "OAuthApplicationCreate",
-    "updateOAuthApplication": "OAuthApplicationUpdate",
-}
 
 
 class RequirementFailure(Failure):
@@ -125,12 +113,12 @@ def operation_conforms(exchange: Exchange, operation_id: str) -> None:
     ):
         if problem:
             raise CheckFailed(
-                OPERATION_REQUIREMENT[operation_id], problem, exchange, "operation_conforms"
+                spec.requirement_of(operation_id), problem, exchange, "operation_conforms"
             )
 
 
 def _request_violations(case: Any, operation_id: str) -> list[str]:
-    schema_name = REQUEST_SCHEMAS.get(operation_id)
+    schema_name = spec.operations()[operation_id]["request_schema"]
     if schema_name is None or case.body is None:
         return []
     return spec.schema_errors(schema_name, case.body)
@@ -199,7 +187,7 @@ def load_schema(
 
         def get(self, case: Any, ctx: Any) -> str:
             run.tokens.forget()
-            return run.tokens.get("oauth_applications", "issued_badges")
+            return run.tokens.get(*spec.api_scopes())
 
         def set(self, case: Any, data: str, ctx: Any) -> None:
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}

@@ -12,8 +12,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from credly_contract import spec
 from credly_contract.emulator import oauth
-from credly_contract.emulator.store import DEFAULT_PER, MAX_PER, Creator, Invalid, NotFound, Page, Store
+from credly_contract.emulator.store import (
+    DEFAULT_PER,
+    MAX_PER,
+    Creator,
+    Invalid,
+    NotFound,
+    Page,
+    Store,
+)
 
 API_PREFIX = "/v1"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -91,8 +100,10 @@ def _list_envelope(request: Request, data: list[Any], page: Page) -> dict[str, A
 Handler = Callable[[Request, Store, oauth.Token | None], Awaitable[Response]]
 
 
-def api(scope: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    """Wrap a handler with Bearer authentication, scope and tenant rules, and the error mapping."""
+def api(operation_id: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Wrap the handler of a contract operation with Bearer authentication, the scope the contract's
+    security requirement names for it, the tenant rules, and the error mapping."""
+    scope = spec.required_scope(operation_id)
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -135,7 +146,7 @@ def _app_id(request: Request) -> int:
     return int(raw)
 
 
-@api("oauth_applications")
+@api("listOAuthApplications")
 async def list_applications(request: Request, store: Store, token: oauth.Token | None) -> Response:
     org_id = request.path_params["organization_id"]
     page_no = _positive_int(request, "page", 1)
@@ -149,7 +160,7 @@ async def list_applications(request: Request, store: Store, token: oauth.Token |
     return JSONResponse(envelope)
 
 
-@api("oauth_applications")
+@api("createOAuthApplication")
 async def create_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
     fields = await _json_object(request)
     creator_app = oauth.application_of(store, token)
@@ -162,13 +173,13 @@ async def create_application(request: Request, store: Store, token: oauth.Token 
     return JSONResponse(body, status)
 
 
-@api("oauth_applications")
+@api("getOAuthApplication")
 async def get_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
     app = store.application(request.path_params["organization_id"], _app_id(request))
     return JSONResponse({"data": store.application_json(app), "metadata": {}})
 
 
-@api("oauth_applications")
+@api("updateOAuthApplication")
 async def update_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
     fields = await _json_object(request)
     app_id = _app_id(request)
@@ -176,7 +187,7 @@ async def update_application(request: Request, store: Store, token: oauth.Token 
     return JSONResponse({"data": store.application_json(app), "metadata": {}})
 
 
-@api("oauth_applications")
+@api("deleteOAuthApplication")
 async def delete_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
     store.delete_application(request.path_params["organization_id"], _app_id(request))
     if "delete_returns_200" in store.faults:
@@ -184,7 +195,7 @@ async def delete_application(request: Request, store: Store, token: oauth.Token 
     return Response(status_code=204)
 
 
-@api("issued_badges")
+@api("listIssuedBadges")
 async def list_badges(request: Request, store: Store, token: oauth.Token | None) -> Response:
     org = store.organization(request.path_params["organization_id"])
     page_no = _positive_int(request, "page", 1)

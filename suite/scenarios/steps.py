@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from credly_contract.checks.applications import application_objects, create_answers_201_with_application
+from credly_contract.checks.applications import (
+    application_objects,
+    create_answers_201_with_application,
+)
 from credly_contract.client import ApiClient, Exchange
 from credly_contract.ledger import resource_name
 from credly_contract.session import Resources
