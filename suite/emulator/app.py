@@ -36,7 +36,10 @@ def credly_error(status: int, message: str, headers: dict[str, str] | None = Non
     return JSONResponse({"data": {"message": message}, "metadata": {}}, status, headers=headers)
 
 
-def _positive_int(request: Request, name: str, default: int, maximum: int | None = None) -> int:
+def _positive_int(request: Request, name: str, default: int, cap: int | None = None) -> int:
+    """A positive whole-number query parameter. Values above ``cap`` are served at the cap (the docs
+    name no maximum page size, so a larger ``per`` is valid by the contract: it is capped, as Rails
+    paginators do, and metadata.per says what was applied)."""
     raw = request.query_params.get(name)
     if raw is None:
         return default
@@ -47,10 +50,9 @@ def _positive_int(request: Request, name: str, default: int, maximum: int | None
     store: Store = request.app.state.store
     if value == 0 and name == "per" and "per_zero_500" in store.faults:
         return 0
-    if value < 1 or (maximum is not None and value > maximum):
-        bound = f"between 1 and {maximum}" if maximum else "at least 1"
-        raise BadRequest(f"{name} must be {bound}, not {value}")
-    return value
+    if value < 1:
+        raise BadRequest(f"{name} must be at least 1, not {value}")
+    return min(value, cap) if cap is not None else value
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -226,11 +228,19 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return credly_error(404, f"No route matches {request.method} {request.url.path}")
 
 
+def allowed_methods(scope: Any) -> list[str]:
+    """Every method the routing table serves on the request's path (RFC 9110 §15.5.6: a 405 names
+    them all in Allow), not only those of the first route that matched the path."""
+    methods: set[str] = set()
+    for route in ROUTES:
+        if route.path_regex.match(scope["path"]):
+            methods |= set(route.methods or ())
+    return sorted(methods)
+
+
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
-    allow = (
-        getattr(exc, "headers", None) or {}
-    )  # Starlette names the allowed methods (RFC 9110 §15.5.6)
-    return credly_error(405, f"{request.method} is not allowed on {request.url.path}", dict(allow))
+    allow = {"Allow": ", ".join(allowed_methods(request.scope))}
+    return credly_error(405, f"{request.method} is not allowed on {request.url.path}", allow)
 
 
 APPLICATIONS = API_PREFIX + "/organizations/{organization_id}/oauth_applications"
