@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from credly_contract import catalogue
+from credly_contract import catalogue, st
 from credly_contract.checks import CheckFailed, Tally, registry, tallying
 from credly_contract.checks.applications import delete_answers_204_without_body
 from credly_contract.client import Exchange
@@ -47,3 +47,32 @@ def test_the_tally_counts_each_judgement_and_each_failure_per_check():
         "judged": 3,
         "failed": 1,
     }
+
+
+class SchemaFailure:
+    """Stands in for schemathesis's JsonSchemaError: only where in the answer it failed matters."""
+
+    def __init__(self, *path: str | int) -> None:
+        self.instance_path = list(path)
+
+
+@pytest.mark.parametrize(
+    ("check", "path", "operation_id", "status", "requirement"),
+    [
+        ("not_a_server_error", (), "listOAuthApplications", 500, "SEC-NO-5XX"),
+        ("status_code_conformance", (), "createOAuthApplication", 200, "APP-CREATE"),
+        ("content_type_conformance", (), "listOAuthApplications", 200, "APP-LIST"),
+        ("response_schema_conformance", ("data", 0, "secret"), "listOAuthApplications", 200,
+         "APP-SECRET-ONCE"),
+        ("response_schema_conformance", ("data", "created_at"), "getOAuthApplication", 200,
+         "APP-SCHEMA"),
+        ("response_schema_conformance", ("metadata", "per"), "listIssuedBadges", 200, "PAGE-META"),
+        ("response_schema_conformance", (), "listIssuedBadges", 200, "BADGES-LIST"),
+        ("response_headers_conformance", (), "getOAuthApplication", 401, "BEARER-CHALLENGE"),
+    ],
+)  # fmt: skip
+def test_built_in_schemathesis_failures_map_to_the_requirement_they_break(
+    check, path, operation_id, status, requirement
+):
+    assert st.requirement_for(check, SchemaFailure(*path), operation_id, status) == requirement
+    assert requirement in {c.requirement for c in registry().values() if check in c.name}

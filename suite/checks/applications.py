@@ -76,6 +76,13 @@ def create_answers_201_with_application(exchange: Exchange, sent: dict[str, Any]
 
 
 @check("APP-CREATE")
+def created_id_is_new(exchange: Exchange, created_id: Any, known_ids: set[Any]) -> None:
+    """A create names a new application: its id is not one the server gave out before."""
+    if created_id in known_ids:
+        raise Violation(f"create answered id {created_id!r}, which an earlier create had", exchange)
+
+
+@check("APP-CREATE")
 def created_application_is_readable(exchange: Exchange, created: dict[str, Any]) -> None:
     """A get right after create answers the same application."""
     if exchange.status != 200:
