@@ -90,9 +90,12 @@ def test_every_client_requirement_is_broken_by_some_example():
     assert set(DEFECTS.values()) == set(command.catalogue().requirements)
 
 
-def test_every_client_requirement_has_the_judge_its_catalogue_entry_names():
-    for rid, requirement in command.catalogue().requirements.items():
-        assert JUDGES[rid].__name__ == requirement.checked_by
+def test_every_client_requirement_has_one_registered_judge():
+    from credly_contract.checks import registry
+
+    for rid in command.catalogue().requirements:
+        registered = [c.name for c in registry().values() if c.requirement == rid]
+        assert registered == [JUDGES[rid].check_name]
         assert JUDGES[rid].requirement == rid
 
 
