@@ -60,11 +60,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="quick",
+        help="quick (the default) or standard (also lets every token expire mid-run)",
+    )
     parser.add_argument(
         "--reports-dir", default=None, help="default reports/<UTC timestamp>-<run id>/"
     )
-    parser.add_argument("--upstream", choices=["emulated", "live"], default="emulated")
+    parser.add_argument(
+        "--upstream",
+        choices=["emulated", "live"],
+        default="emulated",
+        help="emulated (a fresh seeded emulator, the default) or live (a recording proxy in front "
+        "of the CREDLY_* live target)",
+    )
     parser.add_argument(
         "--timeout-seconds",
         type=float,
@@ -82,7 +93,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         help="a folder the integration writes to; no secret may appear in its files",
     )
-    parser.add_argument("integration", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+    parser.add_argument(
+        "integration",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND ...",
+        help="the integration's own task, run with the five CREDLY_* variables",
+    )
     return parser
 
 
