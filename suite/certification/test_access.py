@@ -187,13 +187,9 @@ def test_foreign_application_is_not_reachable_through_the_own_organization(
 def test_deleting_an_application_revokes_its_tokens_and_credentials(
     api, target, apps, expect, mutating
 ):
-    _, created = apps.new_application("revoke")
-    secret = (created or {}).get("secret")
-    if not isinstance(secret, str) or not secret:
-        pytest.skip(
-            "the create response showed no secret, so revocation cannot be tried (see APP-SECRET-ONCE)"
-        )
-    issued = api.request_token("oauth_applications", client_id=created["uid"], client_secret=secret)
+    exchange, created = apps.new_application("revoke")
+    credentials = apps.credentials(exchange)
+    issued = api.request_token("oauth_applications", **credentials)
     token = (issued.json() or {}).get("access_token")
     if issued.status != 200 or not token:
         pytest.skip("the new application's credentials got no token (see APP-CREDENTIALS)")
@@ -201,5 +197,5 @@ def test_deleting_an_application_revokes_its_tokens_and_credentials(
     expect(
         security.deleted_application_token_refused, api.get(target.applications_url(), token=token)
     )
-    again = api.request_token("oauth_applications", client_id=created["uid"], client_secret=secret)
+    again = api.request_token("oauth_applications", **credentials)
     expect(security.deleted_application_credentials_refused, again)
