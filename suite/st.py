@@ -14,7 +14,6 @@ from typing import Any
 import requests
 import schemathesis
 from schemathesis import GenerationMode
-from schemathesis.core import NotSet
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -22,6 +21,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core import NotSet
 from schemathesis.core.failures import Failure, FailureGroup
 
 from credly_contract import spec
