@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from credly_contract import spec
+from credly_contract import plugin, spec
 from credly_contract.checks import security
 
 
@@ -146,7 +146,9 @@ def _foreign_organizations(target) -> list[str]:
 @pytest.mark.parametrize(
     "operation", [o for o in OPERATIONS if o.scope == "oauth_applications"], ids=lambda o: o.name
 )
-def test_token_cannot_act_on_another_organization(api, apps, tokens, profile, operation, expect):
+def test_token_cannot_act_on_another_organization(
+    api, apps, tokens, profile, operation, expect, pytestconfig
+):
     _skip_if_read_only(operation, profile)
     token = tokens.get(*spec.api_scopes())
     for organization_id in _foreign_organizations(apps.target):
@@ -156,6 +158,16 @@ def test_token_cannot_act_on_another_organization(api, apps, tokens, profile, op
             exchange,
             f"{operation.method} {operation.name} on organization {organization_id}",
         )
+        if 400 <= exchange.status < 500:
+            # Which refusal (403 or 404) is the server's choice: the docs do not say.
+            pytestconfig.stash[plugin.RESULTS_KEY].observe(
+                {
+                    "kind": "tenant_refusal",
+                    "detail": f"another organization's applications are refused with "
+                    f"{exchange.status} (the docs do not say 403 or 404)",
+                    "example": exchange.summary(),
+                }
+            )
 
 
 @pytest.mark.requirement("SEC-TENANT")
