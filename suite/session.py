@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from credly_contract import spec
-from credly_contract.checks import CheckFailed, prerequisite
+from credly_contract.checks import CheckFailed, Tally, prerequisite
 from credly_contract.checks.applications import (
     create_answers_201_with_application,
     created_application_has_uid,
@@ -314,6 +314,9 @@ class CertificationRun:
         self.ledger = Ledger(work_dir / f"ledger-{run_id}.jsonl", run_id)
         self.resources = Resources(self.client, self.tokens, self.ledger)
         self.client.read_only = profile.read_only
+        # How often each check judged during this run; counted while `checks.tallying(run.tally)`
+        # is in force (the plugin holds it for the session), read with `run.tally.by_requirement()`.
+        self.tally = Tally()
 
     def preflight(self) -> None:
         """Prove the configuration before any test: credentials, scopes, organization."""
