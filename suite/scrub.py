@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
+from typing import Any, overload
 
 SECRET_KEYS = {
     "client_secret": "CLIENT_SECRET",
@@ -102,6 +102,12 @@ def _kind(field: str) -> str:
 SCRUBBER = Scrubber()
 
 
+@overload
+def scrub(value: str) -> str: ...
+@overload
+def scrub(value: dict[str, Any]) -> dict[str, Any]: ...
+@overload
+def scrub(value: Any) -> Any: ...
 def scrub(value: Any) -> Any:
     """Mask every known or recognisable secret in a string or a JSON-like structure."""
     return SCRUBBER.data(value)

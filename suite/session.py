@@ -153,9 +153,11 @@ class Resources:
         """The id of an application this run created, for generated updates and deletes to hit."""
         for entry in self.ledger.outstanding():
             if entry["organization_id"] == self.target.organization_id:
-                return entry["application_id"]
+                owned: ApplicationId = entry["application_id"]
+                return owned
         _, data = self.new_application("scratch")
-        return data["id"]
+        created: ApplicationId = data["id"]
+        return created
 
     def readable_application(self) -> ApplicationId:
         """An application id to read: a scratch one, or under a read-only client, the first existing one

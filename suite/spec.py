@@ -24,7 +24,8 @@ _SPEC_URI = "urn:credly-contract:openapi"
 @cache
 def document() -> dict[str, Any]:
     """The parsed OpenAPI document."""
-    return yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    parsed: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    return parsed
 
 
 def spec_sha256() -> str:
@@ -32,13 +33,15 @@ def spec_sha256() -> str:
 
 
 @cache
-def _registry() -> Registry:
-    resource = Resource.from_contents(document(), default_specification=DRAFT202012)
-    return Registry().with_resource(_SPEC_URI, resource)
+def _registry() -> Registry[Any]:
+    resource: Resource[Any] = Resource.from_contents(document(), default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource(_SPEC_URI, resource)
+    return registry
 
 
 def _format_checker() -> jsonschema.FormatChecker:
-    return jsonschema.Draft202012Validator.FORMAT_CHECKER
+    checker: jsonschema.FormatChecker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    return checker
 
 
 @cache
@@ -131,4 +134,5 @@ def response_schema_ref(operation_id: str, status: int) -> str | None:
     content = response.get("content", {}).get("application/json")
     if content is None:
         return None
-    return content["schema"]["$ref"]
+    ref: str = content["schema"]["$ref"]
+    return ref

@@ -275,12 +275,12 @@ def prepare(run: CertificationRun, case: Any) -> None:
         body["name"] = resource_name(run.run_id, "st " + body["name"][:60])
 
 
-def send(run: CertificationRun, case: Any) -> tuple[Any, Exchange]:
+def send(run: CertificationRun, case: Any) -> tuple[schemathesis.Response, Exchange]:
     """Send a generated case through the run's one client (budget, rate limit, 429 and gateway
     retries, read-only refusal); returns schemathesis's response (for links) and our Exchange."""
     prepare(run, case)
     url = run.target.api_base_url + case.formatted_path
-    sent: list[Any] = []
+    sent: list[schemathesis.Response] = []
 
     def transmit() -> Exchange:
         try:

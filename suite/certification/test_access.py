@@ -9,8 +9,13 @@ from typing import Any
 
 import pytest
 
-from credly_contract import plugin, spec
-from credly_contract.checks import security
+from credly_contract import spec
+from credly_contract.checks import Expect, security
+from credly_contract.client import ApiClient, Exchange
+from credly_contract.config import Target
+from credly_contract.fixtures import certification_of
+from credly_contract.profiles import Profile
+from credly_contract.session import CertificationRun, Resources, Tokens
 
 
 @dataclass(frozen=True)
@@ -20,7 +25,7 @@ class Operation:
 
     name: str
     operation_id: str
-    url: Callable[[Any, Any, str | None], str]
+    url: Callable[[Target, Resources, str | None], str]
     body: dict[str, Any] | None = None
 
     @property
@@ -73,13 +78,13 @@ def another_scope(scope: str) -> str:
 
 
 def call(
-    api,
-    apps,
+    api: ApiClient,
+    apps: Resources,
     operation: Operation,
     token: str | None,
     organization_id: str | None = None,
     headers: dict[str, str] | None = None,
-):
+) -> Exchange:
     body = None
     if operation.body is not None:
         body = {k: (apps.name("probe") if k == "name" else v) for k, v in operation.body.items()}
@@ -90,7 +95,7 @@ def call(
     return exchange
 
 
-def _skip_if_read_only(operation: Operation, profile) -> None:
+def _skip_if_read_only(operation: Operation, profile: Profile) -> None:
     if operation.mutates and profile.read_only:
         pytest.skip("the read-only profile changes nothing")
 
@@ -98,8 +103,13 @@ def _skip_if_read_only(operation: Operation, profile) -> None:
 @pytest.mark.requirement("SCOPE-ENFORCED")
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda o: o.name)
 def test_operation_refuses_a_token_without_its_scope_and_accepts_one_with_it(
-    api, apps, tokens, profile, operation, expect
-):
+    api: ApiClient,
+    apps: Resources,
+    tokens: Tokens,
+    profile: Profile,
+    operation: Operation,
+    expect: Expect,
+) -> None:
     _skip_if_read_only(operation, profile)
     refused = call(api, apps, operation, tokens.get(another_scope(operation.scope)))
     expect(security.token_without_scope_refused, refused, operation.scope)
@@ -120,8 +130,14 @@ def test_operation_refuses_a_token_without_its_scope_and_accepts_one_with_it(
     ids=["missing", "malformed", "empty", "unknown"],
 )
 def test_operation_requires_a_valid_bearer_token(
-    api, apps, profile, operation, how, authorization, expect
-):
+    api: ApiClient,
+    apps: Resources,
+    profile: Profile,
+    operation: Operation,
+    how: str,
+    authorization: str | None,
+    expect: Expect,
+) -> None:
     _skip_if_read_only(operation, profile)
     headers = {"Authorization": authorization} if authorization else None
     exchange = call(api, apps, operation, None, headers=headers)
@@ -132,12 +148,14 @@ def test_operation_requires_a_valid_bearer_token(
 
 
 @pytest.mark.requirement("BADGES-LIST")
-def test_badges_list_answers_the_pagination_envelope(api, target, tokens):
+def test_badges_list_answers_the_pagination_envelope(
+    api: ApiClient, target: Target, tokens: Tokens
+) -> None:
     exchange = api.get(target.badges_url(), token=tokens.get("issued_badges"))
     security.badges_list_answers_pagination_envelope(exchange)
 
 
-def _foreign_organizations(target) -> list[str]:
+def _foreign_organizations(target: Target) -> list[str]:
     found = [target.foreign_organization_id] if target.foreign_organization_id else []
     return [*found, str(uuid.uuid4())]
 
@@ -147,8 +165,14 @@ def _foreign_organizations(target) -> list[str]:
     "operation", [o for o in OPERATIONS if o.scope == "oauth_applications"], ids=lambda o: o.name
 )
 def test_token_cannot_act_on_another_organization(
-    api, apps, tokens, profile, operation, expect, pytestconfig
-):
+    api: ApiClient,
+    apps: Resources,
+    tokens: Tokens,
+    profile: Profile,
+    operation: Operation,
+    expect: Expect,
+    pytestconfig: pytest.Config,
+) -> None:
     _skip_if_read_only(operation, profile)
     token = tokens.get(*spec.api_scopes())
     for organization_id in _foreign_organizations(apps.target):
@@ -160,7 +184,7 @@ def test_token_cannot_act_on_another_organization(
         )
         if 400 <= exchange.status < 500:
             # Which refusal (403 or 404) is the server's choice: the docs do not say.
-            pytestconfig.stash[plugin.RESULTS_KEY].observe(
+            certification_of(pytestconfig).results.observe(
                 {
                     "kind": "tenant_refusal",
                     "detail": f"another organization's applications are refused with "
@@ -173,8 +197,14 @@ def test_token_cannot_act_on_another_organization(
 @pytest.mark.requirement("SEC-TENANT")
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 def test_foreign_application_is_not_reachable_through_the_own_organization(
-    api, target, tokens, certification, method, expect, profile
-):
+    api: ApiClient,
+    target: Target,
+    tokens: Tokens,
+    certification: CertificationRun,
+    method: str,
+    expect: Expect,
+    profile: Profile,
+) -> None:
     """Another organization's application id, asked for under our own organization's path."""
     if method != "GET" and profile.read_only:
         pytest.skip("the read-only profile changes nothing")
@@ -197,8 +227,8 @@ def test_foreign_application_is_not_reachable_through_the_own_organization(
 
 @pytest.mark.requirement("SEC-REVOKE-ON-DELETE")
 def test_deleting_an_application_revokes_its_tokens_and_credentials(
-    api, target, apps, expect, mutating
-):
+    api: ApiClient, target: Target, apps: Resources, expect: Expect, mutating: None
+) -> None:
     exchange, created = apps.new_application("revoke")
     credentials = apps.credentials(exchange)
     issued = api.request_token("oauth_applications", **credentials)

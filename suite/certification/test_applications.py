@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from credly_contract.checks import Expect
 from credly_contract.checks import applications as app_checks
-from credly_contract.session import list_all
+from credly_contract.client import ApiClient
+from credly_contract.config import Target
+from credly_contract.session import Resources, Tokens, list_all
 
 
-def _listed_ids(api, target, tokens) -> set[int]:
+def _listed_ids(api: ApiClient, target: Target, tokens: Tokens) -> set[Any]:
+    """The ids the server lists, as it wrote them (the checks judge their type)."""
     return {a.get("id") for a in list_all(api, target, tokens.get("oauth_applications"))}
 
 
 @pytest.mark.requirement("APP-LIST", "APP-SCHEMA", "APP-SECRET-ONCE")
-def test_list_answers_data_and_metadata(api, target, tokens, expect):
+def test_list_answers_data_and_metadata(
+    api: ApiClient, target: Target, tokens: Tokens, expect: Expect
+) -> None:
     exchange = api.get(target.applications_url(), token=tokens.get("oauth_applications"))
     app_checks.list_answers_200_with_data_and_metadata(exchange)
     expect(app_checks.application_objects_match_schema, exchange)
@@ -24,8 +32,13 @@ def test_list_answers_data_and_metadata(api, target, tokens, expect):
     "APP-CREATE", "APP-SECRET-ONCE", "APP-SCHEMA", "APP-GET", "APP-CREDENTIALS"
 )
 def test_create_answers_201_and_the_application_is_readable(
-    api, target, tokens, apps, expect, mutating
-):
+    api: ApiClient,
+    target: Target,
+    tokens: Tokens,
+    apps: Resources,
+    expect: Expect,
+    mutating: None,
+) -> None:
     sent = {"name": apps.name("create"), "description": "Proves APP-CREATE."}
     exchange = apps.create(sent)
     created = app_checks.create_answers_201_with_application(exchange, sent)
@@ -41,13 +54,13 @@ def test_create_answers_201_and_the_application_is_readable(
 
 
 @pytest.mark.requirement("APP-CREATE")
-def test_create_without_description_is_accepted(apps, mutating):
+def test_create_without_description_is_accepted(apps: Resources, mutating: None) -> None:
     sent = {"name": apps.name("no-description")}
     app_checks.create_answers_201_with_application(apps.create(sent), sent)
 
 
 @pytest.mark.requirement("APP-GET")
-def test_unknown_application_answers_404(api, target, tokens):
+def test_unknown_application_answers_404(api: ApiClient, target: Target, tokens: Tokens) -> None:
     exchange = api.get(
         target.application_url(2_000_000_000), token=tokens.get("oauth_applications")
     )
@@ -61,8 +74,14 @@ def test_unknown_application_answers_404(api, target, tokens):
     ids=["empty", "description-only", "empty-name", "blank-name", "null-name"],
 )
 def test_create_without_a_name_is_refused_and_creates_nothing(
-    api, target, tokens, apps, body, expect, mutating
-):
+    api: ApiClient,
+    target: Target,
+    tokens: Tokens,
+    apps: Resources,
+    body: dict[str, Any],
+    expect: Expect,
+    mutating: None,
+) -> None:
     before = _listed_ids(api, target, tokens)
     exchange = apps.create(body)
     expect(app_checks.nameless_create_refused, exchange, body)
@@ -80,8 +99,14 @@ def test_create_without_a_name_is_refused_and_creates_nothing(
     ids=["name-only", "description-only", "both"],
 )
 def test_update_persists_sent_fields_and_keeps_the_rest(
-    api, target, tokens, apps, change, expect, mutating
-):
+    api: ApiClient,
+    target: Target,
+    tokens: Tokens,
+    apps: Resources,
+    change: dict[str, str],
+    expect: Expect,
+    mutating: None,
+) -> None:
     _, created = apps.new_application("update")
     sent = {k: (apps.name(v) if k == "name" else v) for k, v in change.items()}
     exchange = api.put(
@@ -96,8 +121,13 @@ def test_update_persists_sent_fields_and_keeps_the_rest(
 
 @pytest.mark.requirement("APP-DELETE")
 def test_delete_answers_204_and_the_application_is_gone(
-    api, target, tokens, apps, expect, mutating
-):
+    api: ApiClient,
+    target: Target,
+    tokens: Tokens,
+    apps: Resources,
+    expect: Expect,
+    mutating: None,
+) -> None:
     _, created = apps.new_application("delete")
     exchange = apps.delete(created["id"])
     app_checks.delete_answers_204_without_body(exchange)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
+from credly_contract.checks import Expect, security
 from credly_contract.checks import applications as app_checks
-from credly_contract.checks import security
-from credly_contract.session import list_all
+from credly_contract.client import ApiClient, Exchange
+from credly_contract.config import Target
+from credly_contract.profiles import Profile
+from credly_contract.session import Resources, Tokens, list_all
 
 # The docs set no length limit: a long name may be accepted or refused (an observation either way).
 LONG_NAME_LENGTH = 10_000
@@ -23,13 +29,20 @@ BAD_BODIES = [
 ]
 
 
-def _snapshot(api, target, tokens) -> list[dict]:
+def _snapshot(api: ApiClient, target: Target, tokens: Tokens) -> list[dict[str, Any]]:
     return sorted(
         list_all(api, target, tokens.get("oauth_applications")), key=lambda a: a.get("id") or 0
     )
 
 
-def _refused_and_unchanged(api, target, tokens, expect, what: str, send) -> None:
+def _refused_and_unchanged(
+    api: ApiClient,
+    target: Target,
+    tokens: Tokens,
+    expect: Expect,
+    what: str,
+    send: Callable[[], Exchange],
+) -> None:
     """Send one bad request; it must get a 4xx, and a refused request must leave every application as
     it was (a request that was not refused has failed already; comparing after it says nothing more)."""
     before = _snapshot(api, target, tokens)
@@ -46,14 +59,23 @@ def _refused_and_unchanged(api, target, tokens, expect, what: str, send) -> None
     ("what", "body", "content_type"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES]
 )
 def test_bad_body_is_refused_and_changes_nothing(
-    api, target, tokens, apps, operation, what, body, content_type, expect, mutating
-):
+    api: ApiClient,
+    target: Target,
+    tokens: Tokens,
+    apps: Resources,
+    operation: str,
+    what: str,
+    body: bytes,
+    content_type: str,
+    expect: Expect,
+    mutating: None,
+) -> None:
     if operation == "create":
         method, url = "POST", target.applications_url()
     else:
         method, url = "PUT", target.application_url(apps.scratch_application())
 
-    def send():
+    def send() -> Exchange:
         exchange = api.request(
             method,
             url,
@@ -70,8 +92,13 @@ def test_bad_body_is_refused_and_changes_nothing(
 
 @pytest.mark.requirement("APP-CREATE", "SEC-INPUT-REJECTED")
 def test_a_long_name_is_accepted_intact_or_refused_without_change(
-    api, target, tokens, apps, expect, mutating
-):
+    api: ApiClient,
+    target: Target,
+    tokens: Tokens,
+    apps: Resources,
+    expect: Expect,
+    mutating: None,
+) -> None:
     """The docs set no maximum length: accepting the name (and keeping it intact) and refusing it
     (and changing nothing) both keep the contract. Which one happened is an observation."""
     name = apps.name("long ") + "x" * LONG_NAME_LENGTH
@@ -88,8 +115,14 @@ def test_a_long_name_is_accepted_intact_or_refused_without_change(
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 @pytest.mark.parametrize("application_id", ["0", "-1", "not-an-id", "99999999999999999999"])
 def test_unknown_application_ids_are_refused(
-    api, target, tokens, method, application_id, expect, profile
-):
+    api: ApiClient,
+    target: Target,
+    tokens: Tokens,
+    method: str,
+    application_id: str,
+    expect: Expect,
+    profile: Profile,
+) -> None:
     if method != "GET" and profile.read_only:
         pytest.skip("the read-only profile changes nothing")
     body = {"description": "credly-contract probe"} if method == "PUT" else None
@@ -108,7 +141,9 @@ def test_unknown_application_ids_are_refused(
 @pytest.mark.requirement("SEC-NO-5XX")
 @pytest.mark.parametrize("name", ["page", "per"])
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "99999999999999999999"])
-def test_odd_page_and_per_values_cause_no_server_error(api, target, tokens, name, value):
+def test_odd_page_and_per_values_cause_no_server_error(
+    api: ApiClient, target: Target, tokens: Tokens, name: str, value: str
+) -> None:
     """Refusing or ignoring odd values is the server's choice (the docs are silent); crashing is not."""
     exchange = api.get(
         target.applications_url(), token=tokens.get("oauth_applications"), params={name: value}

@@ -7,14 +7,19 @@ import itertools
 import pytest
 
 from credly_contract import spec
+from credly_contract.checks import Expect
 from credly_contract.checks import applications as app_checks
 from credly_contract.checks import oauth as oauth_checks
+from credly_contract.client import ApiClient
+from credly_contract.config import Target
+from credly_contract.profiles import Profile
+from credly_contract.session import Resources, Tokens
 
 SCOPES = spec.oauth_scopes()
 
 
 @pytest.mark.requirement("TOKEN-ISSUE", "OAUTH-NO-STORE")
-def test_token_response_is_well_formed_and_not_cacheable(api):
+def test_token_response_is_well_formed_and_not_cacheable(api: ApiClient) -> None:
     exchange = api.request_token("oauth_applications")
     oauth_checks.token_response_is_well_formed(exchange)
     oauth_checks.token_response_not_cacheable(exchange)
@@ -22,12 +27,14 @@ def test_token_response_is_well_formed_and_not_cacheable(api):
 
 @pytest.mark.requirement("TOKEN-SCOPE")
 @pytest.mark.parametrize("scope", SCOPES)
-def test_each_documented_scope_can_be_requested_alone(api, scope):
+def test_each_documented_scope_can_be_requested_alone(api: ApiClient, scope: str) -> None:
     oauth_checks.requested_scope_granted(api.request_token(scope), [scope])
 
 
 @pytest.mark.requirement("TOKEN-SCOPE")
-def test_documented_scopes_can_be_combined(api, profile, expect):
+def test_documented_scopes_can_be_combined(
+    api: ApiClient, profile: Profile, expect: Expect
+) -> None:
     combinations = [SCOPES] + [list(pair) for pair in itertools.combinations(SCOPES, 2)]
     for combination in combinations[: 1 + profile.examples]:
         expect(
@@ -39,7 +46,7 @@ def test_documented_scopes_can_be_combined(api, profile, expect):
 
 @pytest.mark.requirement("TOKEN-SCOPE", "OAUTH-NO-STORE")
 @pytest.mark.parametrize("scope", ["not_a_scope", "oauth_applications not_a_scope", "admin"])
-def test_unknown_scope_is_refused_with_invalid_scope(api, scope):
+def test_unknown_scope_is_refused_with_invalid_scope(api: ApiClient, scope: str) -> None:
     exchange = api.request_token(scope)
     oauth_checks.unknown_scope_refused(exchange)
     oauth_checks.token_response_not_cacheable(exchange)
@@ -55,7 +62,9 @@ def test_unknown_scope_is_refused_with_invalid_scope(api, scope):
     ],
     ids=["unknown-client", "wrong-secret", "empty-secret"],
 )
-def test_bad_client_credentials_get_invalid_client(api, client_id, client_secret, what):
+def test_bad_client_credentials_get_invalid_client(
+    api: ApiClient, client_id: str | None, client_secret: str | None, what: str
+) -> None:
     exchange = api.request_token(
         "oauth_applications", client_id=client_id, client_secret=client_secret
     )
@@ -64,14 +73,14 @@ def test_bad_client_credentials_get_invalid_client(api, client_id, client_secret
 
 
 @pytest.mark.requirement("OAUTH-GRANT-TYPE", "OAUTH-NO-STORE")
-def test_unsupported_grant_type_is_refused(api):
+def test_unsupported_grant_type_is_refused(api: ApiClient) -> None:
     exchange = api.request_token("oauth_applications", grant_type="password")
     oauth_checks.unsupported_grant_type_refused(exchange)
     oauth_checks.token_response_not_cacheable(exchange)
 
 
 @pytest.mark.requirement("OAUTH-GRANT-TYPE")
-def test_missing_grant_type_is_refused(api):
+def test_missing_grant_type_is_refused(api: ApiClient) -> None:
     oauth_checks.missing_grant_type_refused(
         api.request_token("oauth_applications", grant_type=None)
     )
@@ -79,8 +88,13 @@ def test_missing_grant_type_is_refused(api):
 
 @pytest.mark.requirement("APP-CREDENTIALS", "APP-SECRET-ONCE", "TOKEN-ISSUE")
 def test_created_credentials_obtain_a_token_and_the_secret_is_not_shown_again(
-    api, target, tokens, apps, expect, mutating
-):
+    api: ApiClient,
+    target: Target,
+    tokens: Tokens,
+    apps: Resources,
+    expect: Expect,
+    mutating: None,
+) -> None:
     exchange, created = apps.new_application("credentials")
     token_exchange = api.request_token("issued_badges", **apps.credentials(exchange))
     app_checks.created_credentials_obtain_token(token_exchange)

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from credly_contract.checks import pagination
+from credly_contract.checks import Expect, pagination
 from credly_contract.checks.applications import application_objects
+from credly_contract.client import ApiClient
+from credly_contract.config import Target
+from credly_contract.profiles import Profile
+from credly_contract.session import Resources, Tokens
 
 PER = 2
 
 
-def _ensure_pages(api, target, tokens, apps, pages: int) -> int:
+def _ensure_pages(
+    api: ApiClient, target: Target, tokens: Tokens, apps: Resources, pages: int
+) -> int:
     """Make the organization hold at least `pages` pages; returns the per value the server honours."""
     token = tokens.get("oauth_applications")
     first = api.get(target.applications_url(), token=token, params={"page": 1, "per": PER})
@@ -31,15 +39,22 @@ def _ensure_pages(api, target, tokens, apps, pages: int) -> int:
 
 @pytest.mark.requirement("PAGE-META")
 def test_every_page_has_consistent_metadata_and_next_links_visit_each_item_once(
-    api, target, tokens, apps, profile, expect
-):
+    api: ApiClient,
+    target: Target,
+    tokens: Tokens,
+    apps: Resources,
+    profile: Profile,
+    expect: Expect,
+) -> None:
     per = PER
     if not profile.read_only:
         per = _ensure_pages(api, target, tokens, apps, profile.pages)
     token = tokens.get("oauth_applications")
-    visited: list[int] = []
+    visited: list[Any] = []  # the ids as the server wrote them (the checks judge them)
+    url: str | None
+    params: dict[str, int] | None
     url, params, page = target.applications_url(), {"page": 1, "per": per}, 1
-    last_meta: dict = {}
+    last_meta: dict[str, Any] = {}
     while url and page <= 1000:
         exchange = api.get(url, token=token, params=params)
         last_meta = pagination.page_metadata_is_consistent(exchange, page)
@@ -63,7 +78,9 @@ def test_every_page_has_consistent_metadata_and_next_links_visit_each_item_once(
 
 
 @pytest.mark.requirement("PAGE-META")
-def test_a_page_past_the_end_is_empty_with_consistent_metadata(api, target, tokens):
+def test_a_page_past_the_end_is_empty_with_consistent_metadata(
+    api: ApiClient, target: Target, tokens: Tokens
+) -> None:
     token = tokens.get("oauth_applications")
     first = api.get(target.applications_url(), token=token, params={"per": PER})
     total_pages = int(((first.json() or {}).get("metadata") or {}).get("total_pages") or 1)
@@ -77,7 +94,9 @@ def test_a_page_past_the_end_is_empty_with_consistent_metadata(api, target, toke
 
 
 @pytest.mark.requirement("PAGE-META", "BADGES-LIST")
-def test_badges_pages_have_consistent_metadata(api, target, tokens):
+def test_badges_pages_have_consistent_metadata(
+    api: ApiClient, target: Target, tokens: Tokens
+) -> None:
     exchange = api.get(
         target.badges_url(), token=tokens.get("issued_badges"), params={"page": 1, "per": 1}
     )

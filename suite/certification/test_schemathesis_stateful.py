@@ -3,9 +3,14 @@ delete the created application by its id, with the requirement checks on every s
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from schemathesis import BaseSchema, Case, CheckFunction, Response
 
 from credly_contract import st
+from credly_contract.client import Exchange
+from credly_contract.session import CertificationRun
 
 
 @pytest.mark.requirement(
@@ -17,19 +22,30 @@ from credly_contract import st
     "APP-SCHEMA",
     "SEC-NO-5XX",
 )
-def test_linked_workflows_follow_the_contract(stateful_schema, certification, mutating):
+def test_linked_workflows_follow_the_contract(
+    stateful_schema: BaseSchema, certification: CertificationRun, mutating: None
+) -> None:
     profile = certification.profile
     if profile.stateful_examples == 0:
         pytest.skip("this profile runs no stateful sequences")
 
     schema = stateful_schema.exclude(operation_id=st.TOKEN_OPERATION)
 
-    class LinkedWorkflows(schema.as_state_machine()):
-        def call(self, case, **kwargs):
+    # schemathesis builds the state machine class at run time from the schema's links.
+    class LinkedWorkflows(schema.as_state_machine()):  # type: ignore[misc]
+        last_exchange: Exchange
+
+        def call(self, case: Case[Any], **kwargs: Any) -> Response:
             response, self.last_exchange = st.send(certification, case)
             return response
 
-        def validate_response(self, response, case, additional_checks=None, **kwargs):
+        def validate_response(
+            self,
+            response: Response,
+            case: Case[Any],
+            additional_checks: list[CheckFunction] | None = None,
+            **kwargs: Any,
+        ) -> None:
             st.raise_failures(certification, case, response, self.last_exchange)
 
     LinkedWorkflows.run(

@@ -17,14 +17,19 @@ from hypothesis.stateful import (
 
 from credly_contract.checks import applications as app_checks
 from credly_contract.checks import security
-from credly_contract.session import list_all
+from credly_contract.client import ApiClient, Exchange
+from credly_contract.config import Target
+from credly_contract.profiles import Profile
+from credly_contract.session import Resources, Tokens, list_all
 
 texts = st.text(
     st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=40
 ).filter(str.strip)
 
 
-def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
+def machine_for(
+    api: ApiClient, target: Target, tokens: Tokens, apps: Resources
+) -> type[RuleBasedStateMachine]:
     token = tokens.get("oauth_applications")
 
     class ApplicationLifecycle(RuleBasedStateMachine):
@@ -36,14 +41,14 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
             self.deleted: set[int] = set()
             self.credentials: dict[int, tuple[str, str]] = {}
 
-        def _read(self, application_id: int):
+        def _read(self, application_id: int) -> Exchange:
             exchange = api.get(target.application_url(application_id), token=token)
             app_checks.secret_hidden_after_create(exchange)
             app_checks.application_objects_match_schema(exchange)
             return exchange
 
         @rule(target=created, label=texts, description=st.none() | texts)
-        def create(self, label: str, description: str | None):
+        def create(self, label: str, description: str | None) -> int:
             sent = {"name": apps.name(label[:30])}
             if description is not None:
                 sent["description"] = description
@@ -54,10 +59,11 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
             app_checks.created_id_is_new(exchange, data["id"], set(self.model) | self.deleted)
             self.model[data["id"]] = {**data, "secret": None}
             self.credentials[data["id"]] = (data["uid"], secret)
-            return data["id"]
+            application_id: int = data["id"]  # an int: create_answers_201_with_application says so
+            return application_id
 
         @rule(application_id=created)
-        def get(self, application_id: int):
+        def get(self, application_id: int) -> None:
             exchange = self._read(application_id)
             if application_id in self.deleted:
                 app_checks.deleted_application_answers_404(exchange)
@@ -66,7 +72,7 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
                 app_checks.update_persisted(exchange, self.model[application_id])
 
         @rule(application_id=created, name=st.none() | texts, description=st.none() | texts)
-        def update(self, application_id: int, name: str | None, description: str | None):
+        def update(self, application_id: int, name: str | None, description: str | None) -> None:
             if application_id in self.deleted:
                 return
             sent: dict[str, Any] = {}
@@ -80,7 +86,7 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
             self.model[application_id].update(sent)
 
         @rule(application_id=consumes(created))
-        def delete(self, application_id: int):
+        def delete(self, application_id: int) -> None:
             if application_id in self.deleted:
                 return
             exchange = apps.delete(application_id)
@@ -89,7 +95,7 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
             app_checks.delete_answers_204_without_body(exchange)
 
         @rule(application_id=created)
-        def use_credentials(self, application_id: int):
+        def use_credentials(self, application_id: int) -> None:
             uid, secret = self.credentials[application_id]
             exchange = api.request_token("issued_badges", client_id=uid, client_secret=secret)
             if application_id in self.deleted:
@@ -98,8 +104,9 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
                 app_checks.created_credentials_obtain_token(exchange)
 
         @rule()
-        def list_matches_model(self):
-            listed = {a.get("id") for a in list_all(api, target, token)}
+        def list_matches_model(self) -> None:
+            # The ids as the server wrote them; the checks judge them.
+            listed: set[Any] = {a.get("id") for a in list_all(api, target, token)}
             exchange = api.recent[-1] if api.recent else None
             if exchange is not None:
                 app_checks.secret_hidden_after_create(exchange)
@@ -108,7 +115,7 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
             for application_id in self.deleted:
                 app_checks.deleted_application_not_listed(listed, application_id, exchange)
 
-        def teardown(self):
+        def teardown(self) -> None:
             self.list_matches_model()
             for application_id in list(self.model):
                 if apps.ledger.owns(target.organization_id, application_id):
@@ -128,8 +135,13 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
     "SEC-REVOKE-ON-DELETE",
 )
 def test_any_sequence_of_operations_agrees_with_the_model(
-    api, target, tokens, apps, profile, mutating
-):
+    api: ApiClient,
+    target: Target,
+    tokens: Tokens,
+    apps: Resources,
+    profile: Profile,
+    mutating: None,
+) -> None:
     if profile.stateful_examples == 0:
         pytest.skip("this profile runs no stateful sequences")
     machine = machine_for(api, target, tokens, apps)

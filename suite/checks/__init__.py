@@ -19,12 +19,20 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from credly_contract.client import Exchange
 from credly_contract.scrub import scrub
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+class Expect(Protocol):
+    """The ``expect`` fixture's type: it runs a check softly, so a failure is recorded, the test goes
+    on, and the call gives None instead of the check's result."""
+
+    def __call__(self, check: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None: ...
 
 
 class Violation(Exception):
@@ -81,7 +89,7 @@ class PrerequisiteFailed(CheckFailed):
         return {**super().evidence(), "prerequisite": True}
 
 
-def prerequisite(run_check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def prerequisite(run_check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a check on an answer a test needs to go on; a failure becomes PrerequisiteFailed."""
     try:
         return run_check(*args, **kwargs)

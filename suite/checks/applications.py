@@ -39,7 +39,8 @@ def _envelope(exchange: Exchange, what: str, data_type: type) -> dict[str, Any]:
 @check("APP-LIST")
 def list_answers_200_with_data_and_metadata(exchange: Exchange) -> list[dict[str, Any]]:
     expect_status(exchange, 200, what="the list")
-    return _envelope(exchange, "the list", list)["data"]
+    data: list[dict[str, Any]] = _envelope(exchange, "the list", list)["data"]
+    return data
 
 
 @check("APP-GET")
@@ -47,7 +48,7 @@ def get_answers_200_with_data_and_metadata(
     exchange: Exchange, application_id: int
 ) -> dict[str, Any]:
     expect_status(exchange, 200, what=f"get of application {application_id}")
-    data = _envelope(exchange, "get", dict)["data"]
+    data: dict[str, Any] = _envelope(exchange, "get", dict)["data"]
     if data.get("id") != application_id:
         raise Violation(
             f"get of application {application_id} answered id {data.get('id')!r}", exchange
@@ -64,7 +65,7 @@ def unknown_application_answers_404(exchange: Exchange) -> None:
 @check("APP-CREATE")
 def create_answers_201_with_application(exchange: Exchange, sent: dict[str, Any]) -> dict[str, Any]:
     expect_status(exchange, 201, what="create")
-    data = _envelope(exchange, "create", dict)["data"]
+    data: dict[str, Any] = _envelope(exchange, "create", dict)["data"]
     for key in ("name", "description"):
         if key in sent and data.get(key) != sent[key]:
             raise Violation(
@@ -129,7 +130,7 @@ def update_answers_200_with_changes(
     exchange: Exchange, sent: dict[str, Any], before: dict[str, Any]
 ) -> dict[str, Any]:
     expect_status(exchange, 200, what="update")
-    data = _envelope(exchange, "update", dict)["data"]
+    data: dict[str, Any] = _envelope(exchange, "update", dict)["data"]
     _expect_fields(exchange, data, {**_documented(before), **sent}, "update")
     return data
 

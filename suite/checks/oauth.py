@@ -23,7 +23,8 @@ def token_response_is_well_formed(exchange: Exchange) -> str:
     errors = spec.schema_errors("TokenResponse", body)
     if errors:
         raise Violation("the token response breaks the schema: " + "; ".join(errors), exchange)
-    return body["access_token"]
+    access_token: str = body["access_token"]
+    return access_token
 
 
 @check("OAUTH-NO-STORE")

@@ -77,7 +77,7 @@ def page_past_the_end_is_empty(exchange: Exchange, page: int) -> None:
         problems.append(f"next_page_url={meta.get('next_page_url')!r}")
     total, per, pages = meta.get("total_count"), meta.get("per"), meta.get("total_pages")
     if (
-        not all(isinstance(v, int) for v in (total, per, pages))
+        not (isinstance(total, int) and isinstance(per, int) and isinstance(pages, int))
         or per < 1
         or pages != math.ceil(total / per)
     ):

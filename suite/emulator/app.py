@@ -22,6 +22,7 @@ from credly_contract.emulator.store import (
     NotFound,
     Page,
     Store,
+    Token,
 )
 
 API_PREFIX = "/v1"
@@ -99,7 +100,7 @@ def _list_envelope(request: Request, data: list[Any], page: Page) -> dict[str, A
     }
 
 
-Handler = Callable[[Request, Store, oauth.Token | None], Awaitable[Response]]
+Handler = Callable[[Request, Store, Token | None], Awaitable[Response]]
 
 
 def api(operation_id: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
@@ -146,7 +147,7 @@ def _app_id(request: Request) -> int:
 
 
 @api("listOAuthApplications")
-async def list_applications(request: Request, store: Store, token: oauth.Token | None) -> Response:
+async def list_applications(request: Request, store: Store, token: Token | None) -> Response:
     org_id = request.path_params["organization_id"]
     page_no = _positive_int(request, "page", 1)
     per = _positive_int(request, "per", DEFAULT_PER, MAX_PER)
@@ -160,7 +161,7 @@ async def list_applications(request: Request, store: Store, token: oauth.Token |
 
 
 @api("createOAuthApplication")
-async def create_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
+async def create_application(request: Request, store: Store, token: Token | None) -> Response:
     fields = await _json_object(request)
     creator_app = oauth.application_of(store, token)
     creator = None
@@ -173,13 +174,13 @@ async def create_application(request: Request, store: Store, token: oauth.Token 
 
 
 @api("getOAuthApplication")
-async def get_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
+async def get_application(request: Request, store: Store, token: Token | None) -> Response:
     app = store.application(request.path_params["organization_id"], _app_id(request))
     return JSONResponse({"data": store.application_json(app), "metadata": {}})
 
 
 @api("updateOAuthApplication")
-async def update_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
+async def update_application(request: Request, store: Store, token: Token | None) -> Response:
     fields = await _json_object(request)
     app_id = _app_id(request)
     app = store.update_application(request.path_params["organization_id"], app_id, fields)
@@ -187,7 +188,7 @@ async def update_application(request: Request, store: Store, token: oauth.Token 
 
 
 @api("deleteOAuthApplication")
-async def delete_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
+async def delete_application(request: Request, store: Store, token: Token | None) -> Response:
     store.delete_application(request.path_params["organization_id"], _app_id(request))
     if "delete_returns_200" in store.faults:
         return JSONResponse({"data": {"message": "Deleted"}, "metadata": {}}, 200)
@@ -195,7 +196,7 @@ async def delete_application(request: Request, store: Store, token: oauth.Token 
 
 
 @api("listIssuedBadges")
-async def list_badges(request: Request, store: Store, token: oauth.Token | None) -> Response:
+async def list_badges(request: Request, store: Store, token: Token | None) -> Response:
     org = store.organization(request.path_params["organization_id"])
     page_no = _positive_int(request, "page", 1)
     per = _positive_int(request, "per", DEFAULT_PER, MAX_PER)
