@@ -4,6 +4,7 @@ holds it; the deleted application's token and credentials stop working; a second
 
 import pytest
 
+from credly_contract.checks import Expect
 from credly_contract.checks.applications import (
     created_credentials_obtain_token,
     delete_answers_204_without_body,
@@ -16,11 +17,21 @@ from credly_contract.checks.security import (
     deleted_application_token_refused,
     token_with_scope_accepted,
 )
+from credly_contract.client import ApiClient, Exchange
+from credly_contract.config import Target
 from credly_contract.scenarios.steps import create_application, ids, pages
+from credly_contract.session import Resources, Tokens
 
 
 @pytest.mark.requirement("APP-DELETE", "SEC-REVOKE-ON-DELETE", "APP-SCHEMA")
-def test_delete_answers_204_and_revokes(api, apps, tokens, target, expect, mutating):
+def test_delete_answers_204_and_revokes(
+    api: ApiClient,
+    apps: Resources,
+    tokens: Tokens,
+    target: Target,
+    expect: Expect,
+    mutating: None,
+) -> None:
     created, application = create_application(apps, "delete", 1)
     credentials = apps.credentials(created)
     own_token = created_credentials_obtain_token(
@@ -34,7 +45,8 @@ def test_delete_answers_204_and_revokes(api, apps, tokens, target, expect, mutat
     token = tokens.get("oauth_applications")
     url = target.application_url(application["id"])
     expect(deleted_application_answers_404, api.get(url, token=token))
-    listed, last = set(), None
+    listed: set[int] = set()
+    last: Exchange | None = None
     for _, page in pages(api, target.applications_url(), token, {"per": 50}):
         listed.update(ids(page))
         last = page

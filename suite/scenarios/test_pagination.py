@@ -5,16 +5,27 @@ import math
 
 import pytest
 
+from credly_contract.checks import Expect
 from credly_contract.checks.pagination import (
     next_links_visit_every_item_once,
     page_metadata_is_consistent,
     page_past_the_end_is_empty,
 )
+from credly_contract.client import ApiClient
+from credly_contract.config import Target
 from credly_contract.scenarios.steps import create_application, ids, metadata, pages
+from credly_contract.session import Resources, Tokens
 
 
 @pytest.mark.requirement("PAGE-META", "APP-SCHEMA")
-def test_pagination_metadata_over_three_pages(api, apps, tokens, target, expect, mutating):
+def test_pagination_metadata_over_three_pages(
+    api: ApiClient,
+    apps: Resources,
+    tokens: Tokens,
+    target: Target,
+    expect: Expect,
+    mutating: None,
+) -> None:
     created = {create_application(apps, "pagination", n)[1]["id"] for n in range(1, 7)}
     token = tokens.get("oauth_applications")
 
@@ -26,7 +37,8 @@ def test_pagination_metadata_over_three_pages(api, apps, tokens, target, expect,
     if total % per == 0 and math.ceil(total / (per + 1)) >= 3:
         per += 1
 
-    visited, last_page, last = [], 0, first
+    visited: list[int] = []
+    last_page, last = 0, first
     for number, exchange in pages(api, target.applications_url(), token, {"per": per}):
         expect(page_metadata_is_consistent, exchange, number)
         visited += ids(exchange)

@@ -4,13 +4,18 @@ scope; the calls each may and may not make; an unknown scope refused at the toke
 import pytest
 
 from credly_contract import spec
+from credly_contract.checks import Expect
 from credly_contract.checks.oauth import requested_scope_granted, unknown_scope_refused
 from credly_contract.checks.security import (
     badges_list_answers_pagination_envelope,
     token_with_scope_accepted,
     token_without_scope_refused,
 )
+from credly_contract.client import ApiClient
+from credly_contract.config import Target
 from credly_contract.ledger import resource_name
+from credly_contract.profiles import Profile
+from credly_contract.session import Resources
 
 # The scopes the two operations need, from their security requirements in the contract.
 APPLICATIONS_SCOPE = spec.required_scope("listOAuthApplications")
@@ -24,7 +29,9 @@ SCOPE_SETS = (
 
 
 @pytest.mark.requirement("TOKEN-SCOPE", "SCOPE-ENFORCED", "BADGES-LIST")
-def test_tokens_reach_only_their_scopes(api, apps, target, expect, profile):
+def test_tokens_reach_only_their_scopes(
+    api: ApiClient, apps: Resources, target: Target, expect: Expect, profile: Profile
+) -> None:
     for number, scopes in enumerate(SCOPE_SETS, start=1):
         issued = api.request_token(" ".join(scopes))
         expect(requested_scope_granted, issued, scopes)

@@ -3,17 +3,28 @@ and update all show secret null; the secret still works afterwards."""
 
 import pytest
 
+from credly_contract.checks import Expect
 from credly_contract.checks.applications import (
     created_credentials_obtain_token,
     secret_hidden_after_create,
     secret_shown_on_create,
     update_answers_200_with_changes,
 )
+from credly_contract.client import ApiClient
+from credly_contract.config import Target
 from credly_contract.scenarios.steps import create_application, pages
+from credly_contract.session import Resources, Tokens
 
 
 @pytest.mark.requirement("APP-SECRET-ONCE", "APP-CREDENTIALS", "APP-SCHEMA")
-def test_secret_is_revealed_only_once(api, apps, tokens, target, expect, mutating):
+def test_secret_is_revealed_only_once(
+    api: ApiClient,
+    apps: Resources,
+    tokens: Tokens,
+    target: Target,
+    expect: Expect,
+    mutating: None,
+) -> None:
     created, application = create_application(apps, "secret", 1)
     secret_shown_on_create(created)
     credentials = apps.credentials(created)

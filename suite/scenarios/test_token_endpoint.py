@@ -4,12 +4,14 @@ missing grant type. Every token response is also checked for Cache-Control: no-s
 
 import pytest
 
+from credly_contract.checks import Expect
 from credly_contract.checks.oauth import (
     bad_client_refused,
     missing_grant_type_refused,
     token_response_is_well_formed,
     unsupported_grant_type_refused,
 )
+from credly_contract.client import ApiClient
 
 # Shorter than the scrubber's minimum, so it is recorded as <REDACTED> and replays match it.
 WRONG_SECRET = "wrong"
@@ -18,7 +20,7 @@ WRONG_SECRET = "wrong"
 @pytest.mark.requirement(
     "TOKEN-ISSUE", "OAUTH-INVALID-CLIENT", "OAUTH-GRANT-TYPE", "OAUTH-NO-STORE"
 )
-def test_token_endpoint_issues_and_refuses(api, expect):
+def test_token_endpoint_issues_and_refuses(api: ApiClient, expect: Expect) -> None:
     expect(token_response_is_well_formed, api.request_token("oauth_applications"))
     wrong = api.request_token("oauth_applications", client_secret=WRONG_SECRET)
     expect(bad_client_refused, wrong, "a token request with a wrong client_secret")
