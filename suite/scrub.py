@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, overload
+from typing import Any, TypeVar, cast
 
 SECRET_KEYS = {
     "client_secret": "CLIENT_SECRET",
@@ -28,6 +28,7 @@ _JSON_FIELD = re.compile(
 _NUMBERED = re.compile(r"<([A-Z_]+)_(\d+)>")
 # A placeholder (or <REDACTED>) is left as it is: scrubbing scrubbed text changes nothing.
 _PLACEHOLDER = re.compile(r"^<(?:[A-Z_]+_\d+|REDACTED)>$")
+T = TypeVar("T")
 
 
 class Scrubber:
@@ -102,15 +103,10 @@ def _kind(field: str) -> str:
 SCRUBBER = Scrubber()
 
 
-@overload
-def scrub(value: str) -> str: ...
-@overload
-def scrub(value: dict[str, Any]) -> dict[str, Any]: ...
-@overload
-def scrub(value: Any) -> Any: ...
-def scrub(value: Any) -> Any:
+def scrub(value: T) -> T:
     """Mask every known or recognisable secret in a string or a JSON-like structure."""
-    return SCRUBBER.data(value)
+    # A string stays a string, a dict a dict and a list a list; anything else comes back as it was.
+    return cast(T, SCRUBBER.data(value))
 
 
 def register(value: Any, kind: str) -> str:

@@ -35,10 +35,18 @@ class Expect(Protocol):
     def __call__(self, check: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None: ...
 
 
+class EvidenceSource(Protocol):
+    """What a failure can carry as its evidence: one of our Exchanges, or an exchange the client
+    certification observed. Its evidence is scrubbed and holds the request, the response and a curl
+    line that reproduces it."""
+
+    def evidence(self, limit: int = ...) -> dict[str, Any]: ...
+
+
 class Violation(Exception):
     """Raised inside a check; the ``check`` decorator turns it into CheckFailed with the check's id."""
 
-    def __init__(self, message: str, exchange: Exchange | None = None) -> None:
+    def __init__(self, message: str, exchange: EvidenceSource | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.exchange = exchange
@@ -48,7 +56,11 @@ class CheckFailed(AssertionError):
     """A requirement did not hold. Carries the id, a readable message and the evidence."""
 
     def __init__(
-        self, requirement: str, message: str, exchange: Exchange | None = None, check: str = ""
+        self,
+        requirement: str,
+        message: str,
+        exchange: EvidenceSource | None = None,
+        check: str = "",
     ) -> None:
         self.requirement = requirement
         self.message = scrub(message)
