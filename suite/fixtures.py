@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from credly_contract.checks import CheckFailed
+from credly_contract.checks import CheckFailed, Expect
+from credly_contract.client import ApiClient
 from credly_contract.config import Target
-from credly_contract.session import CertificationRun
+from credly_contract.profiles import Profile
+from credly_contract.session import CertificationRun, Resources, Tokens
 
 if TYPE_CHECKING:
     from credly_contract.plugin import Certification
@@ -39,7 +41,7 @@ def certification(pytestconfig: pytest.Config) -> Iterator[CertificationRun]:
 
 
 @pytest.fixture
-def expect(pytestconfig: pytest.Config) -> Callable[..., Any]:
+def expect(pytestconfig: pytest.Config) -> Expect:
     """Run a check softly: a failure is recorded and the test goes on to its other checks."""
     plugin = certification_of(pytestconfig)
 
@@ -59,22 +61,22 @@ def target(certification: CertificationRun) -> Target:
 
 
 @pytest.fixture(scope="session")
-def api(certification: CertificationRun) -> Any:
+def api(certification: CertificationRun) -> ApiClient:
     return certification.client
 
 
 @pytest.fixture(scope="session")
-def tokens(certification: CertificationRun) -> Any:
+def tokens(certification: CertificationRun) -> Tokens:
     return certification.tokens
 
 
 @pytest.fixture(scope="session")
-def apps(certification: CertificationRun) -> Any:
+def apps(certification: CertificationRun) -> Resources:
     return certification.resources
 
 
 @pytest.fixture(scope="session")
-def profile(certification: CertificationRun) -> Any:
+def profile(certification: CertificationRun) -> Profile:
     return certification.profile
 
 

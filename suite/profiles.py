@@ -4,7 +4,10 @@ generated examples and how long the stateful sequences are."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hypothesis import settings
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Profile:
     # to send against the emulator (docs/staging.md), so retries fit and a runaway run stops.
     live_budget: int = 1500
 
-    def stateful_settings(self) -> Any:
+    def stateful_settings(self) -> settings:
         """Hypothesis settings for the stateful tests: this profile's sequences, no shrinking (every
         step is a request against a real server), no deadline, no example database."""
         from hypothesis import HealthCheck, Phase, settings

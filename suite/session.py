@@ -7,7 +7,7 @@ import contextlib
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,6 +24,9 @@ from credly_contract.client import ApiClient, Exchange, Limits
 from credly_contract.config import ConfigError, Target, TargetUnreachable
 from credly_contract.ledger import ApplicationId, Ledger, application_id_of, resource_name
 from credly_contract.profiles import Profile
+
+if TYPE_CHECKING:
+    from credly_contract.emulator.server import EmulatorServer
 
 
 def list_all(
@@ -304,7 +307,7 @@ class CertificationRun:
         run_id: str,
         work_dir: Path,
         limits: Limits | None = None,
-        emulator: Any = None,
+        emulator: EmulatorServer | None = None,
     ) -> None:
         self.target = target
         self.profile = profile

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from credly_contract import spec
 from credly_contract.emulator import oauth
@@ -223,7 +224,7 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return credly_error(404, f"No route matches {request.method} {request.url.path}")
 
 
-def allowed_methods(scope: Any) -> list[str]:
+def allowed_methods(scope: Scope) -> list[str]:
     """Every method the routing table serves on the request's path (RFC 9110 §15.5.6: a 405 names
     them all in Allow), not only those of the first route that matched the path."""
     methods: set[str] = set()
