@@ -213,6 +213,8 @@ def check(requirement_id: str) -> Callable[[F], F]:
             count(name, failed=False)
             return result
 
+        # A function object takes attributes, but mypy knows no such fields on a Callable; and the
+        # wrapper has the signature of `function` (functools.wraps), which mypy cannot see either.
         run.requirement = requirement_id  # type: ignore[attr-defined]
         run.check_name = name  # type: ignore[attr-defined]
         register(name, requirement_id, function.__module__, (function.__doc__ or "").strip())
