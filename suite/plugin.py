@@ -603,7 +603,8 @@ def _skip_reason(report: Any) -> str | None:
     """Why a skipped test did not run, as pytest words it ("Skipped: " left out)."""
     if not report.skipped or not isinstance(report.longrepr, tuple):
         return None
-    return scrub(str(report.longrepr[2])).removeprefix("Skipped: ")
+    reason: str = scrub(str(report.longrepr[2]))
+    return reason.removeprefix("Skipped: ")
 
 
 def _failures_from(exc: BaseException) -> tuple[list[CheckFailed], list[BaseException]]:
