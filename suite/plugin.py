@@ -423,16 +423,20 @@ class Certification:
                         CheckFailed(rid, f"the test stopped on {type(other).__name__}: {other}")
                         for rid in ids
                     ]
+        skipped = _skip_reason(report)
         if failures:
             # A requirement broke, whatever else happened to the test (even a skip after it).
+            text = "\n\n".join(f.describe() for f in failures)
+            if skipped:
+                report.longrepr = f"{text}\n\n(then the test skipped: {skipped})"
+            elif completed:
+                report.longrepr = text
             report.outcome = "failed"
-            if completed:
-                report.longrepr = "\n\n".join(f.describe() for f in failures)
         evidence = [{"requirement": f.requirement, **f.evidence()} for f in failures]
         payload = {
             "requirements": ids,
             "completed": completed and not report.skipped,
-            "skipped": _skip_reason(report),
+            "skipped": skipped,
             "failures": evidence,
         }
         report.user_properties.append(("credly", json.dumps(payload)))
