@@ -383,7 +383,7 @@ class Certification:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        if call.when == "call" or (call.when == "setup" and report.failed):
+        if call.when == "call" or (call.when == "setup" and not report.passed):
             self._judge(item, call, report)
         report.longrepr = _scrubbed_longrepr(report)
         return report
@@ -423,15 +423,20 @@ class Certification:
                         CheckFailed(rid, f"the test stopped on {type(other).__name__}: {other}")
                         for rid in ids
                     ]
+        skipped = _skip_reason(report)
         if failures:
             # A requirement broke, whatever else happened to the test (even a skip after it).
+            text = "\n\n".join(f.describe() for f in failures)
+            if skipped:
+                report.longrepr = f"{text}\n\n(then the test skipped: {skipped})"
+            elif completed:
+                report.longrepr = text
             report.outcome = "failed"
-            if completed:
-                report.longrepr = "\n\n".join(f.describe() for f in failures)
         evidence = [{"requirement": f.requirement, **f.evidence()} for f in failures]
         payload = {
             "requirements": ids,
             "completed": completed and not report.skipped,
+            "skipped": skipped,
             "failures": evidence,
         }
         report.user_properties.append(("credly", json.dumps(payload)))
@@ -448,6 +453,7 @@ class Certification:
                     payload["requirements"],
                     payload["failures"],
                     payload["completed"],
+                    payload.get("skipped"),
                 )
 
     def _note_interrupt(self) -> None:
@@ -494,7 +500,9 @@ class Certification:
                     in_scope = results.in_scope(rid)
                     out_of_scope += not in_scope
                     why = (
-                        "  (outside this run's scope)" if not in_scope else "  (no test proved it)"
+                        "  (outside this run's scope)"
+                        if not in_scope
+                        else f"  ({results.not_run_reason(rid)})"
                     )
                 write(f"{outcome.status.upper():8} {rid}{why}")
             if out_of_scope:
@@ -593,6 +601,14 @@ def _scrubbed_longrepr(report: Any) -> Any:
     if report.failed:
         return scrub(str(longrepr))
     return longrepr
+
+
+def _skip_reason(report: Any) -> str | None:
+    """Why a skipped test did not run, as pytest words it ("Skipped: " left out)."""
+    if not report.skipped or not isinstance(report.longrepr, tuple):
+        return None
+    reason: str = scrub(str(report.longrepr[2]))
+    return reason.removeprefix("Skipped: ")
 
 
 def _failures_from(exc: BaseException) -> tuple[list[CheckFailed], list[BaseException]]:
