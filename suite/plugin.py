@@ -20,7 +20,7 @@ import pytest
 
 from credly_contract import catalogue, fixtures
 from credly_contract.catalogue import Requirement
-from credly_contract.checks import CheckFailed
+from credly_contract.checks import CheckFailed, PrerequisiteFailed
 from credly_contract.checks.oauth import token_response_not_cacheable
 from credly_contract.checks.observations import undocumented_behaviour
 from credly_contract.checks.security import no_server_error, unauthorized_carries_bearer_challenge
@@ -275,6 +275,7 @@ class Certification:
             run.client.close()
             left = run.ledger.outstanding()
         results.requests_sent = run.client.requests_sent
+        results.count_checks(run.tally.counts())
         self._observe_client(run)
         if left:
             why = "cleanup skipped (second Ctrl-C)" if skipped else "cleanup could not delete all"
@@ -396,6 +397,9 @@ class Certification:
         if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
             found, others = _failures_from(call.excinfo.value)
             failures += found
+            if any(isinstance(failure, PrerequisiteFailed) for failure in found):
+                # Its setup met a contract break: the test never got to prove its own rules.
+                completed = False
             for other in others:
                 completed = False
                 if isinstance(other, KeyboardInterrupt):
@@ -534,6 +538,7 @@ class Certification:
         facts = json.loads(raw)
         results = self.results
         results.requests_sent += facts["requests_sent"]
+        results.count_checks(facts["checks"])
         for observation in facts["observations"]:
             results.observe(observation)
         if facts["error"]:
@@ -561,6 +566,7 @@ class Certification:
                     "target": run.target.public() if run else None,
                     "started_at": run.started_at if run else None,
                     "requests_sent": results.requests_sent,
+                    "checks": results.check_counts,
                     "observations": results.observations,
                     "error": results.error.public() if results.error else None,
                     "late_failures": self._recorded_late,

@@ -43,6 +43,27 @@ class Results:
         self.scope: set[str] | None = None
         self.tests = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
         self.requests_sent = 0
+        # check name -> {"judged": n, "failed": m}: every judgement the run's checks made.
+        self.check_counts: dict[str, dict[str, int]] = {}
+
+    def count_checks(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        """Add a tally of check judgements (the run's own, or an xdist worker's)."""
+        for name, count in counts.items():
+            mine = self.check_counts.setdefault(name, {"judged": 0, "failed": 0})
+            mine["judged"] += count["judged"]
+            mine["failed"] += count["failed"]
+
+    def checks_of(self, requirement_id: str) -> list[dict[str, Any]]:
+        """The checks that judged for a requirement, with how many exchanges each judged and
+        how many of those judgements failed (a passing check leaves this trace too)."""
+        from credly_contract.checks import registry
+
+        known = registry()
+        return [
+            {"check": name, **count}
+            for name, count in sorted(self.check_counts.items())
+            if name in known and known[name].requirement == requirement_id
+        ]
 
     def fail_run(self, error: RunError) -> None:
         """Record what stopped the run; the first cause wins."""

@@ -56,6 +56,7 @@ def build_certificate(
             "in_scope": results.in_scope(rid),
             "declared_by": BUILTIN if rid in builtin else TEAM,
             "tests": list(outcome.tests),
+            "checks": results.checks_of(rid),
         }
         if status in (FAILED, WAIVED):
             # Scrubbed where it was captured; scrubbed again so nothing that slipped through (a
