@@ -25,20 +25,10 @@ from credly_contract.client import Exchange
 from credly_contract.scrub import scrub
 
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 
-class Expect(Protocol):
-    """The ``expect`` fixture's type: it runs a check softly, so a failure is recorded, the test goes
-    on, and the call gives None instead of the check's result."""
-
-    def __call__(self, check: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None: ...
-
-
-class EvidenceSource(Protocol):
-    """What a failure can carry as its evidence: one of our Exchanges, or an exchange the client
-    certification observed. Its evidence is scrubbed and holds the request, the response and a curl
-    line that reproduces it."""
+class Evidence(Protocol):
+    """What a failure shows: an Exchange, or certify-client's recorded exchanges (client_cert)."""
 
     def evidence(self, limit: int = ...) -> dict[str, Any]: ...
 
@@ -46,7 +36,7 @@ class EvidenceSource(Protocol):
 class Violation(Exception):
     """Raised inside a check; the ``check`` decorator turns it into CheckFailed with the check's id."""
 
-    def __init__(self, message: str, exchange: EvidenceSource | None = None) -> None:
+    def __init__(self, message: str, exchange: Evidence | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.exchange = exchange
@@ -56,11 +46,7 @@ class CheckFailed(AssertionError):
     """A requirement did not hold. Carries the id, a readable message and the evidence."""
 
     def __init__(
-        self,
-        requirement: str,
-        message: str,
-        exchange: EvidenceSource | None = None,
-        check: str = "",
+        self, requirement: str, message: str, exchange: Evidence | None = None, check: str = ""
     ) -> None:
         self.requirement = requirement
         self.message = scrub(message)
@@ -99,6 +85,16 @@ class PrerequisiteFailed(CheckFailed):
 
     def evidence(self) -> dict[str, Any]:
         return {**super().evidence(), "prerequisite": True}
+
+
+T = TypeVar("T")
+
+
+class Expect(Protocol):
+    """The ``expect`` fixture's type: it runs a check softly, so a failure is recorded, the test goes
+    on, and the call gives None instead of the check's result."""
+
+    def __call__(self, check: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None: ...
 
 
 def prerequisite(run_check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
