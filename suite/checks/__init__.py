@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from credly_contract.client import Exchange
 from credly_contract.scrub import scrub
@@ -17,10 +17,16 @@ from credly_contract.scrub import scrub
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class Evidence(Protocol):
+    """What a failure shows: an Exchange, or certify-client's recorded exchanges (client_cert)."""
+
+    def evidence(self, limit: int = ...) -> dict[str, Any]: ...
+
+
 class Violation(Exception):
     """Raised inside a check; the ``check`` decorator turns it into CheckFailed with the check's id."""
 
-    def __init__(self, message: str, exchange: Exchange | None = None) -> None:
+    def __init__(self, message: str, exchange: Evidence | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.exchange = exchange
@@ -30,7 +36,7 @@ class CheckFailed(AssertionError):
     """A requirement did not hold. Carries the id, a readable message and the evidence."""
 
     def __init__(
-        self, requirement: str, message: str, exchange: Exchange | None = None, check: str = ""
+        self, requirement: str, message: str, exchange: Evidence | None = None, check: str = ""
     ) -> None:
         self.requirement = requirement
         self.message = scrub(message)

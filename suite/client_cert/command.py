@@ -50,7 +50,7 @@ def catalogue() -> Catalogue:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `certify-client` on the CLI's subparsers."""
-    parser = subparsers.add_parser(
+    parser: argparse.ArgumentParser = subparsers.add_parser(
         "certify-client",
         help="certify a client integration: run it against the emulator and judge how it behaves",
         description="Run a partner's integration against a fresh emulator (or through a recording "

@@ -56,7 +56,8 @@ def _resolve(item: dict[str, Any]) -> dict[str, Any]:
     node: Any = spec.document()
     for part in ref.lstrip("#/").split("/"):
         node = node[part]
-    return node
+    resolved: dict[str, Any] = node
+    return resolved
 
 
 @cache

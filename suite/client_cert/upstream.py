@@ -5,17 +5,14 @@ recorder around them and hand the integration the same five CREDLY_* variables.
 
 from __future__ import annotations
 
-import socket
-import threading
-
 import httpx
-import uvicorn
+from starlette.types import Receive, Scope, Send
 
 from credly_contract.client_cert.injections import TOKEN_EXPIRED
-from credly_contract.client_cert.recorder import ASGIApp, Receive, Recorder, Scope, Send
+from credly_contract.client_cert.recorder import Recorder
 from credly_contract.config import ENVIRONMENT, Target
-from credly_contract.emulator import EmulatorServer
 from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, credly_error
+from credly_contract.emulator.server import EmulatorServer, LoopbackServer
 
 # With the bootstrap application, 121 applications: three pages at the documented default of 50.
 SEEDED_APPLICATIONS = 120
@@ -34,10 +31,10 @@ class _Base:
     recorder: Recorder
     organization_id = client_id = client_secret = ""
 
+    server: LoopbackServer
+
     def __init__(self) -> None:
         self.transport_errors: list[str] = []
-
-    server: EmulatorServer | LoopbackServer
 
     @property
     def origin(self) -> str:
@@ -88,6 +85,7 @@ class EmulatedUpstream(_Base):
     """A fresh emulator with one organization holding more applications than fit on one page."""
 
     kind = "emulated"
+    server: EmulatorServer
 
     def __init__(self, recorder: Recorder, seed_applications: int = SEEDED_APPLICATIONS) -> None:
         super().__init__()
@@ -126,7 +124,7 @@ class LiveUpstream(_Base):
         self.client_id, self.client_secret = target.client_id, target.client_secret
         self._dead: set[str] = set()
         recorder.upstream = self
-        self.server = LoopbackServer(recorder.wrap(self.forward))
+        self.server = LoopbackServer(recorder.wrap(self.forward), name="recording proxy")
 
     def kill_token(self, token: str, injection: str) -> None:
         self._dead.add(token)
@@ -176,38 +174,3 @@ class LiveUpstream(_Base):
 
 def _json_escaped(url: str) -> str:
     return url.replace("/", "\\/")
-
-
-class LoopbackServer:
-    """An ASGI app served by uvicorn on 127.0.0.1 (a free port) in a background thread."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.bind(("127.0.0.1", 0))
-        self.host, self.port = self._socket.getsockname()[:2]
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        self._socket.listen(128)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True, name="proxy"
-        )
-        self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the recording proxy failed to start")
-            self._thread.join(0.01)
-
-    def stop(self) -> None:
-        self._server.should_exit = self._server.force_exit = True
-        if self._thread is not None:
-            self._thread.join(5)
-        self._socket.close()
