@@ -7,6 +7,7 @@ The example runs are slow-ish (each waits out a Retry-After), so they run concur
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -21,8 +22,12 @@ from pathlib import Path
 import pytest
 
 from credly_contract import cli
+from credly_contract.checks import CheckFailed
 from credly_contract.client_cert import command, upstream
-from credly_contract.client_cert.judges import JUDGES
+from credly_contract.client_cert.exchanges import TOKEN, Observed
+from credly_contract.client_cert.injections import Injector
+from credly_contract.client_cert.judges import JUDGES, ClientRun
+from credly_contract.client_cert.runner import Outcome
 
 SYNC = Path(__file__).resolve().parent / "integrations" / "sync.py"
 # The example integration is a script, not a module of the project: load its defect table by path.
@@ -134,14 +139,19 @@ def emulators(monkeypatch) -> Iterator[list[upstream.EmulatedUpstream]]:
     yield started
 
 
-def test_no_issued_secret_reaches_the_console_or_any_artefact(tmp_path, capfd, emulators):
-    code = certify_client(tmp_path, integration=[str(SYNC), "--defect", "prints_token"])
+@pytest.mark.parametrize("defect", ["prints_token", "logs_basic_auth"])
+def test_no_issued_secret_reaches_the_console_or_any_artefact(tmp_path, capfd, emulators, defect):
+    code = certify_client(tmp_path, integration=[str(SYNC), "--defect", defect])
 
     assert code == 1
-    secrets = emulators[0].server.issued_secrets()
+    emulator = emulators[0].server
+    pair = f"{emulator.bootstrap.client_id}:{emulator.bootstrap.client_secret}"
+    secrets = [*emulator.issued_secrets(), base64.b64encode(pair.encode()).decode()]
     console = "".join(capfd.readouterr())
-    assert "<ACCESS_TOKEN_" in console  # the integration printed it; we showed it masked
+    # the integration printed it; we showed it masked
+    assert "<ACCESS_TOKEN_" in console if defect == "prints_token" else "<CREDENTIAL_" in console
     written = [p.read_text(encoding="utf-8") for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "exchanges.json" for p in tmp_path.rglob("*"))
     for secret in secrets:
         assert secret not in console
         assert all(secret not in text for text in written)
@@ -182,20 +192,34 @@ def test_a_switched_off_injection_is_named_and_its_requirement_not_run(tmp_path)
         (["certify-client", "--", "/nonexistent/integration"], "cannot run the integration"),
         (["certify-client", "--timeout-seconds", "0", "--", "true"], "--timeout-seconds"),
         (["certify-client", "--upstream", "live", "--", "true"], "CREDLY_API_BASE_URL"),
+        (["certify-client", "--reports-dir", "a-file/reports", "--", "true"], "--reports-dir"),
+        (["certify-client", "--watch-dir", "a-file", "--", "true"], "--watch-dir a-file is a file"),
+        (["certify-client", "--profile", "thorough", "--", "true"], "invalid choice"),
+        (["certify-client", "--timeout-seconds", "soon", "--", "true"], "invalid float"),
     ],
-    ids=["no-command", "missing-executable", "zero-timeout", "live-without-settings"],
+    ids=[
+        "no-command",
+        "missing-executable",
+        "zero-timeout",
+        "live-without-settings",
+        "unwritable-reports-dir",
+        "watch-dir-is-a-file",
+        "unknown-profile",
+        "non-numeric-timeout",
+    ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, monkeypatch, tmp_path):
     for variable in [v for v in os.environ if v.startswith("CREDLY_")]:
         monkeypatch.delenv(variable)
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
 
     code = cli.main(argv)
 
     err = capsys.readouterr().err
     assert code == 2
     assert message in err
-    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
 
 
 @pytest.fixture(scope="module")
@@ -252,13 +276,18 @@ def test_live_upstream_judges_through_the_recording_proxy(
     assert cert["target"]["api_base_url"] != emulator_process["CREDLY_API_BASE_URL"]
 
 
-def test_live_upstream_that_cannot_be_reached_exits_3(monkeypatch, tmp_path, capsys):
+@pytest.fixture
+def unreachable_live_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live settings pointing at a loopback port nothing listens on (9, discard)."""
     monkeypatch.setenv("CREDLY_API_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("CREDLY_TOKEN_URL", "http://127.0.0.1:9/oauth/token")
     monkeypatch.setenv("CREDLY_ORGANIZATION_ID", "org")
     monkeypatch.setenv("CREDLY_CLIENT_ID", "client")
     monkeypatch.setenv("CREDLY_CLIENT_SECRET", "not-a-real-secret")
 
+
+@pytest.mark.usefixtures("unreachable_live_target")
+def test_live_upstream_that_cannot_be_reached_exits_3(tmp_path, capsys):
     code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC)])
 
     err = capsys.readouterr().err
@@ -287,17 +316,64 @@ def test_the_html_certificate_names_the_integration_and_the_injection_a_failure_
     assert "sync.py" in html
 
 
+@pytest.mark.usefixtures("unreachable_live_target")
 def test_a_live_target_lost_during_the_run_is_an_error_not_a_failure(monkeypatch, tmp_path, capsys):
     # Preflight passed (skipped here), then the target stopped answering: no HTTP answer is exit 3.
     monkeypatch.setattr(command, "_preflight", lambda target: None)
-    monkeypatch.setenv("CREDLY_API_BASE_URL", "http://127.0.0.1:9/v1")
-    monkeypatch.setenv("CREDLY_TOKEN_URL", "http://127.0.0.1:9/oauth/token")
-    monkeypatch.setenv("CREDLY_ORGANIZATION_ID", "org")
-    monkeypatch.setenv("CREDLY_CLIENT_ID", "client")
-    monkeypatch.setenv("CREDLY_CLIENT_SECRET", "not-a-real-secret")
 
     code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC)])
 
     assert code == 3
     assert certificate(tmp_path)["verdict"] == "error"
     assert "the live target did not answer" in capsys.readouterr().err
+
+
+def test_a_watched_folder_that_never_appeared_is_said_in_the_certificate(tmp_path):
+    missing = tmp_path / "never-written"
+
+    certify_client(tmp_path / "reports", "--watch-dir", str(missing), integration=["-c", "pass"])
+
+    notes = [o["detail"] for o in certificate(tmp_path / "reports")["observations"]]
+    assert any(str(missing) in note and "only stdout and stderr" in note for note in notes)
+
+
+def _token_exchange(index: int, started: float, expires_in: int) -> Observed:
+    body = {
+        "access_token": f"token-number-{index}",
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+    }
+    return Observed(
+        index=index,
+        kind=TOKEN,
+        method="POST",
+        path="/oauth/token",
+        query="",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        body=b"grant_type=client_credentials&scope=oauth_applications",
+        started=started,
+        finished=started + 0.01,
+        status=200,
+        response_body=json.dumps(body).encode(),
+    )
+
+
+def _run_of(exchanges: list[Observed]) -> ClientRun:
+    outcome = Outcome(returncode=0, timed_out=False, stdout=b"", stderr=b"", seconds=1.0)
+    injector = Injector.for_profile("quick", set())
+    return ClientRun(exchanges, injector, outcome, "the-client-secret", [], "/v1")
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "holds"),
+    [(1, True), (7200, False)],
+    ids=["each-token-expired-before-the-next", "third-token-inside-one-window"],
+)
+def test_token_reuse_counts_tokens_per_expiry_window(expires_in, holds):
+    run = _run_of([_token_exchange(n, started=2.0 * n, expires_in=expires_in) for n in range(3)])
+
+    if holds:
+        JUDGES["CLIENT-TOKEN-REUSE"](run)
+    else:
+        with pytest.raises(CheckFailed, match=r"token #3 .* within one expiry window"):
+            JUDGES["CLIENT-TOKEN-REUSE"](run)

@@ -8,6 +8,7 @@ Exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 live
 from __future__ import annotations
 
 import argparse
+import base64
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 from credly_contract.catalogue import Catalogue, load
 from credly_contract.client_cert.injections import CATALOGUE as INJECTIONS
 from credly_contract.client_cert.injections import PROFILES, Injector
-from credly_contract.config import ConfigError, guard_production, live_target
+from credly_contract.config import ConfigError, Target, guard_production, live_target
 from credly_contract.scrub import register, scrub
 
 if TYPE_CHECKING:  # the judges, recorder and reports load only when certify-client runs
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from credly_contract.client_cert.artefacts import write_artefacts
     from credly_contract.client_cert.judges import ClientRun
     from credly_contract.client_cert.recorder import Recorder
-    from credly_contract.client_cert.runner import run_integration
+    from credly_contract.client_cert.runner import check_runnable, run_integration
     from credly_contract.plugin import reports_dir_for
 
     command = list(args.integration)
@@ -102,15 +103,30 @@ def run(args: argparse.Namespace) -> int:
             "certify-client needs the integration's command after --, e.g. "
             "credly-contract certify-client -- python sync.py"
         )
+    check_runnable(command)
     if args.timeout_seconds <= 0:
         raise ConfigError(f"--timeout-seconds must be positive, not {args.timeout_seconds:g}")
     watch_dir = Path(args.watch_dir) if args.watch_dir else None
+    if watch_dir is not None and watch_dir.exists() and not watch_dir.is_dir():
+        raise ConfigError(
+            f"--watch-dir {watch_dir} is a file; give the folder the integration writes to"
+        )
+    target = _live_target() if args.upstream == "live" else None
+    run_dir = reports_dir_for(args.reports_dir)
+    try:  # before the integration runs: a run whose certificate cannot be written is wasted
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"--reports-dir {run_dir}: cannot create it ({error.strerror}); choose a writable folder"
+        ) from None
     off = {flag for dest, flag in OFF_FLAGS.items() if getattr(args, dest)}
     injector = Injector.for_profile(args.profile, off)
     recorder = Recorder(injector)
-    upstream = _upstream(args.upstream, recorder)
+    upstream = _upstream(target, recorder)
     register(upstream.client_secret, "CLIENT_SECRET")
-    run_dir = reports_dir_for(args.reports_dir)
+    # The same secret as HTTP Basic sends it: masked even where an integration prints it bare.
+    pair = f"{upstream.client_id}:{upstream.client_secret}".encode()
+    register(base64.b64encode(pair).decode("ascii"), "CREDENTIAL")
     started_at = time.time()
     planned = ", ".join(i.name for i in injector.planned) or "nothing"
     with upstream:
@@ -177,19 +193,23 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_NOT_COMPLIANT
 
 
-def _upstream(kind: str, recorder: Recorder) -> Any:
+def _live_target() -> Target:
+    """The configured live target, refused if it is production (the integration may write)."""
+    target = live_target({})
+    guard_production(target, allow_production=False, read_only=False)
+    return target
+
+
+def _upstream(target: Target | None, recorder: Recorder) -> Any:
     from credly_contract.client_cert.upstream import EmulatedUpstream, LiveUpstream
 
-    if kind == "emulated":
+    if target is None:
         return EmulatedUpstream(recorder)
-    target = live_target({})
-    # The integration may create and delete applications: never against production.
-    guard_production(target, allow_production=False, read_only=False)
     _preflight(target)
     return LiveUpstream(recorder, target)
 
 
-def _preflight(target: Any) -> None:
+def _preflight(target: Target) -> None:
     """Prove the live settings before the integration starts (ConfigError or TargetUnreachable)."""
     from credly_contract.client import ApiClient, Limits
     from credly_contract.session import Tokens, preflight
@@ -236,4 +256,6 @@ def judge(run: ClientRun) -> tuple[Results, dict[str, Verdicts]]:
             verdicts[rid] = Verdicts(test, PASSED, [])
             results.count("call", "passed")
         verdicts[rid].seconds = time.monotonic() - began
+    for note in run.notes:
+        results.observe({"kind": "partly_judged", "detail": note})
     return results, verdicts

@@ -71,6 +71,10 @@ class Recorder:
                 origin=self.origin,
             )
             self.exchanges.append(observed)
+        if observed.kind == TOKEN:  # HTTP Basic credentials are masked even where printed bare
+            scheme, _, value = observed.headers.get("authorization", "").partition(" ")
+            if scheme.lower() == "basic":
+                register(value.strip(), "CREDENTIAL")
         app = (self._shape(observed) if observed.kind == API else None) or self.app
         messages: list[Message] = []
 

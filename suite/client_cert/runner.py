@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +28,15 @@ class Outcome:
     stdout: bytes
     stderr: bytes
     seconds: float
+
+
+def check_runnable(command: Sequence[str]) -> None:
+    """ConfigError unless ``command[0]`` names an executable (checked before anything starts)."""
+    if shutil.which(command[0]) is None:
+        raise ConfigError(
+            f"cannot run the integration command {command[0]!r}: no such executable file "
+            "(nor on PATH); pass it after --, e.g. certify-client -- python sync.py"
+        )
 
 
 def run_integration(
