@@ -253,27 +253,31 @@ def emulator_process() -> Iterator[dict[str, str]]:
 
 
 @pytest.mark.parametrize(
-    ("integration", "failed"),
+    ("options", "integration", "failed"),
     [
-        ([], set()),
-        (["--defect", "ignore_retry_after"], {"CLIENT-RETRY-AFTER"}),
-        (["--defect", "retry_dead_token"], {"CLIENT-RENEWAL"}),
+        ([], [], set()),
+        ([], ["--defect", "ignore_retry_after"], {"CLIENT-RETRY-AFTER"}),
+        ([], ["--defect", "retry_dead_token"], {"CLIENT-RENEWAL"}),
+        (["--profile", "standard"], [], set()),
     ],
-    ids=["careful", "ignore_retry_after", "retry_dead_token"],
+    ids=["careful", "ignore_retry_after", "retry_dead_token", "standard-profile-expires-tokens"],
 )
 def test_live_upstream_judges_through_the_recording_proxy(
-    emulator_process, monkeypatch, tmp_path, integration, failed
+    emulator_process, monkeypatch, tmp_path, options, integration, failed
 ):
     for variable, value in emulator_process.items():
         monkeypatch.setenv(variable, value)
 
-    code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC), *integration])
+    code = certify_client(
+        tmp_path, "--upstream", "live", *options, integration=[str(SYNC), *integration]
+    )
 
     cert = certificate(tmp_path)
     assert {r["id"] for r in cert["requirements"] if r["status"] != "passed"} == failed
     assert code == (1 if failed else 0)
     assert "live upstream" in cert["target"]["kind"]
     assert cert["target"]["api_base_url"] != emulator_process["CREDLY_API_BASE_URL"]
+    assert all(i["fired_at_exchange"] is not None for i in cert["injections"])
 
 
 @pytest.fixture

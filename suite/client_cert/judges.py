@@ -31,7 +31,6 @@ MAX_TOKENS_PER_WINDOW = 2  # per scope set, between two token losses
 MAX_5XX_RETRIES = 5  # in a row, of one request
 MIN_5XX_RETRY_SPACING = 0.25  # seconds between a 5xx and its retry
 CLOCK_SLACK = 0.05  # seconds of timer resolution allowed on Retry-After
-LIST_OPERATIONS = {"listOAuthApplications", "listIssuedBadges"}
 
 
 class NotJudged(Exception):
@@ -390,7 +389,7 @@ def pages_followed_in_order(run: ClientRun) -> None:
     went_beyond = False
     for exchange in run.api:
         found = run.operation(exchange)
-        if not found or found[0].operation_id not in LIST_OPERATIONS:
+        if not found or not found[0].paginated:
             continue
         page, per = _page_of(exchange.query_params)
         if page != "1":

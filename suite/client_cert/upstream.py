@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 from starlette.types import Receive, Scope, Send
 
+from credly_contract.client_cert.exchanges import TOKEN
 from credly_contract.client_cert.injections import TOKEN_EXPIRED
 from credly_contract.client_cert.recorder import Recorder
 from credly_contract.config import ENVIRONMENT, Target
@@ -128,6 +129,11 @@ class LiveUpstream(_Base):
 
     def kill_token(self, token: str, injection: str) -> None:
         self._dead.add(token)
+        if injection == TOKEN_EXPIRED:  # every token issued so far reaches its expires_in
+            for exchange in list(self.recorder.exchanges):
+                body = exchange.response_json() if exchange.kind == TOKEN else None
+                if isinstance(body, dict) and isinstance(body.get("access_token"), str):
+                    self._dead.add(body["access_token"])
 
     def is_dead(self, token: str) -> bool:
         return token in self._dead
