@@ -191,7 +191,7 @@ def test_a_switched_off_injection_is_named_and_its_requirement_not_run(tmp_path)
         (["certify-client"], "needs the integration's command after --"),
         (["certify-client", "--", "/nonexistent/integration"], "cannot run the integration"),
         (["certify-client", "--timeout-seconds", "0", "--", "true"], "--timeout-seconds"),
-        (["certify-client", "--upstream", "live", "--", "true"], "CREDLY_API_BASE_URL"),
+        (["certify-client", "--upstream", "live", "--", "true"], "--upstream live needs CREDLY_"),
         (["certify-client", "--reports-dir", "a-file/reports", "--", "true"], "--reports-dir"),
         (["certify-client", "--watch-dir", "a-file", "--", "true"], "--watch-dir a-file is a file"),
         (["certify-client", "--profile", "thorough", "--", "true"], "invalid choice"),
@@ -220,6 +220,7 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, monkeypatch, tm
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1, err
+    assert "--api-base-url" not in err  # a flag certify-client does not have
 
 
 @pytest.fixture(scope="module")

@@ -195,7 +195,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _live_target() -> Target:
     """The configured live target, refused if it is production (the integration may write)."""
-    target = live_target({})
+    try:
+        target = live_target({})
+    except ConfigError as error:
+        # config words it for `certify --target live`, which also takes flags; certify-client reads
+        # the variables only.
+        message = str(error).replace("--target live", "--upstream live").split(" (or pass the")[0]
+        raise ConfigError(message) from None
     guard_production(target, allow_production=False, read_only=False)
     return target
 
