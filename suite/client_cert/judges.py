@@ -489,9 +489,22 @@ def no_secret_in_output_or_files(run: ClientRun) -> None:
                 raise Violation(
                     f"{kind} of this run appears in {where} (line {line}): "
                     f"{scrub(text.splitlines()[line - 1])[:200]}",
-                    run.issued.get(secret),
+                    _where_it_was_handed_over(run, secret),
                 )
 
 
 def _kind_of(run: ClientRun, secret: str) -> str:
     return "an access token" if secret in run.issued else "a client secret"
+
+
+def _where_it_was_handed_over(run: ClientRun, secret: str) -> Observed | None:
+    """The exchange that issued a leaked token, or the first that carried a leaked credential."""
+    if secret in run.issued:
+        return run.issued[secret]
+    for exchange in run.exchanges:
+        if secret in (exchange.response_body + exchange.body).decode("utf-8", "replace") or (
+            secret in exchange.headers.get("authorization", "")
+            or secret in _basic_decoded(exchange)
+        ):
+            return exchange
+    return None
