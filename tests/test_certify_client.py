@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -381,3 +382,27 @@ def test_token_reuse_counts_tokens_per_expiry_window(expires_in, holds):
     else:
         with pytest.raises(CheckFailed, match=r"token #3 .* within one expiry window"):
             JUDGES["CLIENT-TOKEN-REUSE"](run)
+
+
+NUL_SCOPE_REQUEST = """
+import os, urllib.parse, urllib.request, urllib.error
+form = {"grant_type": "client_credentials", "scope": "\\x00odd",
+        "client_id": os.environ["CREDLY_CLIENT_ID"], "client_secret": os.environ["CREDLY_CLIENT_SECRET"]}
+try:
+    urllib.request.urlopen(os.environ["CREDLY_TOKEN_URL"], urllib.parse.urlencode(form).encode())
+except urllib.error.HTTPError as error:
+    print("token request answered", error.code)
+"""
+
+
+def test_control_characters_an_integration_sent_leave_junit_xml_parseable(tmp_path, capsys):
+    code = certify_client(tmp_path, integration=["-c", NUL_SCOPE_REQUEST])
+
+    assert code == 1
+    assert "token request answered 400" in capsys.readouterr().out
+    root = ElementTree.parse(tmp_path / "junit.xml").getroot()
+    failures = {f.get("message") for f in root.iter("failure")}
+    assert (
+        "CLIENT-SCOPE-DOCUMENTED: the token request asked for undocumented scope(s) '\\x00odd'"
+        in (failures)
+    )

@@ -6,6 +6,7 @@ one test case per requirement, labelled as the server run labels them."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -31,6 +32,8 @@ from credly_contract.results import FAILED, NOT_RUN, Results
 from credly_contract.scrub import scrub
 
 JUNIT = "junit.xml"
+# XML 1.0 cannot hold these (a NUL an integration sent, say): junit.xml shows them as \xNN.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 EXCHANGES = "exchanges.json"  # every recorded exchange, scrubbed
 SEVERITY = {"MUST": "critical", "SHOULD": "normal"}
 
@@ -122,15 +125,19 @@ def write_junit(path: Path, catalogue: Catalogue, verdicts: dict[str, Verdicts])
         ET.SubElement(properties, "property", name="level", value=requirement.level)
         if verdict.status == FAILED:
             messages = [f"{rid}: {f['message']}" for f in verdict.failures]
-            failure = ET.SubElement(case, "failure", message=messages[0])
-            failure.text = json.dumps(verdict.failures, indent=2, ensure_ascii=False)
+            failure = ET.SubElement(case, "failure", message=_xml_text(messages[0]))
+            failure.text = _xml_text(json.dumps(verdict.failures, indent=2, ensure_ascii=False))
         elif verdict.status == NOT_RUN:
-            ET.SubElement(case, "skipped", message=verdict.reason or "not judged")
+            ET.SubElement(case, "skipped", message=_xml_text(verdict.reason or "not judged"))
     root = ET.Element("testsuites")
     root.append(suite)
     tree = ET.ElementTree(root)
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
 
 
 def write_allure(

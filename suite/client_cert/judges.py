@@ -226,7 +226,8 @@ def requested_scopes_are_documented(run: ClientRun) -> None:
         unknown = [s for s in exchange.scope_requested() if s not in documented]
         if unknown:
             raise Violation(
-                f"the token request asked for undocumented scope(s) {' '.join(unknown)}", exchange
+                f"the token request asked for undocumented scope(s) {', '.join(map(ascii, unknown))}",
+                exchange,
             )
 
 
