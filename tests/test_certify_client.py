@@ -8,10 +8,12 @@ The example runs are slow-ish (each waits out a Retry-After), so they run concur
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.util
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -406,3 +408,40 @@ def test_control_characters_an_integration_sent_leave_junit_xml_parseable(tmp_pa
         "CLIENT-SCOPE-DOCUMENTED: the token request asked for undocumented scope(s) '\\x00odd'"
         in (failures)
     )
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["sigterm", "ctrl-c"]
+)
+def test_a_cancelled_certification_stops_the_integration_with_it(tmp_path, signum, code):
+    pid_file = tmp_path / "integration.pid"
+    sleeper = (
+        f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    )
+    command_line = [sys.executable, "-m", "credly_contract.cli", "certify-client"]
+    command_line += [
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "--",
+        sys.executable,
+        "-c",
+        sleeper,
+    ]
+    certification = subprocess.Popen(command_line, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the integration never started"
+        time.sleep(0.05)
+    integration = int(pid_file.read_text())
+
+    try:
+        certification.send_signal(signum)
+        _, err = certification.communicate(timeout=30)
+
+        assert certification.returncode == code
+        assert "the integration was stopped" in err
+        with pytest.raises(ProcessLookupError):
+            os.kill(integration, 0)
+    finally:  # never leave a failed test's integration behind
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(integration, signal.SIGKILL)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import signal
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from credly_contract.catalogue import Catalogue, load
 from credly_contract.client_cert.injections import CATALOGUE as INJECTIONS
 from credly_contract.client_cert.injections import PROFILES, Injector
 from credly_contract.config import ConfigError, Target, guard_production, live_target
+from credly_contract.interrupts import Terminated
 from credly_contract.scrub import register, scrub
 
 if TYPE_CHECKING:  # the judges, recorder and reports load only when certify-client runs
@@ -136,7 +138,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        outcome = run_integration(command, upstream.environment(), args.timeout_seconds)
+        try:
+            outcome = run_integration(command, upstream.environment(), args.timeout_seconds)
+        except KeyboardInterrupt as interrupted:
+            print("credly-contract: interrupted; the integration was stopped", file=sys.stderr)
+            return 128 + (signal.SIGTERM if isinstance(interrupted, Terminated) else signal.SIGINT)
     client_run = ClientRun(
         exchanges=list(recorder.exchanges),
         injector=injector,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from credly_contract.config import ConfigError
+from credly_contract.interrupts import Interrupts
 from credly_contract.scrub import scrub
 
 
@@ -74,6 +75,10 @@ def run_integration(
     for reader in readers:
         reader.start()
     timed_out = False
+    # SIGTERM (a CI job cancelled) raises as Ctrl-C does: either way the integration, in its own
+    # session where neither signal reaches it, is ended with us rather than left running.
+    interrupts = Interrupts()
+    interrupts.install()
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -82,6 +87,8 @@ def run_integration(
     except KeyboardInterrupt:
         _kill_group(process)
         raise
+    finally:
+        interrupts.restore()
     for reader in readers:
         reader.join(5)
     return Outcome(
