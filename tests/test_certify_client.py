@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.etree import ElementTree
@@ -31,6 +31,7 @@ from credly_contract.client_cert.exchanges import TOKEN, Observed
 from credly_contract.client_cert.injections import Injector
 from credly_contract.client_cert.judges import JUDGES, ClientRun
 from credly_contract.client_cert.runner import Outcome
+from credly_contract.emulator.server import LoopbackServer
 
 SYNC = Path(__file__).resolve().parent / "integrations" / "sync.py"
 # The example integration is a script, not a module of the project: load its defect table by path.
@@ -332,7 +333,47 @@ def test_a_live_target_lost_during_the_run_is_an_error_not_a_failure(monkeypatch
 
     assert code == 3
     assert certificate(tmp_path)["verdict"] == "error"
-    assert "the live target did not answer" in capsys.readouterr().err
+    assert "the live target: POST http://127.0.0.1:9/oauth/token got no answer" in (
+        capsys.readouterr().err
+    )
+    assert "got no answer" in (tmp_path / "certificate.json").read_text(encoding="utf-8")
+
+
+async def _always_503(scope: dict, receive: object, send: Callable) -> None:
+    await send({"type": "http.response.start", "status": 503, "headers": []})
+    await send({"type": "http.response.body", "body": b"Service Unavailable"})
+
+
+THREE_TOKEN_REQUESTS = """
+import os, urllib.request, urllib.error
+for _ in range(3):
+    try:
+        urllib.request.urlopen(os.environ["CREDLY_TOKEN_URL"], b"grant_type=client_credentials")
+    except urllib.error.HTTPError as error:
+        print("token request answered", error.code)
+"""
+
+
+def test_a_live_target_answering_503_again_and_again_is_an_error_not_a_failure(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setattr(command, "_preflight", lambda target: None)
+    with LoopbackServer(_always_503, name="failing staging") as staging:
+        monkeypatch.setenv("CREDLY_API_BASE_URL", staging.origin + "/v1")
+        monkeypatch.setenv("CREDLY_TOKEN_URL", staging.origin + "/oauth/token")
+        monkeypatch.setenv("CREDLY_ORGANIZATION_ID", "org")
+        monkeypatch.setenv("CREDLY_CLIENT_ID", "client")
+        monkeypatch.setenv("CREDLY_CLIENT_SECRET", "not-a-real-secret")
+
+        code = certify_client(
+            tmp_path, "--upstream", "live", integration=["-c", THREE_TOKEN_REQUESTS]
+        )
+
+    out, err = capsys.readouterr()
+    assert out.count("token request answered 503") == 3
+    assert code == 3
+    assert certificate(tmp_path)["verdict"] == "error"
+    assert "answered 503, after 2 more 502/503/504 in a row" in err
 
 
 def test_a_watched_folder_that_never_appeared_is_said_in_the_certificate(tmp_path):

@@ -156,10 +156,8 @@ def run(args: argparse.Namespace) -> int:
     for secret in client_run.secrets:
         register(secret, "ACCESS_TOKEN" if secret in client_run.issued else "CLIENT_SECRET")
     results, verdicts = judge(client_run)
-    if upstream.transport_errors:
-        results.error = (
-            "unreachable: the live target did not answer: " + upstream.transport_errors[0]
-        )
+    if upstream.target_down:
+        results.error = "unreachable: the live target: " + upstream.target_down[0]
     extra = {
         "kind": "client",
         "integration": {

@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 from starlette.types import Receive, Scope, Send
 
+from credly_contract.client import GATEWAY_STATUSES
 from credly_contract.client_cert.exchanges import TOKEN
 from credly_contract.client_cert.injections import TOKEN_EXPIRED
 from credly_contract.client_cert.recorder import Recorder
@@ -15,6 +16,8 @@ from credly_contract.config import ENVIRONMENT, Target
 from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, credly_error
 from credly_contract.emulator.server import EmulatorServer, LoopbackServer
 
+# This many 502/503/504 in a row from the live target (not the injected 503) mean it is down.
+TARGET_DOWN_AFTER = 3
 # With the bootstrap application, 121 applications: three pages at the documented default of 50.
 SEEDED_APPLICATIONS = 120
 # Hop-by-hop and length headers are the proxy's own business, not the integration's.
@@ -35,7 +38,9 @@ class _Base:
     server: LoopbackServer
 
     def __init__(self) -> None:
-        self.transport_errors: list[str] = []
+        # Why the live target gave no usable answer (no HTTP answer, or repeated gateway errors):
+        # the run is then an error (exit 3), not a verdict on the integration.
+        self.target_down: list[str] = []
 
     @property
     def origin(self) -> str:
@@ -124,6 +129,7 @@ class LiveUpstream(_Base):
         self.organization_id = target.organization_id
         self.client_id, self.client_secret = target.client_id, target.client_secret
         self._dead: set[str] = set()
+        self._gateway_streak = 0
         recorder.upstream = self
         self.server = LoopbackServer(recorder.wrap(self.forward), name="recording proxy")
 
@@ -158,11 +164,12 @@ class LiveUpstream(_Base):
             async with httpx.AsyncClient(timeout=self.timeout) as client:
                 response = await client.request(scope["method"], url, headers=headers, content=body)
         except httpx.TransportError as error:
-            self.transport_errors.append(
-                f"{scope['method']} {url}: {type(error).__name__}: {error}"
+            self.target_down.append(
+                f"{scope['method']} {url} got no answer: {type(error).__name__}: {error}"
             )
             await credly_error(502, "The live target could not be reached.")(scope, receive, send)
             return
+        self._count_gateway_errors(scope["method"], url, response.status_code)
         content = response.content
         mine = self.origin + API_PREFIX
         for theirs, ours in (
@@ -176,6 +183,17 @@ class LiveUpstream(_Base):
         out.append((b"content-length", str(len(content)).encode()))
         await send({"type": "http.response.start", "status": response.status_code, "headers": out})
         await send({"type": "http.response.body", "body": content})
+
+    def _count_gateway_errors(self, method: str, url: str, status: int) -> None:
+        if status not in GATEWAY_STATUSES:
+            self._gateway_streak = 0
+            return
+        self._gateway_streak += 1
+        if self._gateway_streak == TARGET_DOWN_AFTER:
+            self.target_down.append(
+                f"{method} {url} answered {status}, after {TARGET_DOWN_AFTER - 1} more 502/503/504 "
+                "in a row: the target is down or overloaded"
+            )
 
 
 def _json_escaped(url: str) -> str:
