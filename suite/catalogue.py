@@ -1,7 +1,10 @@
-"""The requirement catalogue (suite/requirements.yaml) as Python objects."""
+"""The requirement catalogue (suite/requirements.yaml) as Python objects, and what checks each
+requirement: built from the code (the ``@check`` registry and the tests' requirement markers), never
+written by hand."""
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -10,6 +13,8 @@ import yaml
 
 CATALOGUE_PATH = Path(__file__).with_name("requirements.yaml")
 LEVELS = ("MUST", "SHOULD")
+# The test folders whose @pytest.mark.requirement markers say which tests prove what.
+TEST_DIRS = (Path(__file__).with_name("certification"), Path(__file__).with_name("scenarios"))
 
 
 @dataclass(frozen=True)
@@ -19,7 +24,6 @@ class Requirement:
     feature: str
     title: str
     source: str
-    checked_by: str
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,74 @@ def get(requirement_id: str) -> Requirement:
         return requirements()[requirement_id]
     except KeyError:
         raise KeyError(f"{requirement_id} is not in suite/requirements.yaml") from None
+
+
+def load_extra(path: Path) -> dict[str, Requirement]:
+    """A team's own requirements (``--credly-requirements``), in requirements.yaml's format
+    (``feature`` and ``level`` optional); raises ValueError naming the problem."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"{path} cannot be read as YAML ({error})") from None
+    items = raw.get("requirements") if isinstance(raw, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"{path} has no 'requirements:' list")
+    extra: dict[str, Requirement] = {}
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(key), str) and item.get(key) for key in ("id", "title", "source")
+        ):
+            raise ValueError(f"{path}: requirement #{number} needs id, title and source")
+        if item.get("level", "MUST") not in LEVELS:
+            raise ValueError(f"{path}: {item['id']} level must be one of {', '.join(LEVELS)}")
+        if item["id"] in requirements() or item["id"] in extra:
+            raise ValueError(f"{path}: {item['id']} is already defined")
+        extra[item["id"]] = Requirement(
+            id=item["id"],
+            level=item.get("level", "MUST"),
+            feature=item.get("feature", "Team requirements"),
+            title=item["title"],
+            source=item["source"],
+        )
+    return extra
+
+
+def _marker_ids(decorator: ast.expr) -> list[str]:
+    """The ids of a ``@pytest.mark.requirement("ID", ...)`` decorator (none for other decorators)."""
+    if not isinstance(decorator, ast.Call):
+        return []
+    func = decorator.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "requirement"):
+        return []
+    return [
+        a.value for a in decorator.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+    ]
+
+
+@cache
+def tests_by_requirement() -> dict[str, tuple[str, ...]]:
+    """requirement id -> the tests marked as proving it ("folder/file.py::test_name"), read from the
+    test files' source (no collection, so no target is needed)."""
+    found: dict[str, list[str]] = {}
+    for folder in TEST_DIRS:
+        for path in sorted(folder.glob("test_*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in tree.body:
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for decorator in node.decorator_list:
+                    for rid in _marker_ids(decorator):
+                        found.setdefault(rid, []).append(f"{folder.name}/{path.name}::{node.name}")
+    return {rid: tuple(dict.fromkeys(tests)) for rid, tests in found.items()}
+
+
+def checked_by(requirement_id: str) -> dict[str, list[str]]:
+    """What checks a requirement: its registered checks (``@check`` functions and the schemathesis
+    built-ins mapped to it) and the tests marked with it."""
+    from credly_contract.checks import registry
+
+    get(requirement_id)
+    return {
+        "checks": sorted(c.name for c in registry().values() if c.requirement == requirement_id),
+        "tests": list(tests_by_requirement().get(requirement_id, ())),
+    }

@@ -56,7 +56,7 @@ class Exchange:
             status=response.status_code,
             response_headers={k.lower(): v for k, v in response.headers.items()},
             response_body=response.text,
-            elapsed=response.elapsed.total_seconds() if response.is_closed else 0.0,
+            elapsed=_elapsed(response),
         )
 
     def header(self, name: str) -> str | None:
@@ -107,6 +107,13 @@ class Exchange:
 
     def __repr__(self) -> str:
         return f"<Exchange {scrub(self.summary())}>"
+
+
+def _elapsed(response: httpx.Response) -> float:
+    try:
+        return response.elapsed.total_seconds()
+    except RuntimeError:  # not read yet, or built by a transport rather than received
+        return 0.0
 
 
 def learn_secrets(exchange: Exchange) -> None:

@@ -5,11 +5,12 @@ This is the one place that knows the API's URL layout; everything else asks a Ta
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from credly_contract.scrub import register
 
@@ -33,7 +34,10 @@ class ConfigError(Exception):
 
 
 class TargetUnreachable(Exception):
-    """The target cannot be reached or answers as a broken server (exit code 3)."""
+    """No HTTP answer came: refused connections, timeouts, repeated 502/503/504 (exit code 3).
+
+    An HTTP answer that breaks the contract is never this: it fails a requirement (CheckFailed).
+    """
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,25 @@ class Target:
         }
 
     def hosts(self) -> set[str]:
-        return {urlsplit(self.api_base_url).hostname or "", urlsplit(self.token_url).hostname or ""}
+        """The normalised hosts of the API and the token URL (see ``normalised_host``)."""
+        return {normalised_host(self.api_base_url), normalised_host(self.token_url)}
+
+
+def normalise_hostname(host: str) -> str:
+    """One spelling per host: percent-decoded, lower case, IDNA (which also maps fullwidth letters to
+    ASCII), and no trailing dot (``api.credly.com.`` is the same host as ``api.credly.com``)."""
+    host = unquote(host).strip().rstrip(".").lower()
+    if not host:
+        return ""
+    # Not a valid IDNA name: compare its lower-case spelling.
+    with contextlib.suppress(UnicodeError):
+        host = host.encode("idna").decode("ascii")
+    return host.rstrip(".").lower()
+
+
+def normalised_host(url: str) -> str:
+    """The host a URL reaches, whatever its spelling: userinfo and any port are ignored."""
+    return normalise_hostname(urlsplit(url.strip()).hostname or "")
 
 
 EXAMPLE_URLS = {
@@ -150,19 +172,27 @@ def _read_secret_file(path: str) -> str:
 def denied_hosts(environ: Mapping[str, str] | None = None) -> set[str]:
     environ = os.environ if environ is None else environ
     extra = {
-        h.strip().lower() for h in environ.get(DENY_HOSTS_VARIABLE, "").split(",") if h.strip()
+        normalise_hostname(h) for h in environ.get(DENY_HOSTS_VARIABLE, "").split(",") if h.strip()
     }
     return set(PRODUCTION_HOSTS) | extra
 
 
-def denied_hosts_of(target: Target) -> list[str]:
-    """The target's hosts that are production or on the CREDLY_DENY_HOSTS list."""
-    return sorted(h for h in target.hosts() if h.lower() in denied_hosts())
+def denied_hosts_of(target: Target, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The target's hosts that are production or on the CREDLY_DENY_HOSTS list, compared after
+    normalisation (case, trailing dot, IDNA, userinfo and port do not make another host)."""
+    denied = denied_hosts(environ)
+    return sorted(h for h in target.hosts() if h in denied)
 
 
-def guard_production(target: Target, allow_production: bool, read_only: bool) -> None:
-    """Refuse production (and deny-listed) hosts before anything is sent."""
-    hit = denied_hosts_of(target)
+def guard_production(
+    target: Target,
+    allow_production: bool,
+    read_only: bool,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse production (and deny-listed) hosts, of the API and the token URL, before anything is
+    sent."""
+    hit = denied_hosts_of(target, environ)
     if not hit:
         return
     if allow_production and read_only:

@@ -11,6 +11,20 @@ from typing import Any
 
 NAME_PREFIX = "credly-contract"
 
+# An application id as the server wrote it: the contract says integer, but cleanup must delete what a
+# server said it created whatever the type it gave (a string "7" included).
+ApplicationId = int | str
+
+
+def application_id_of(application: Any) -> ApplicationId | None:
+    """The id an application object carries, if it names one (an int or a non-empty string)."""
+    value = application.get("id") if isinstance(application, dict) else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and value.strip()):
+        return value
+    return None
+
 
 def resource_name(run_id: str, label: str) -> str:
     return f"{NAME_PREFIX} {run_id} {label}"
@@ -21,7 +35,7 @@ class Ledger:
         self.path = path
         self.run_id = run_id
         self._lock = threading.Lock()
-        self._open: dict[tuple[str, int], dict[str, Any]] = {}
+        self._open: dict[tuple[str, ApplicationId], dict[str, Any]] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def _append(self, entry: dict[str, Any]) -> None:
@@ -29,7 +43,7 @@ class Ledger:
             handle.write(json.dumps(entry) + "\n")
             handle.flush()
 
-    def created(self, organization_id: str, application_id: int, name: str) -> None:
+    def created(self, organization_id: str, application_id: ApplicationId, name: str) -> None:
         entry = {
             "event": "created",
             "run_id": self.run_id,
@@ -42,7 +56,7 @@ class Ledger:
             self._open[(organization_id, application_id)] = entry
             self._append(entry)
 
-    def deleted(self, organization_id: str, application_id: int) -> None:
+    def deleted(self, organization_id: str, application_id: ApplicationId) -> None:
         with self._lock:
             if self._open.pop((organization_id, application_id), None) is not None:
                 self._append(
@@ -55,7 +69,7 @@ class Ledger:
                     }
                 )
 
-    def owns(self, organization_id: str, application_id: int) -> bool:
+    def owns(self, organization_id: str, application_id: ApplicationId) -> bool:
         with self._lock:
             return (organization_id, application_id) in self._open
 
@@ -66,7 +80,7 @@ class Ledger:
 
 def read_outstanding(path: Path) -> list[dict[str, Any]]:
     """Entries created and never deleted, from a ledger file of any earlier run."""
-    open_entries: dict[tuple[str, int], dict[str, Any]] = {}
+    open_entries: dict[tuple[Any, Any], dict[str, Any]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)

@@ -67,7 +67,9 @@ def oauth_scopes() -> list[str]:
 
 @cache
 def operations() -> dict[str, dict[str, Any]]:
-    """operationId -> {method, path, scopes, responses}."""
+    """operationId -> {method, path, scopes, requirement, request_schema, body_required, responses}: the scopes
+    from the operation's oauth2 security requirement, the requirement id from its
+    ``x-requirement``, the request body's component schema name (or None)."""
     found: dict[str, dict[str, Any]] = {}
     for path, item in document()["paths"].items():
         for method, op in item.items():
@@ -77,15 +79,45 @@ def operations() -> dict[str, dict[str, Any]]:
                     "method": method.upper(),
                     "path": path,
                     "scopes": scopes,
+                    "requirement": op.get("x-requirement"),
+                    "request_schema": _request_schema(op),
+                    "body_required": bool(op.get("requestBody", {}).get("required", False)),
                     "responses": op["responses"],
                 }
     return found
 
 
+def _request_schema(operation: dict[str, Any]) -> str | None:
+    content = operation.get("requestBody", {}).get("content", {})
+    for media in content.values():
+        ref = media.get("schema", {}).get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            return str(ref.rsplit("/", 1)[-1])
+    return None
+
+
 def required_scope(operation_id: str) -> str:
-    """The one scope an API operation needs."""
+    """The one scope an API operation needs, from its security requirement in the contract."""
     (scope,) = operations()[operation_id]["scopes"]
-    return scope
+    return str(scope)
+
+
+def api_operations() -> list[str]:
+    """The operations that take a Bearer token (those with an oauth2 scope), in contract order."""
+    return [op for op, details in operations().items() if details["scopes"]]
+
+
+def api_scopes() -> list[str]:
+    """Every scope some API operation needs: a token holding them all can call each operation."""
+    return sorted({required_scope(op) for op in api_operations()})
+
+
+def requirement_of(operation_id: str) -> str:
+    """The requirement an undocumented answer of the operation breaks (its ``x-requirement``)."""
+    requirement = operations()[operation_id]["requirement"]
+    if not requirement:
+        raise KeyError(f"operation {operation_id} has no x-requirement in openapi/credly.yaml")
+    return str(requirement)
 
 
 def response_schema_ref(operation_id: str, status: int) -> str | None:

@@ -1,49 +1,69 @@
 """schemathesis, driven by openapi/credly.yaml: schema loading for a target, the client-credentials auth
-provider (the token host differs from the API host), and one custom check that runs our requirement
-checks on every generated call, so schemathesis failures carry requirement ids."""
+provider (the token host differs from the API host), and the checks of each generated call.
+
+schemathesis's own built-in checks judge each answer against the contract (server errors, status
+codes, content types, response schemas and headers); their failures are mapped to requirement ids
+(``requirement_for``). Our own checks add only what schemathesis cannot know: which request bodies
+the docs make invalid (and what a refused nameless create proves), and the run's ledger."""
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from typing import Any
 
 import requests
 import schemathesis
 from schemathesis import GenerationMode
-from schemathesis.core.failures import Failure
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.core import NotSet
+from schemathesis.core.failures import Failure, FailureGroup
 
 from credly_contract import spec
-from credly_contract.checks import CheckFailed
-from credly_contract.checks.applications import (
-    application_objects_match_schema,
-    nameless_create_refused,
-    secret_hidden_after_create,
-    secret_shown_on_create,
-)
-from credly_contract.checks.security import bad_input_refused, no_server_error
+from credly_contract.checks import CheckFailed, count, register
+from credly_contract.checks.applications import nameless_create_refused
+from credly_contract.checks.security import bad_input_refused
 from credly_contract.client import Exchange, unreachable
 from credly_contract.ledger import resource_name
 from credly_contract.session import CertificationRun
 
 TOKEN_OPERATION = "createAccessToken"
-OPERATION_REQUIREMENT = {
-    "listOAuthApplications": "APP-LIST",
-    "getOAuthApplication": "APP-GET",
-    "createOAuthApplication": "APP-CREATE",
-    "updateOAuthApplication": "APP-UPDATE",
-    "deleteOAuthApplication": "APP-DELETE",
-    "listIssuedBadges": "BADGES-LIST",
+
+# The built-in checks that judge one answer without sending anything. The others are off:
+# - positive_data_acceptance: the docs set no length or page-size limit, so a server may refuse valid
+#   data (a 10,000-character name, per=2174888) and still keep the contract;
+# - negative_data_rejection: the docs set no paging-parameter limits either (per=0 may be served);
+#   invalid bodies are judged by our bad_input_refused, which knows which violations the docs forbid;
+# - ignored_auth, unsupported_method, missing_required_header, allow_header_conformance,
+#   object_level_authorization, use_after_free, ensure_resource_availability: they send requests of
+#   their own, outside the run's one client (budget, pace, read-only); BEARER-REQUIRED, SEC-TENANT,
+#   APP-CREATE and APP-DELETE are proven through it by the access matrix and the state machines.
+BUILT_IN_CHECKS: dict[str, Callable[..., Any]] = {
+    "not_a_server_error": not_a_server_error,
+    "status_code_conformance": status_code_conformance,
+    "content_type_conformance": content_type_conformance,
+    "response_schema_conformance": response_schema_conformance,
+    "response_headers_conformance": response_headers_conformance,
 }
-REQUEST_SCHEMAS = {
-    "createOAuthApplication": "OAuthApplicationCreate",
-    "updateOAuthApplication": "OAuthApplicationUpdate",
-}
+# The conformance of status codes and content types is judged only for valid (positive) requests,
+# and no built-in but not_a_server_error judges a 5xx (SEC-NO-5XX's).
+_CONFORMANCE = {"status_code_conformance", "content_type_conformance"}
+# The docs show no error bodies: what a 4xx carries (its content type, its body) is not judged, only
+# observed (checks/observations.py); its headers are (a 401's WWW-Authenticate, RFC 6750 §3).
+_SUCCESS_BODY_ONLY = {"content_type_conformance", "response_schema_conformance"}
 
 
 class RequirementFailure(Failure):
-    """A schemathesis failure that carries the requirement check that failed."""
+    """A schemathesis failure that carries the requirement check that failed. schemathesis keeps one
+    failure per operation and ``_unique_key``: the key is the requirement, so each keeps its own."""
 
     code = "CREDLY"
+    kind_title = "Credly requirement failed"
 
     def __init__(self, *, operation: str, failure: CheckFailed) -> None:
         super().__init__(
@@ -53,11 +73,9 @@ class RequirementFailure(Failure):
         )
         self.check_failed = failure
 
-
-@functools.cache
-def _failure_class(requirement_id: str) -> type[RequirementFailure]:
-    # schemathesis keeps one failure per (class, operation): one class per requirement keeps them all.
-    return type(f"Failure_{requirement_id.replace('-', '_')}", (RequirementFailure,), {})
+    @property
+    def _unique_key(self) -> str:
+        return self.check_failed.requirement
 
 
 def failure_to_check(exc: BaseException) -> CheckFailed | None:
@@ -67,6 +85,54 @@ def failure_to_check(exc: BaseException) -> CheckFailed | None:
     if isinstance(exc, Failure) and "not_a_server_error" in getattr(type(exc), "checks", ()):
         return CheckFailed("SEC-NO-5XX", f"{exc.title}: {exc.message}")
     return None
+
+
+def requirement_for(check_name: str, failure: Failure, operation_id: str, status: int) -> str:
+    """The requirement a built-in check's failure breaks on one operation."""
+    if check_name == "not_a_server_error":
+        return "SEC-NO-5XX"
+    if check_name == "response_headers_conformance" and status == 401:
+        return "BEARER-CHALLENGE"
+    if check_name == "response_schema_conformance":
+        path = [str(p) for p in getattr(failure, "instance_path", ()) or ()]
+        if path[:1] == ["data"] and operation_id != "listIssuedBadges":
+            fields = [p for p in path[1:] if not p.isdigit()]
+            if fields[:1] == ["secret"]:
+                return "APP-SECRET-ONCE"
+            if fields:
+                return "APP-SCHEMA"
+        if path[:1] == ["metadata"] and len(path) > 1:
+            return "PAGE-META"
+    return spec.requirement_of(operation_id)
+
+
+def _register_built_ins() -> None:
+    """Enter the built-in checks in the check registry under each requirement they can fail."""
+    for operation_id in spec.api_operations():
+        own = spec.requirement_of(operation_id)
+        pairs = {
+            ("not_a_server_error", "SEC-NO-5XX"),
+            ("status_code_conformance", own),
+            ("content_type_conformance", own),
+            ("response_schema_conformance", own),
+            ("response_schema_conformance", "PAGE-META"),
+            ("response_headers_conformance", own),
+            ("response_headers_conformance", "BEARER-CHALLENGE"),
+        }
+        if operation_id != "listIssuedBadges":
+            pairs |= {
+                ("response_schema_conformance", "APP-SCHEMA"),
+                ("response_schema_conformance", "APP-SECRET-ONCE"),
+            }
+        for name, requirement in pairs:
+            register(_check_name(name, requirement), requirement, "schemathesis")
+
+
+def _check_name(name: str, requirement: str) -> str:
+    return f"schemathesis.{name}[{requirement}]"
+
+
+_register_built_ins()
 
 
 def exchange_of(response: Any) -> Exchange:
@@ -91,89 +157,73 @@ def exchange_of(response: Any) -> Exchange:
     )
 
 
-def _undocumented_status(exchange: Exchange, operation_id: str) -> str | None:
-    documented = spec.operations()[operation_id]["responses"]
-    if str(exchange.status) in documented or exchange.status >= 500:
-        return None
-    return (
-        f"{operation_id} answered {exchange.status}, which the contract does not document "
-        f"({', '.join(documented)})"
-    )
-
-
-def _undocumented_content_type(exchange: Exchange, operation_id: str) -> str | None:
-    if (
-        not 200 <= exchange.status < 300
-        or spec.response_schema_ref(operation_id, exchange.status) is None
-    ):
-        return None
-    content_type = exchange.header("content-type") or ""
-    if content_type.split(";")[0].strip().lower() == "application/json":
-        return None
-    return (
-        f"{operation_id} answered {exchange.status} with Content-Type {content_type or None!r}; "
-        "the contract documents application/json"
-    )
-
-
-def operation_conforms(exchange: Exchange, operation_id: str) -> None:
-    """The status code and content type are ones the contract documents for the operation; a failure
-    belongs to the operation's own requirement (a 5xx is SEC-NO-5XX's)."""
-    for problem in (
-        _undocumented_status(exchange, operation_id),
-        _undocumented_content_type(exchange, operation_id),
-    ):
-        if problem:
-            raise CheckFailed(
-                OPERATION_REQUIREMENT[operation_id], problem, exchange, "operation_conforms"
-            )
+def built_in_failures(case: Any, response: Any, exchange: Exchange) -> list[CheckFailed]:
+    """schemathesis's built-in checks on one answer, each failure mapped to its requirement."""
+    operation_id = case.operation.definition.raw.get("operationId")
+    negative = case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE
+    found: list[CheckFailed] = []
+    for name, built_in in BUILT_IN_CHECKS.items():
+        if name != "not_a_server_error" and exchange.status >= 500:
+            continue
+        if name in _CONFORMANCE and negative:
+            continue
+        if name in _SUCCESS_BODY_ONLY and exchange.status >= 400:
+            continue
+        if name == "status_code_conformance" and exchange.status == 429:
+            continue  # throttling (RFC 6585 §4) may answer any request; the client waited and retried
+        own = "SEC-NO-5XX" if name == "not_a_server_error" else spec.requirement_of(operation_id)
+        try:
+            case.validate_response(response, checks=[built_in], headers=dict(case.headers or {}))
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                requirement = requirement_for(name, failure, operation_id, exchange.status)
+                count(_check_name(name, requirement), failed=True)
+                found.append(
+                    CheckFailed(requirement, f"{failure.title}: {failure.message}", exchange, name)
+                )
+            continue
+        count(_check_name(name, own), failed=False)
+    return found
 
 
 def _request_violations(case: Any, operation_id: str) -> list[str]:
-    schema_name = REQUEST_SCHEMAS.get(operation_id)
-    if schema_name is None or case.body is None:
+    operation = spec.operations()[operation_id]
+    if case.body is None or isinstance(case.body, NotSet):
+        return ["the required request body is missing"] if operation["body_required"] else []
+    schema_name = operation["request_schema"]
+    if schema_name is None:
         return []
     return spec.schema_errors(schema_name, case.body)
 
 
-def requirement_checks(run: CertificationRun, case: Any, exchange: Exchange) -> list[CheckFailed]:
-    """Every requirement check that applies to one generated call."""
+def requirement_checks(
+    run: CertificationRun, case: Any, response: Any, exchange: Exchange
+) -> list[CheckFailed]:
+    """Every check that applies to one generated call: the built-ins, then ours for what the
+    contract's request schemas make invalid."""
     operation_id = case.operation.definition.raw.get("operationId")
-    checks: list[Any] = [functools.partial(no_server_error, exchange)]
     if operation_id == "createOAuthApplication" and exchange.status < 300:
         run.resources.note_created(exchange)
-    negative = case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE
+    failures = built_in_failures(case, response, exchange)
     violations = _request_violations(case, operation_id)
     if violations:
         body = case.body
-        nameless = (
-            operation_id == "createOAuthApplication"
-            and isinstance(body, dict)
-            and (
-                body.get("name") is None
-                or (isinstance(body["name"], str) and not body["name"].strip())
-            )
-        )
-        if nameless:
-            checks.append(functools.partial(nameless_create_refused, exchange, body))
-        else:
-            checks.append(
-                functools.partial(
-                    bad_input_refused, exchange, f"{operation_id} with {violations[0]}"
+        missing = body is None or isinstance(body, NotSet)
+        nameless = operation_id == "createOAuthApplication" and (
+            missing
+            or (
+                isinstance(body, dict)
+                and (
+                    body.get("name") is None
+                    or (isinstance(body["name"], str) and not body["name"].strip())
                 )
             )
-    if not negative and exchange.status < 500:
-        checks.append(functools.partial(operation_conforms, exchange, operation_id))
-    if 200 <= exchange.status < 300 and operation_id != "listIssuedBadges":
-        checks.append(functools.partial(application_objects_match_schema, exchange))
-        if operation_id == "createOAuthApplication":
-            checks.append(functools.partial(secret_shown_on_create, exchange))
-        else:
-            checks.append(functools.partial(secret_hidden_after_create, exchange))
-    failures = []
-    for run_check in checks:
+        )
         try:
-            run_check()
+            if nameless:
+                nameless_create_refused(exchange, None if missing else body)
+            else:
+                bad_input_refused(exchange, f"{operation_id} with {violations[0]}")
         except CheckFailed as failure:
             failures.append(failure)
     return failures
@@ -199,7 +249,7 @@ def load_schema(
 
         def get(self, case: Any, ctx: Any) -> str:
             run.tokens.forget()
-            return run.tokens.get("oauth_applications", "issued_badges")
+            return run.tokens.get(*spec.api_scopes())
 
         def set(self, case: Any, data: str, ctx: Any) -> None:
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
@@ -243,18 +293,18 @@ def send(run: CertificationRun, case: Any) -> tuple[Any, Exchange]:
     return sent[-1], exchange
 
 
-def raise_failures(run: CertificationRun, case: Any, exchange: Exchange) -> None:
+def raise_failures(run: CertificationRun, case: Any, response: Any, exchange: Exchange) -> None:
     """Run the requirement checks on one generated call; raise them as one schemathesis-style group."""
-    failures = requirement_checks(run, case, exchange)
+    failures = requirement_checks(run, case, response, exchange)
     if failures:
         label = case.operation.label
         raise ExceptionGroup(
             f"{len(failures)} requirement(s) failed on {label}",
-            [_failure_class(f.requirement)(operation=label, failure=f) for f in failures],
+            [RequirementFailure(operation=label, failure=f) for f in failures],
         )
 
 
 def call_and_check(run: CertificationRun, case: Any) -> Exchange:
-    _, exchange = send(run, case)
-    raise_failures(run, case, exchange)
+    response, exchange = send(run, case)
+    raise_failures(run, case, response, exchange)
     return exchange

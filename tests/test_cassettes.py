@@ -16,13 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from credly_contract.cassettes import (
-    Cassettes,
-    Recording,
-    diff_recordings,
-    interaction_changes,
-    normalized_body,
-)
+from credly_contract.cassette_diff import Recording, diff_recordings, interaction_changes
+from credly_contract.cassettes import Cassettes, normalized_body
+from credly_contract.cli import main
 from credly_contract.emulator import EmulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,9 +100,33 @@ def test_committed_cassettes_replay_offline_and_pass(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "5 passed" in result.stdout
     proven = {rid for rid, status in statuses(tmp_path / "reports").items() if status == "passed"}
+    certificate = json.loads((tmp_path / "reports" / "certificate.json").read_text("utf-8"))
+    assert certificate["verdict"] == "passed_in_scope"
+    assert {r["id"] for r in certificate["requirements"] if r["in_scope"]} == proven
     assert {"PAGE-META", "APP-SECRET-ONCE", "APP-CREDENTIALS", "SCOPE-ENFORCED", "TOKEN-SCOPE",
             "BADGES-LIST", "APP-DELETE", "SEC-REVOKE-ON-DELETE", "TOKEN-ISSUE",
             "OAUTH-INVALID-CLIENT", "OAUTH-GRANT-TYPE", "OAUTH-NO-STORE"} <= proven  # fmt: skip
+
+
+def test_replay_is_passed_in_scope_never_certified_and_the_console_says_why(tmp_path):
+    result = replay(COMMITTED, tmp_path / "reports")
+    assert result.returncode == 0, result.stdout + result.stderr
+    certificate = json.loads((tmp_path / "reports" / "certificate.json").read_text("utf-8"))
+    counts = certificate["counts"]["requirements"]
+    total = len(certificate["requirements"])
+    assert counts["not_run"] > 0 and counts["failed"] == 0
+    lines = result.stdout.strip().splitlines()
+    not_run = [line for line in lines if line.startswith("NOT_RUN")]
+    assert len(not_run) == counts["not_run"]
+    assert all(line.endswith("(outside this run's scope)") for line in not_run)
+    assert any("NOT_RUN because they are outside this run's scope" in line for line in lines)
+    assert lines[-3] == (
+        f"credly-contract: verdict passed_in_scope: {counts['passed']} passed, 0 failed, "
+        f"{counts['not_run']} not run of {total} requirements"
+    )
+    assert f"{counts['passed']} of {total} requirements are in this run's scope" in lines[-2]
+    assert "not a certification" in lines[-2]
+    assert str(tmp_path / "reports" / "certificate.html") in lines[-1]
 
 
 def _normalised(text: str) -> str:
@@ -323,6 +343,9 @@ def test_a_recording_of_a_non_compliant_server_fails_on_replay(tmp_path):
     assert "OAUTH-NO-STORE: a token endpoint response (200) has Cache-Control None" in result.stdout
     failed = {rid for rid, status in statuses(tmp_path / "reports").items() if status == "failed"}
     assert failed == {"OAUTH-NO-STORE"}
+    certificate = json.loads((tmp_path / "reports" / "certificate.json").read_text("utf-8"))
+    assert certificate["verdict"] == "not_certified"
+    assert "credly-contract: verdict not_certified: " in result.stdout
 
 
 def _can_unshare_network() -> bool:
@@ -343,3 +366,23 @@ def test_replay_passes_in_a_sandbox_without_any_network_interface(tmp_path):
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "5 passed" in result.stdout
+
+
+def test_record_refuses_production_before_anything_is_sent_without_naming_a_profile(
+    monkeypatch, capsys
+):
+    for key in list(os.environ):
+        if key.startswith("CREDLY_"):
+            monkeypatch.delenv(key)
+    for key, value in {
+        "CREDLY_API_BASE_URL": "https://api.credly.com/v1",
+        "CREDLY_TOKEN_URL": "https://www.credly.com/oauth/token",
+        "CREDLY_ORGANIZATION_ID": "org",
+        "CREDLY_CLIENT_ID": "id",
+        "CREDLY_CLIENT_SECRET": "secret-value",
+    }.items():
+        monkeypatch.setenv(key, value)
+    assert main(["record", "--target", "live"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("credly-contract: refusing to record against production (api.credly.com")
+    assert "readonly" not in err and "\n" not in err

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.etree import ElementTree
 
+import jsonschema
 import pytest
 
 from credly_contract import cli
@@ -98,9 +99,12 @@ def test_every_client_requirement_is_broken_by_some_example():
     assert set(DEFECTS.values()) == set(command.catalogue().requirements)
 
 
-def test_every_client_requirement_has_the_judge_its_catalogue_entry_names():
-    for rid, requirement in command.catalogue().requirements.items():
-        assert JUDGES[rid].__name__ == requirement.checked_by
+def test_every_client_requirement_has_one_registered_judge():
+    from credly_contract.checks import registry
+
+    for rid in command.catalogue().requirements:
+        registered = [c.name for c in registry().values() if c.requirement == rid]
+        assert registered == [JUDGES[rid].check_name]
         assert JUDGES[rid].requirement == rid
 
 
@@ -111,6 +115,19 @@ def test_the_certificate_names_every_injection_and_where_it_fired(example_runs):
     assert set(fired) == {"rate_limited", "unavailable", "token_revoked"}
     assert all(isinstance(index, int) for index in fired.values())
     assert cert["integration"]["exit_code"] == 0
+
+
+@pytest.mark.parametrize("example", ["careful", "hot_5xx_retry"])
+def test_a_client_certificate_verifies_as_a_server_certificate_does(example, example_runs, capsys):
+    reports = example_runs[example][1]
+    schema = json.loads(
+        (Path(cli.__file__).parent / "report" / "certificate.schema.json").read_text("utf-8")
+    )
+
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(certificate(reports)))
+
+    assert not errors, [error.message for error in errors]
+    assert cli.main(["report", str(reports)]) == 0, capsys.readouterr().err
 
 
 def test_a_client_certification_writes_the_server_certifications_artefacts(example_runs):
@@ -279,7 +296,7 @@ def test_live_upstream_judges_through_the_recording_proxy(
     cert = certificate(tmp_path)
     assert {r["id"] for r in cert["requirements"] if r["status"] != "passed"} == failed
     assert code == (1 if failed else 0)
-    assert "live upstream" in cert["target"]["kind"]
+    assert cert["target"]["kind"] == "live"
     assert cert["target"]["api_base_url"] != emulator_process["CREDLY_API_BASE_URL"]
     assert all(i["fired_at_exchange"] is not None for i in cert["injections"])
 

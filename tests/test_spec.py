@@ -2,9 +2,10 @@
 bite, it states the documented facts, the documentation's own JSON examples fit it, and Redocly
 lints it clean.
 
-The documentation is read from ``../shared/credly-oauth-docs.txt`` beside the repository; tests
-that need it skip when it is absent. Schemas are never rewritten here: every check goes through
-``credly_contract.spec.validator`` on a JSON pointer into the document.
+The documentation is read from ``openapi/credly-oauth-docs.txt``, the copy of Credly's page the
+contract was written from, kept in the repository so that nothing here depends on a file outside it.
+Schemas are never rewritten here: every check goes through ``credly_contract.spec.validator`` on a
+JSON pointer into the document.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from credly_contract import spec
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS_PATH = ROOT.parent / "shared" / "credly-oauth-docs.txt"
+DOCS_PATH = ROOT / "openapi" / "credly-oauth-docs.txt"
+# Where the project's shared workspace keeps the page, when there is one: the copy must not drift.
+SHARED_DOCS_PATH = ROOT.parent / "shared" / "credly-oauth-docs.txt"
 LINT_SCRIPT = ROOT / ".ci" / "lint-openapi"
 LINT_TIMEOUT = 600  # seconds; the first run downloads the pinned Redocly CLI from the npm registry
 
@@ -304,11 +307,21 @@ def test_token_endpoint_has_its_own_operation_level_server() -> None:
     assert flows["clientCredentials"]["tokenUrl"] == "https://www.credly.com/oauth/token"
 
 
-def _documented_scopes() -> dict[str, str] | None:
-    """Name -> description from the documentation's scope table, or None without the docs."""
-    if not DOCS_PATH.is_file():
-        return None
-    text = DOCS_PATH.read_text(encoding="utf-8")
+def _docs_text() -> str:
+    return DOCS_PATH.read_text(encoding="utf-8")
+
+
+def test_the_documentation_copy_is_in_the_repository_and_matches_the_shared_one() -> None:
+    assert DOCS_PATH.is_file(), f"{DOCS_PATH} is missing"
+    if SHARED_DOCS_PATH.is_file():
+        assert _docs_text() == SHARED_DOCS_PATH.read_text(encoding="utf-8"), (
+            f"{DOCS_PATH} drifted from {SHARED_DOCS_PATH}: copy it again and update the contract"
+        )
+
+
+def _documented_scopes() -> dict[str, str]:
+    """Name -> description from the documentation's scope table."""
+    text = _docs_text()
     table = text.split("OAuth Scopes", 1)[1].split("Generating Access Tokens", 1)[0]
     rows = re.findall(r"^([a-z_]+) \| (.+?) \|$", table, flags=re.MULTILINE)
     return dict(rows)
@@ -319,9 +332,8 @@ def test_oauth2_scheme_lists_exactly_the_ten_documented_scopes() -> None:
     assert scheme["type"] == "oauth2" and list(scheme["flows"]) == ["clientCredentials"]
     scopes = scheme["flows"]["clientCredentials"]["scopes"]
     documented = _documented_scopes()
-    if documented is not None:
-        assert list(documented) == DOCUMENTED_SCOPES, "the docs' scope table changed"
-        assert scopes == documented
+    assert list(documented) == DOCUMENTED_SCOPES, "the docs' scope table changed"
+    assert scopes == documented
     assert list(scopes) == DOCUMENTED_SCOPES
     assert spec.oauth_scopes() == DOCUMENTED_SCOPES
 
@@ -405,9 +417,7 @@ def test_request_bodies_follow_the_documented_parameters() -> None:
 @pytest.fixture(scope="module")
 def documented_examples() -> dict[str, tuple[Any, str]]:
     """Section heading -> (parsed JSON block, the section's text) for each docs JSON block."""
-    if not DOCS_PATH.is_file():
-        pytest.skip(f"the API documentation is not at {DOCS_PATH}")
-    text = DOCS_PATH.read_text(encoding="utf-8")
+    text = _docs_text()
     headings = [(m.start(), m.group(1)) for m in _heading_pattern().finditer(text)]
     assert [name for _, name in headings] == list(DOC_SECTIONS), "the docs' sections changed"
     decoder = json.JSONDecoder()
@@ -465,9 +475,7 @@ def test_documented_status_line_is_the_contract_success_code(
 
 
 def test_documented_delete_is_204() -> None:
-    if not DOCS_PATH.is_file():
-        pytest.skip(f"the API documentation is not at {DOCS_PATH}")
-    text = DOCS_PATH.read_text(encoding="utf-8")
+    text = _docs_text()
     section = text.split("Deleting an OAuth Application", 1)[1].split("OAuth Scopes", 1)[0]
     assert re.findall(r"^Response\n(\d{3}) ", section, flags=re.MULTILINE) == ["204"]
     assert SUCCESS_CODES["deleteOAuthApplication"] == "204"

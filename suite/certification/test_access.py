@@ -9,53 +9,67 @@ from typing import Any
 
 import pytest
 
+from credly_contract import spec
 from credly_contract.checks import security
 
 
 @dataclass(frozen=True)
 class Operation:
+    """A probe of one contract operation: its method and scope come from openapi/credly.yaml; only
+    how to address it (and what to send) is said here."""
+
     name: str
-    method: str
-    scope: str
+    operation_id: str
     url: Callable[[Any, Any, str | None], str]
-    mutates: bool = False
     body: dict[str, Any] | None = None
+
+    @property
+    def method(self) -> str:
+        return str(spec.operations()[self.operation_id]["method"])
+
+    @property
+    def scope(self) -> str:
+        return spec.required_scope(self.operation_id)
+
+    @property
+    def mutates(self) -> bool:
+        return self.method not in {"GET", "HEAD", "OPTIONS"}
 
 
 OPERATIONS = [
-    Operation("list", "GET", "oauth_applications", lambda t, apps, org: t.applications_url(org)),
+    Operation("list", "listOAuthApplications", lambda t, apps, org: t.applications_url(org)),
     Operation(
         "create",
-        "POST",
-        "oauth_applications",
+        "createOAuthApplication",
         lambda t, apps, org: t.applications_url(org),
-        True,
         {"name": "credly-contract access probe"},
     ),
     Operation(
         "get",
-        "GET",
-        "oauth_applications",
+        "getOAuthApplication",
         lambda t, apps, org: t.application_url(apps.readable_application(), org),
     ),
     Operation(
         "update",
-        "PUT",
-        "oauth_applications",
+        "updateOAuthApplication",
         lambda t, apps, org: t.application_url(apps.scratch_application(), org),
-        True,
         {"description": "credly-contract access probe"},
     ),
     Operation(
         "delete",
-        "DELETE",
-        "oauth_applications",
+        "deleteOAuthApplication",
         lambda t, apps, org: t.application_url(apps.scratch_application(), org),
-        True,
     ),
-    Operation("badges", "GET", "issued_badges", lambda t, apps, org: t.badges_url(org)),
+    Operation("badges", "listIssuedBadges", lambda t, apps, org: t.badges_url(org)),
 ]
-OTHER_SCOPE = {"oauth_applications": "issued_badges", "issued_badges": "oauth_applications"}
+# Every Bearer-protected operation of the contract is probed; a new one needs its probe here.
+assert {o.operation_id for o in OPERATIONS} == set(spec.api_operations()), "probe every operation"
+
+
+def another_scope(scope: str) -> str:
+    """A scope that another operation of the contract needs, and this one does not: a token that
+    holds it is valid, only not for this operation."""
+    return next(s for op in spec.api_operations() if (s := spec.required_scope(op)) != scope)
 
 
 def call(
@@ -87,7 +101,7 @@ def test_operation_refuses_a_token_without_its_scope_and_accepts_one_with_it(
     api, apps, tokens, profile, operation, expect
 ):
     _skip_if_read_only(operation, profile)
-    refused = call(api, apps, operation, tokens.get(OTHER_SCOPE[operation.scope]))
+    refused = call(api, apps, operation, tokens.get(another_scope(operation.scope)))
     expect(security.token_without_scope_refused, refused, operation.scope)
     accepted = call(api, apps, operation, tokens.get(operation.scope))
     expect(security.token_with_scope_accepted, accepted, operation.scope)
@@ -111,7 +125,9 @@ def test_operation_requires_a_valid_bearer_token(
     _skip_if_read_only(operation, profile)
     headers = {"Authorization": authorization} if authorization else None
     exchange = call(api, apps, operation, None, headers=headers)
-    expect(security.unauthenticated_request_refused, exchange, how)
+    # An empty Bearer credential is a malformed Bearer request: RFC 6750 §3.1 allows 400 for it.
+    malformed = authorization == "Bearer"
+    expect(security.unauthenticated_request_refused, exchange, how, malformed)
     expect(security.unauthorized_carries_bearer_challenge, exchange)
 
 
@@ -132,7 +148,7 @@ def _foreign_organizations(target) -> list[str]:
 )
 def test_token_cannot_act_on_another_organization(api, apps, tokens, profile, operation, expect):
     _skip_if_read_only(operation, profile)
-    token = tokens.get("oauth_applications", "issued_badges")
+    token = tokens.get(*spec.api_scopes())
     for organization_id in _foreign_organizations(apps.target):
         exchange = call(api, apps, operation, token, organization_id)
         expect(

@@ -30,7 +30,7 @@ def test_linked_workflows_follow_the_contract(stateful_schema, certification, mu
             return response
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
-            st.raise_failures(certification, case, self.last_exchange)
+            st.raise_failures(certification, case, response, self.last_exchange)
 
     LinkedWorkflows.run(
         settings=profile.stateful_settings(),

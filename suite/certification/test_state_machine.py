@@ -51,8 +51,7 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
             data = app_checks.create_answers_201_with_application(exchange, sent)
             secret = app_checks.secret_shown_on_create(exchange)
             app_checks.application_objects_match_schema(exchange)
-            if data["id"] in self.model or data["id"] in self.deleted:
-                raise AssertionError(f"create reused id {data['id']}")
+            app_checks.created_id_is_new(exchange, data["id"], set(self.model) | self.deleted)
             self.model[data["id"]] = {**data, "secret": None}
             self.credentials[data["id"]] = (data["uid"], secret)
             return data["id"]

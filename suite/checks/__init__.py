@@ -3,12 +3,22 @@
 A check takes Exchanges (and plain values) and raises CheckFailed, whose message starts with the
 requirement id and says what was sent, what came back and how to reproduce it. The same functions serve
 the scenario tests, the Hypothesis state machine, the schemathesis custom checks and cassette replay.
+
+``@check`` also registers each function (``registry()``: what the catalogue's "checked by" is built
+from) and counts every judgement into the run's ``Tally`` (``tallying()``), so a certificate can say,
+per requirement, which checks ran and how many times each judged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import importlib
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from credly_contract.client import Exchange
@@ -64,20 +74,134 @@ class CheckFailed(AssertionError):
         return data
 
 
+class PrerequisiteFailed(CheckFailed):
+    """A contract break met while preparing a test (a scratch application, a token): it fails the
+    requirement it breaks, with evidence, and the test cannot go on, so the test proves nothing of its
+    own requirements (they are not_run with this reason unless another test proves them)."""
+
+    @classmethod
+    def of(cls, failure: CheckFailed) -> PrerequisiteFailed:
+        return cls(failure.requirement, failure.message, failure.exchange, failure.check)
+
+    def evidence(self) -> dict[str, Any]:
+        return {**super().evidence(), "prerequisite": True}
+
+
+def prerequisite(run_check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a check on an answer a test needs to go on; a failure becomes PrerequisiteFailed."""
+    try:
+        return run_check(*args, **kwargs)
+    except PrerequisiteFailed:
+        raise
+    except CheckFailed as failure:
+        raise PrerequisiteFailed.of(failure) from None
+
+
+@dataclass(frozen=True)
+class RegisteredCheck:
+    """A check the suite knows: its name, the requirement it proves and what it says it checks."""
+
+    name: str
+    requirement: str
+    module: str
+    doc: str
+
+
+# Definitions only, filled once as the check modules are imported (as pytest registers plugins);
+# what a run did is counted in its Tally, never here.
+_REGISTERED: dict[str, RegisteredCheck] = {}
+CHECK_MODULES = ("applications", "oauth", "pagination", "security")
+
+
+def registry() -> dict[str, RegisteredCheck]:
+    """Every check of the suite by name: the ``@check`` functions of the check modules, and the
+    schemathesis built-in checks mapped to a requirement (``credly_contract.st``)."""
+    for module in CHECK_MODULES:
+        importlib.import_module(f"{__name__}.{module}")
+    importlib.import_module("credly_contract.st")
+    return dict(_REGISTERED)
+
+
+def register(name: str, requirement: str, module: str, doc: str = "") -> None:
+    """Record a check that is not a ``@check`` function (a schemathesis built-in mapped to an id)."""
+    _REGISTERED[name] = RegisteredCheck(name, requirement, module, doc)
+
+
+class Tally:
+    """How many times each check judged during one run, and how many of those judgements failed.
+
+    The plugin makes one per run and installs it with ``tallying()``; the report reads
+    ``by_requirement()``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.judged: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
+
+    def record(self, name: str, failed: bool) -> None:
+        with self._lock:
+            self.judged[name] += 1
+            if failed:
+                self.failed[name] += 1
+
+    def by_requirement(self) -> dict[str, list[dict[str, Any]]]:
+        """requirement id -> [{"check", "judged", "failed"}] for every check that ran, by name."""
+        known = registry()
+        found: dict[str, list[dict[str, Any]]] = {}
+        with self._lock:
+            for name in sorted(self.judged):
+                requirement = known[name].requirement if name in known else "?"
+                found.setdefault(requirement, []).append(
+                    {"check": name, "judged": self.judged[name], "failed": self.failed[name]}
+                )
+        return found
+
+
+_TALLY: ContextVar[Tally | None] = ContextVar("credly_contract_tally", default=None)
+
+
+@contextlib.contextmanager
+def tallying(tally: Tally) -> Iterator[Tally]:
+    """Count every check judgement made inside the block into ``tally``."""
+    token = _TALLY.set(tally)
+    try:
+        yield tally
+    finally:
+        _TALLY.reset(token)
+
+
+def count(name: str, failed: bool) -> None:
+    """Count one judgement of a check into the tally in force (if any)."""
+    tally = _TALLY.get()
+    if tally is not None:
+        tally.record(name, failed)
+
+
 def check(requirement_id: str) -> Callable[[F], F]:
-    """Bind a check function to the requirement it proves."""
+    """Bind a check function to the requirement it proves, register it, and count each call."""
 
     def decorate(function: F) -> F:
+        name = f"{function.__module__.rsplit('.', 1)[-1]}.{function.__name__}"
+
         @functools.wraps(function)
         def run(*args: Any, **kwargs: Any) -> Any:
             try:
-                return function(*args, **kwargs)
+                result = function(*args, **kwargs)
             except Violation as violation:
+                count(name, failed=True)
                 raise CheckFailed(
                     requirement_id, violation.message, violation.exchange, function.__name__
                 ) from None
+            except CheckFailed:
+                count(name, failed=True)
+                raise
+            count(name, failed=False)
+            return result
 
         run.requirement = requirement_id  # type: ignore[attr-defined]
+        run.check_name = name  # type: ignore[attr-defined]
+        register(name, requirement_id, function.__module__, (function.__doc__ or "").strip())
         return run  # type: ignore[return-value]
 
     return decorate

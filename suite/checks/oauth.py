@@ -28,6 +28,10 @@ def token_response_is_well_formed(exchange: Exchange) -> str:
 
 @check("OAUTH-NO-STORE")
 def token_response_not_cacheable(exchange: Exchange) -> None:
+    """RFC 6749 §5.1: a response that issues a token carries Cache-Control: no-store. §5.2 asks
+    nothing of error responses, so they are not judged here."""
+    if exchange.status != 200:
+        return
     directives = {d.strip().lower() for d in (exchange.header("cache-control") or "").split(",")}
     if "no-store" not in directives:
         raise Violation(

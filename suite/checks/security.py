@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from credly_contract import spec
 from credly_contract.checks import Violation, check, expect_status
 from credly_contract.client import Exchange
 
+# RFC 9110 §11.6.1: WWW-Authenticate may list several challenges (Credly also takes Basic).
+_BEARER_CHALLENGE = re.compile(r"(^|,)\s*bearer(\s|,|$)", re.IGNORECASE)
+
 
 @check("BEARER-REQUIRED")
-def unauthenticated_request_refused(exchange: Exchange, how: str) -> None:
-    expect_status(exchange, 401, what=f"{exchange.method} with {how}")
+def unauthenticated_request_refused(exchange: Exchange, how: str, malformed: bool = False) -> None:
+    """RFC 6750 §3.1: a request without a valid token gets 401; a malformed Bearer request may get 400
+    (invalid_request) instead."""
+    allowed = (401, 400) if malformed else (401,)
+    expect_status(exchange, *allowed, what=f"{exchange.method} with {how}")
 
 
 @check("BEARER-CHALLENGE")
 def unauthorized_carries_bearer_challenge(exchange: Exchange) -> None:
     challenge = exchange.header("www-authenticate") or ""
-    if exchange.status == 401 and not challenge.lower().startswith("bearer"):
+    if exchange.status == 401 and not _BEARER_CHALLENGE.search(challenge):
         raise Violation(
-            f"a 401 from the API has WWW-Authenticate {challenge or None!r}, expected Bearer ...",
+            f"a 401 from the API has WWW-Authenticate {challenge or None!r}, expected a Bearer "
+            "challenge",
             exchange,
         )
 
@@ -89,7 +97,19 @@ def bad_input_refused(exchange: Exchange, what: str) -> None:
 
 @check("SEC-INPUT-REJECTED")
 def refused_input_changed_nothing(
-    before: list[dict[str, Any]], after: list[dict[str, Any]], what: str
+    before: list[dict[str, Any]], after: list[dict[str, Any]], refusal: Exchange, what: str
 ) -> None:
-    if before != after:
-        raise Violation(f"{what} was refused but the applications changed")
+    """Judged only for a request that was refused: what the refusal changed, by application id."""
+    if before == after:
+        return
+    old = {str(a.get("id")): a for a in before}
+    new = {str(a.get("id")): a for a in after}
+    changes = [f"added {sorted(set(new) - set(old))}"] if set(new) - set(old) else []
+    changes += [f"removed {sorted(set(old) - set(new))}"] if set(old) - set(new) else []
+    changed = sorted(k for k in set(old) & set(new) if old[k] != new[k])
+    changes += [f"changed {changed}"] if changed else []
+    raise Violation(
+        f"{what} was refused ({refusal.status}), yet the applications changed: "
+        + ", ".join(changes or ["their order"]),
+        refusal,
+    )

@@ -90,7 +90,6 @@ def write_artefacts(
         profile=profile,
         waivers=[],
         finished_at=time.time(),
-        requirements_catalogue=catalogue.requirements,
     )
     for entry in certificate["requirements"]:
         reason = verdicts[entry["id"]].reason

@@ -2,7 +2,7 @@
 recording proxy to a live target), inject what real Credly does, judge every CLIENT-* requirement and
 write the same artefacts as a server certification.
 
-Exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 live target unreachable.
+Exit codes are `credly_contract.verdict.ExitCode`s; EPILOG says which this command returns.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from urllib.parse import urlsplit
 from credly_contract.catalogue import Catalogue, load
 from credly_contract.client_cert.injections import CATALOGUE as INJECTIONS
 from credly_contract.client_cert.injections import PROFILES, Injector
-from credly_contract.config import ConfigError, Target, guard_production, live_target
+from credly_contract.config import ConfigError, Target
 from credly_contract.interrupts import Terminated
 from credly_contract.scrub import register, scrub
+from credly_contract.targets import guarded_live_target
+from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
 
 if TYPE_CHECKING:  # the judges, recorder and reports load only when certify-client runs
     from credly_contract.client_cert.artefacts import Verdicts
@@ -42,7 +44,9 @@ EPILOG = (
 the integration runs with CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID,
 CREDLY_CLIENT_ID and CREDLY_CLIENT_SECRET; --upstream live reads the same variables as the live target.
 
-exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 live target unreachable"""
+exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 the live target gave no
+usable answer (none, or 502/503/504 three times in a row), 130 Ctrl-C, 143 SIGTERM (the integration
+is stopped too)"""
 )
 
 
@@ -62,11 +66,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument(
-        "--reports-dir", default=None, help="default reports/<UTC timestamp>-<run id>/"
+        "--profile",
+        choices=sorted(PROFILES),
+        default="quick",
+        help="which injections are planned (below; default quick)",
     )
-    parser.add_argument("--upstream", choices=["emulated", "live"], default="emulated")
+    parser.add_argument(
+        "--reports-dir",
+        default=None,
+        help="where the artefacts go (default reports/<UTC timestamp>-<run id>/)",
+    )
+    parser.add_argument(
+        "--upstream",
+        choices=["emulated", "live"],
+        default="emulated",
+        help="a fresh emulator (default), or a recording proxy in front of the live target the "
+        "CREDLY_* variables name (never production)",
+    )
     parser.add_argument(
         "--timeout-seconds",
         type=float,
@@ -84,18 +101,23 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         help="a folder the integration writes to; no secret may appear in its files",
     )
-    parser.add_argument("integration", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+    parser.add_argument(
+        "integration",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND ...",
+        help="the integration's own command (its smoke or sync task), after --",
+    )
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one client certification; returns the exit code."""
-    from credly_contract.cli import EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_UNREACHABLE
     from credly_contract.client_cert.artefacts import write_artefacts
     from credly_contract.client_cert.judges import ClientRun
     from credly_contract.client_cert.recorder import Recorder
     from credly_contract.client_cert.runner import check_runnable, run_integration
-    from credly_contract.plugin import reports_dir_for
+    from credly_contract.report.folders import run_folder
+    from credly_contract.session import new_run_id
 
     command = list(args.integration)
     if command[:1] == ["--"]:
@@ -114,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             f"--watch-dir {watch_dir} is a file; give the folder the integration writes to"
         )
     target = _live_target() if args.upstream == "live" else None
-    run_dir = reports_dir_for(args.reports_dir)
+    run_dir = run_folder(args.reports_dir, new_run_id())
     try:  # before the integration runs: a run whose certificate cannot be written is wasted
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -142,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
             outcome = run_integration(command, upstream.environment(), args.timeout_seconds)
         except KeyboardInterrupt as interrupted:
             print("credly-contract: interrupted; the integration was stopped", file=sys.stderr)
-            return 128 + (signal.SIGTERM if isinstance(interrupted, Terminated) else signal.SIGINT)
+            terminated = isinstance(interrupted, Terminated)
+            return ExitCode.for_signal(signal.SIGTERM if terminated else signal.SIGINT)
     client_run = ClientRun(
         exchanges=list(recorder.exchanges),
         injector=injector,
@@ -157,7 +180,9 @@ def run(args: argparse.Namespace) -> int:
         register(secret, "ACCESS_TOKEN" if secret in client_run.issued else "CLIENT_SECRET")
     results, verdicts = judge(client_run)
     if upstream.target_down:
-        results.error = "unreachable: the live target: " + upstream.target_down[0]
+        results.error = RunError(
+            ErrorKind.UNREACHABLE, scrub("the live target: " + upstream.target_down[0])
+        )
     extra = {
         "kind": "client",
         "integration": {
@@ -189,25 +214,28 @@ def run(args: argparse.Namespace) -> int:
         if "reason" in requirement:
             print(f"  {requirement['id']} not run: {requirement['reason']}")
     print(f"certificate: {run_dir / 'certificate.json'} ({run_dir / 'certificate.html'})")
-    if certificate["verdict"] == "certified":
-        return EXIT_CERTIFIED
-    if certificate["verdict"] == "error":
-        print(f"credly-contract: {scrub(results.error)}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    return EXIT_NOT_COMPLIANT
+    verdict = Verdict(certificate["verdict"])
+    if results.error is not None:
+        print(f"credly-contract: {results.error}", file=sys.stderr)
+        return results.error.exit_code
+    return verdict.exit_code
 
 
 def _live_target() -> Target:
     """The configured live target, refused if it is production (the integration may write)."""
     try:
-        target = live_target({})
+        return guarded_live_target(
+            {},
+            allow_production=False,
+            read_only=False,
+            refusal="certify-client --upstream live refuses {hosts}: the integration may create "
+            "and delete applications there; point the CREDLY_* variables at staging",
+        )
     except ConfigError as error:
-        # config words it for `certify --target live`, which also takes flags; certify-client reads
-        # the variables only.
+        # config words a missing variable for `certify --target live`, which also takes flags;
+        # certify-client reads the variables only.
         message = str(error).replace("--target live", "--upstream live").split(" (or pass the")[0]
         raise ConfigError(message) from None
-    guard_production(target, allow_production=False, read_only=False)
-    return target
 
 
 def _upstream(target: Target | None, recorder: Recorder) -> Any:

@@ -60,7 +60,7 @@ class _Base:
     def public(self) -> dict[str, str]:
         """The certificate's target: what the integration was pointed at (never credentials)."""
         return {
-            "kind": f"client integration ({self.kind} upstream)",
+            "kind": self.kind,  # emulated or live, as certificate.schema.json names target kinds
             "api_base_url": self.origin + API_PREFIX,
             "token_url": self.origin + TOKEN_PATH,
             "organization_id": self.organization_id,

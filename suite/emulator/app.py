@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from credly_contract import spec
 from credly_contract.emulator import oauth
 from credly_contract.emulator.store import (
     DEFAULT_PER,
@@ -35,7 +36,10 @@ def credly_error(status: int, message: str, headers: dict[str, str] | None = Non
     return JSONResponse({"data": {"message": message}, "metadata": {}}, status, headers=headers)
 
 
-def _positive_int(request: Request, name: str, default: int, maximum: int | None = None) -> int:
+def _positive_int(request: Request, name: str, default: int, cap: int | None = None) -> int:
+    """A positive whole-number query parameter. Values above ``cap`` are served at the cap (the docs
+    name no maximum page size, so a larger ``per`` is valid by the contract: it is capped, as Rails
+    paginators do, and metadata.per says what was applied)."""
     raw = request.query_params.get(name)
     if raw is None:
         return default
@@ -46,10 +50,9 @@ def _positive_int(request: Request, name: str, default: int, maximum: int | None
     store: Store = request.app.state.store
     if value == 0 and name == "per" and "per_zero_500" in store.faults:
         return 0
-    if value < 1 or (maximum is not None and value > maximum):
-        bound = f"between 1 and {maximum}" if maximum else "at least 1"
-        raise BadRequest(f"{name} must be {bound}, not {value}")
-    return value
+    if value < 1:
+        raise BadRequest(f"{name} must be at least 1, not {value}")
+    return min(value, cap) if cap is not None else value
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -99,8 +102,10 @@ def _list_envelope(request: Request, data: list[Any], page: Page) -> dict[str, A
 Handler = Callable[[Request, Store, oauth.Token | None], Awaitable[Response]]
 
 
-def api(scope: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    """Wrap a handler with Bearer authentication, scope and tenant rules, and the error mapping."""
+def api(operation_id: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Wrap the handler of a contract operation with Bearer authentication, the scope the contract's
+    security requirement names for it, the tenant rules, and the error mapping."""
+    scope = spec.required_scope(operation_id)
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -140,7 +145,7 @@ def _app_id(request: Request) -> int:
     return int(raw)
 
 
-@api("oauth_applications")
+@api("listOAuthApplications")
 async def list_applications(request: Request, store: Store, token: oauth.Token | None) -> Response:
     org_id = request.path_params["organization_id"]
     page_no = _positive_int(request, "page", 1)
@@ -154,7 +159,7 @@ async def list_applications(request: Request, store: Store, token: oauth.Token |
     return JSONResponse(envelope)
 
 
-@api("oauth_applications")
+@api("createOAuthApplication")
 async def create_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
     fields = await _json_object(request)
     creator_app = oauth.application_of(store, token)
@@ -167,13 +172,13 @@ async def create_application(request: Request, store: Store, token: oauth.Token 
     return JSONResponse(body, status)
 
 
-@api("oauth_applications")
+@api("getOAuthApplication")
 async def get_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
     app = store.application(request.path_params["organization_id"], _app_id(request))
     return JSONResponse({"data": store.application_json(app), "metadata": {}})
 
 
-@api("oauth_applications")
+@api("updateOAuthApplication")
 async def update_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
     fields = await _json_object(request)
     app_id = _app_id(request)
@@ -181,7 +186,7 @@ async def update_application(request: Request, store: Store, token: oauth.Token 
     return JSONResponse({"data": store.application_json(app), "metadata": {}})
 
 
-@api("oauth_applications")
+@api("deleteOAuthApplication")
 async def delete_application(request: Request, store: Store, token: oauth.Token | None) -> Response:
     store.delete_application(request.path_params["organization_id"], _app_id(request))
     if "delete_returns_200" in store.faults:
@@ -189,7 +194,7 @@ async def delete_application(request: Request, store: Store, token: oauth.Token 
     return Response(status_code=204)
 
 
-@api("issued_badges")
+@api("listIssuedBadges")
 async def list_badges(request: Request, store: Store, token: oauth.Token | None) -> Response:
     org = store.organization(request.path_params["organization_id"])
     page_no = _positive_int(request, "page", 1)
@@ -217,14 +222,22 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return credly_error(404, f"No route matches {request.method} {request.url.path}")
 
 
+def allowed_methods(scope: Any) -> list[str]:
+    """Every method the routing table serves on the request's path (RFC 9110 §15.5.6: a 405 names
+    them all in Allow), not only those of the first route that matched the path."""
+    methods: set[str] = set()
+    for route in ROUTES:
+        if route.path_regex.match(scope["path"]):
+            methods |= set(route.methods or ())
+    return sorted(methods)
+
+
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
     if request.url.path == TOKEN_PATH:
         # Doorkeeper routes only POST /oauth/token; Rails answers any other method with a 404.
         return await not_found(request, exc)
-    allow = (
-        getattr(exc, "headers", None) or {}
-    )  # Starlette names the allowed methods (RFC 9110 §15.5.6)
-    return credly_error(405, f"{request.method} is not allowed on {request.url.path}", dict(allow))
+    allow = {"Allow": ", ".join(allowed_methods(request.scope))}
+    return credly_error(405, f"{request.method} is not allowed on {request.url.path}", allow)
 
 
 TOKEN_PATH = "/oauth/token"

@@ -8,39 +8,141 @@ prove that every requirement check can fail.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from credly_contract.config import ConfigError
 
-FAULTS: dict[str, str] = {
-    "list_without_metadata": "The list answers without its pagination metadata.",
-    "list_as_text": "The list answers its JSON with Content-Type text/plain.",
-    "unknown_id_not_404": "An unknown application id answers 400 instead of 404.",
-    "create_returns_200": "Create answers 200 instead of 201.",
-    "created_not_persisted": "Create answers 201 but the application never appears in get or list.",
-    "name_not_required": "Create accepts a missing or blank name.",
-    "update_not_persisted": "Update answers 200 with the new values but does not store them.",
-    "update_clears_omitted": "Update sets fields that were not sent to null.",
-    "delete_returns_200": "Delete answers 200 with a JSON body instead of 204 with none.",
-    "delete_not_persisted": "Delete answers 204 but the application is still there.",
-    "secret_on_read": "Get, list and update show the client secret again.",
-    "new_credentials_rejected": "Credentials of applications created through the API are refused.",
-    "timestamps_not_iso": "Application timestamps are epoch seconds instead of ISO 8601 strings.",
-    "pagination_arithmetic": "total_pages is computed as total_count // per (off by one on partial pages).",
-    "next_page_url_on_last_page": "The last page still carries a next_page_url.",
-    "token_type_mac": "Token responses say token_type 'mac'.",
-    "scope_widened": "Tokens are granted every scope, whatever was requested.",
-    "unknown_scope_accepted": "Unknown scopes are silently dropped instead of refused with invalid_scope.",
-    "scope_not_enforced": "API operations accept a token without their scope.",
-    "bearer_not_required": "A request without an Authorization header is served.",
-    "badges_wrong_envelope": "The badges list answers a bare JSON array.",
-    "invalid_client_wrong_error": "Bad client credentials answer 401 with error 'access_denied'.",
-    "grant_type_not_checked": "Any grant_type, or none, issues a token.",
-    "token_cacheable": "Token responses carry no Cache-Control: no-store.",
-    "no_www_authenticate": "401 answers from the API carry no WWW-Authenticate challenge.",
-    "tenant_not_isolated": "A token acts for any organization, not only its own.",
-    "tokens_survive_delete": "Deleting an application leaves its tokens and credentials working.",
-    "per_zero_500": "per=0 crashes the list with a 500.",
-    "type_coercion": "Wrong JSON types are coerced (name: 123 becomes '123') instead of refused.",
+
+@dataclass(frozen=True)
+class Fault:
+    """One broken rule: what the emulator then does, and every requirement a certification must
+    then report failed (a fault that breaks a rule others stand on, such as a create that does not
+    persist, lists each requirement it honestly breaks)."""
+
+    description: str
+    breaks: frozenset[str]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+FAULTS: dict[str, Fault] = {
+    "list_without_metadata": Fault(
+        "The list answers without its pagination metadata.",
+        breaks=frozenset({"APP-LIST", "PAGE-META"}),
+    ),
+    "list_as_text": Fault(
+        "The list answers its JSON with Content-Type text/plain.",
+        breaks=frozenset({"APP-LIST"}),
+    ),
+    "unknown_id_not_404": Fault(
+        "An unknown application id answers 400 instead of 404.",
+        breaks=frozenset({"APP-DELETE", "APP-GET"}),
+    ),
+    "create_returns_200": Fault(
+        "Create answers 200 instead of 201.",
+        breaks=frozenset({"APP-CREATE"}),
+    ),
+    "created_not_persisted": Fault(
+        "Create answers 201 but the application never appears in get or list.",
+        breaks=frozenset({"APP-CREATE", "APP-CREDENTIALS", "APP-DELETE", "APP-GET", "APP-UPDATE"}),
+    ),
+    "name_not_required": Fault(
+        "Create accepts a missing or blank name.",
+        breaks=frozenset({"APP-NAME-REQUIRED", "APP-SCHEMA"}),
+    ),
+    "update_not_persisted": Fault(
+        "Update answers 200 with the new values but does not store them.",
+        breaks=frozenset({"APP-UPDATE"}),
+    ),
+    "update_clears_omitted": Fault(
+        "Update sets fields that were not sent to null.",
+        breaks=frozenset({"APP-UPDATE"}),
+    ),
+    "delete_returns_200": Fault(
+        "Delete answers 200 with a JSON body instead of 204 with none.",
+        breaks=frozenset({"APP-DELETE"}),
+    ),
+    "delete_not_persisted": Fault(
+        "Delete answers 204 but the application is still there.",
+        breaks=frozenset({"APP-DELETE", "SEC-REVOKE-ON-DELETE"}),
+    ),
+    "secret_on_read": Fault(
+        "Get, list and update show the client secret again.",
+        breaks=frozenset({"APP-SECRET-ONCE"}),
+    ),
+    "new_credentials_rejected": Fault(
+        "Credentials of applications created through the API are refused.",
+        breaks=frozenset({"APP-CREDENTIALS"}),
+    ),
+    "timestamps_not_iso": Fault(
+        "Application timestamps are epoch seconds instead of ISO 8601 strings.",
+        breaks=frozenset({"APP-SCHEMA"}),
+    ),
+    "pagination_arithmetic": Fault(
+        "total_pages is computed as total_count // per (off by one on partial pages).",
+        breaks=frozenset({"PAGE-META"}),
+    ),
+    "next_page_url_on_last_page": Fault(
+        "The last page still carries a next_page_url.",
+        breaks=frozenset({"PAGE-META"}),
+    ),
+    "token_type_mac": Fault(
+        "Token responses say token_type 'mac'.",
+        breaks=frozenset({"TOKEN-ISSUE"}),
+    ),
+    "scope_widened": Fault(
+        "Tokens are granted every scope, whatever was requested.",
+        breaks=frozenset({"SCOPE-ENFORCED", "TOKEN-SCOPE"}),
+    ),
+    "unknown_scope_accepted": Fault(
+        "Unknown scopes are silently dropped instead of refused with invalid_scope.",
+        breaks=frozenset({"TOKEN-SCOPE"}),
+    ),
+    "scope_not_enforced": Fault(
+        "API operations accept a token without their scope.",
+        breaks=frozenset({"SCOPE-ENFORCED"}),
+    ),
+    "bearer_not_required": Fault(
+        "A request without an Authorization header is served.",
+        breaks=frozenset({"BEARER-REQUIRED"}),
+    ),
+    "badges_wrong_envelope": Fault(
+        "The badges list answers a bare JSON array.",
+        breaks=frozenset({"BADGES-LIST", "PAGE-META"}),
+    ),
+    "invalid_client_wrong_error": Fault(
+        "Bad client credentials answer 401 with error 'access_denied'.",
+        breaks=frozenset({"OAUTH-INVALID-CLIENT", "SEC-REVOKE-ON-DELETE"}),
+    ),
+    "grant_type_not_checked": Fault(
+        "Any grant_type, or none, issues a token.",
+        breaks=frozenset({"OAUTH-GRANT-TYPE"}),
+    ),
+    "token_cacheable": Fault(
+        "Token responses carry no Cache-Control: no-store.",
+        breaks=frozenset({"OAUTH-NO-STORE"}),
+    ),
+    "no_www_authenticate": Fault(
+        "401 answers from the API carry no WWW-Authenticate challenge.",
+        breaks=frozenset({"BEARER-CHALLENGE"}),
+    ),
+    "tenant_not_isolated": Fault(
+        "A token acts for any organization, not only its own.",
+        breaks=frozenset({"SEC-TENANT"}),
+    ),
+    "tokens_survive_delete": Fault(
+        "Deleting an application leaves its tokens and credentials working.",
+        breaks=frozenset({"SEC-REVOKE-ON-DELETE"}),
+    ),
+    "per_zero_500": Fault(
+        "per=0 crashes the list with a 500.",
+        breaks=frozenset({"SEC-NO-5XX"}),
+    ),
+    "type_coercion": Fault(
+        "Wrong JSON types are coerced (name: 123 becomes '123') instead of refused.",
+        breaks=frozenset({"SEC-INPUT-REJECTED"}),
+    ),
 }
 
 

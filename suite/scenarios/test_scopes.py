@@ -3,6 +3,7 @@ scope; the calls each may and may not make; an unknown scope refused at the toke
 
 import pytest
 
+from credly_contract import spec
 from credly_contract.checks.oauth import requested_scope_granted, unknown_scope_refused
 from credly_contract.checks.security import (
     badges_list_answers_pagination_envelope,
@@ -11,10 +12,13 @@ from credly_contract.checks.security import (
 )
 from credly_contract.ledger import resource_name
 
+# The scopes the two operations need, from their security requirements in the contract.
+APPLICATIONS_SCOPE = spec.required_scope("listOAuthApplications")
+BADGES_SCOPE = spec.required_scope("listIssuedBadges")
 SCOPE_SETS = (
-    ["oauth_applications"],
-    ["issued_badges"],
-    ["issued_badges", "oauth_applications"],
+    [APPLICATIONS_SCOPE],
+    [BADGES_SCOPE],
+    sorted([APPLICATIONS_SCOPE, BADGES_SCOPE]),
     ["events"],
 )
 
@@ -29,21 +33,21 @@ def test_tokens_reach_only_their_scopes(api, apps, target, expect, profile):
             continue
 
         applications = api.get(target.applications_url(), token=token, params={"per": 1})
-        if "oauth_applications" in scopes:
-            expect(token_with_scope_accepted, applications, "oauth_applications")
+        if APPLICATIONS_SCOPE in scopes:
+            expect(token_with_scope_accepted, applications, APPLICATIONS_SCOPE)
         else:
-            expect(token_without_scope_refused, applications, "oauth_applications")
+            expect(token_without_scope_refused, applications, APPLICATIONS_SCOPE)
             if not profile.read_only:
                 name = resource_name(apps.ledger.run_id, f"scopes {number}")
                 attempt = api.post(target.applications_url(), token=token, json={"name": name})
                 apps.note_created(attempt)  # deleted at the end should the server wrongly create it
-                expect(token_without_scope_refused, attempt, "oauth_applications")
+                expect(token_without_scope_refused, attempt, APPLICATIONS_SCOPE)
 
         badges = api.get(target.badges_url(), token=token, params={"per": 1})
-        if "issued_badges" in scopes:
-            expect(token_with_scope_accepted, badges, "issued_badges")
+        if BADGES_SCOPE in scopes:
+            expect(token_with_scope_accepted, badges, BADGES_SCOPE)
             expect(badges_list_answers_pagination_envelope, badges)
         else:
-            expect(token_without_scope_refused, badges, "issued_badges")
+            expect(token_without_scope_refused, badges, BADGES_SCOPE)
 
     expect(unknown_scope_refused, api.request_token("not_a_credly_scope"))
