@@ -503,3 +503,25 @@ def test_a_cancelled_certification_stops_the_integration_with_it(tmp_path, signu
     finally:  # never leave a failed test's integration behind
         with contextlib.suppress(ProcessLookupError):
             os.kill(integration, signal.SIGKILL)
+
+
+def test_an_unreadable_file_in_the_watched_folder_is_said_not_a_traceback(tmp_path, monkeypatch):
+    watched = tmp_path / "logs"
+    watched.mkdir()
+    (watched / "locked.log").write_text("whatever\n", encoding="utf-8")
+    read_bytes = Path.read_bytes
+
+    def refuse_the_locked_log(path: Path) -> bytes:  # as for another user's 0600 file
+        if path.name == "locked.log":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse_the_locked_log)
+
+    code = certify_client(
+        tmp_path / "reports", "--watch-dir", str(watched), integration=["-c", "pass"]
+    )
+
+    assert code == 1
+    notes = [o["detail"] for o in certificate(tmp_path / "reports")["observations"]]
+    assert any("locked.log could not be read (Permission denied)" in n for n in notes), notes

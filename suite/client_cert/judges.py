@@ -470,11 +470,12 @@ def task_completed(run: ClientRun) -> None:
 def no_secret_in_output_or_files(run: ClientRun) -> None:
     places = [("stdout", run.outcome.stdout), ("stderr", run.outcome.stderr)]
     if run.watch_dir is not None and run.watch_dir.is_dir():
-        places += [
-            (str(path), path.read_bytes())
-            for path in sorted(run.watch_dir.rglob("*"))
-            if path.is_file()
-        ]
+        for path in sorted(run.watch_dir.rglob("*")):
+            try:
+                if path.is_file():
+                    places.append((str(path), path.read_bytes()))
+            except OSError as error:  # unreadable: say so rather than pass it as clean
+                run.notes.append(f"CLIENT-NO-LEAK: {path} could not be read ({error.strerror})")
     elif run.watch_dir is not None:
         run.notes.append(
             f"CLIENT-NO-LEAK: the watched folder {run.watch_dir} did not exist after the run, so "
