@@ -119,12 +119,6 @@ def add_certify(commands: Any) -> argparse.ArgumentParser:
     )
     certify.add_argument("--waivers", default=None, help="waivers.yaml for known SHOULD failures")
     certify.add_argument(
-        "--requirements",
-        default=None,
-        metavar="FILE",
-        help="a YAML catalogue of your own requirements (see docs/plugin.md)",
-    )
-    certify.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -185,7 +179,6 @@ def certify(args: argparse.Namespace) -> int:
         "max_requests": args.max_requests,
         "rate_limit": args.rate_limit,
         "waivers": args.waivers,
-        "requirements": args.requirements,
         "allow_production": args.allow_production,
         **target_overrides(args),
     }

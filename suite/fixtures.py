@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from credly_contract.checks import CheckFailed
+from credly_contract.checks import CheckFailed, tallying
 from credly_contract.config import Target
 from credly_contract.session import CertificationRun
 
@@ -34,8 +34,9 @@ def certification(pytestconfig: pytest.Config) -> Iterator[CertificationRun]:
     """The run: target, client, tokens, the applications it creates (deleted at the end)."""
     plugin = certification_of(pytestconfig)
     run = plugin.start_run()
-    yield run
-    plugin.shutdown(run)
+    with tallying(run.tally):  # every check judgement of the run, cleanup's included, is counted
+        yield run
+        plugin.shutdown(run)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 
 from credly_contract import catalogue, fixtures
 from credly_contract.catalogue import Requirement
-from credly_contract.checks import CheckFailed
+from credly_contract.checks import CheckFailed, PrerequisiteFailed
 from credly_contract.checks.oauth import token_response_not_cacheable
 from credly_contract.checks.observations import undocumented_behaviour
 from credly_contract.checks.security import no_server_error, unauthorized_carries_bearer_challenge
@@ -275,6 +275,7 @@ class Certification:
             run.client.close()
             left = run.ledger.outstanding()
         results.requests_sent = run.client.requests_sent
+        results.count_checks(run.tally.counts())
         self._observe_client(run)
         if left:
             why = "cleanup skipped (second Ctrl-C)" if skipped else "cleanup could not delete all"
@@ -383,7 +384,7 @@ class Certification:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        if call.when == "call" or (call.when == "setup" and report.failed):
+        if call.when == "call" or (call.when == "setup" and not report.passed):
             self._judge(item, call, report)
         report.longrepr = _scrubbed_longrepr(report)
         return report
@@ -396,6 +397,9 @@ class Certification:
         if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
             found, others = _failures_from(call.excinfo.value)
             failures += found
+            if any(isinstance(failure, PrerequisiteFailed) for failure in found):
+                # Its setup met a contract break: the test never got to prove its own rules.
+                completed = False
             for other in others:
                 completed = False
                 if isinstance(other, KeyboardInterrupt):
@@ -423,15 +427,20 @@ class Certification:
                         CheckFailed(rid, f"the test stopped on {type(other).__name__}: {other}")
                         for rid in ids
                     ]
+        skipped = _skip_reason(report)
         if failures:
             # A requirement broke, whatever else happened to the test (even a skip after it).
+            text = "\n\n".join(f.describe() for f in failures)
+            if skipped:
+                report.longrepr = f"{text}\n\n(then the test skipped: {skipped})"
+            elif completed:
+                report.longrepr = text
             report.outcome = "failed"
-            if completed:
-                report.longrepr = "\n\n".join(f.describe() for f in failures)
         evidence = [{"requirement": f.requirement, **f.evidence()} for f in failures]
         payload = {
             "requirements": ids,
             "completed": completed and not report.skipped,
+            "skipped": skipped,
             "failures": evidence,
         }
         report.user_properties.append(("credly", json.dumps(payload)))
@@ -448,6 +457,7 @@ class Certification:
                     payload["requirements"],
                     payload["failures"],
                     payload["completed"],
+                    payload.get("skipped"),
                 )
 
     def _note_interrupt(self) -> None:
@@ -494,7 +504,9 @@ class Certification:
                     in_scope = results.in_scope(rid)
                     out_of_scope += not in_scope
                     why = (
-                        "  (outside this run's scope)" if not in_scope else "  (no test proved it)"
+                        "  (outside this run's scope)"
+                        if not in_scope
+                        else f"  ({results.not_run_reason(rid)})"
                     )
                 write(f"{outcome.status.upper():8} {rid}{why}")
             if out_of_scope:
@@ -526,6 +538,7 @@ class Certification:
         facts = json.loads(raw)
         results = self.results
         results.requests_sent += facts["requests_sent"]
+        results.count_checks(facts["checks"])
         for observation in facts["observations"]:
             results.observe(observation)
         if facts["error"]:
@@ -553,6 +566,7 @@ class Certification:
                     "target": run.target.public() if run else None,
                     "started_at": run.started_at if run else None,
                     "requests_sent": results.requests_sent,
+                    "checks": results.check_counts,
                     "observations": results.observations,
                     "error": results.error.public() if results.error else None,
                     "late_failures": self._recorded_late,
@@ -593,6 +607,14 @@ def _scrubbed_longrepr(report: Any) -> Any:
     if report.failed:
         return scrub(str(longrepr))
     return longrepr
+
+
+def _skip_reason(report: Any) -> str | None:
+    """Why a skipped test did not run, as pytest words it ("Skipped: " left out)."""
+    if not report.skipped or not isinstance(report.longrepr, tuple):
+        return None
+    reason: str = scrub(str(report.longrepr[2]))
+    return reason.removeprefix("Skipped: ")
 
 
 def _failures_from(exc: BaseException) -> tuple[list[CheckFailed], list[BaseException]]:

@@ -18,6 +18,8 @@ class RequirementOutcome:
     tests: list[str] = field(default_factory=list)
     proven_by: list[str] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # Why its tests did not run to the end (skip reasons), for a requirement left not_run.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -41,6 +43,27 @@ class Results:
         self.scope: set[str] | None = None
         self.tests = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
         self.requests_sent = 0
+        # check name -> {"judged": n, "failed": m}: every judgement the run's checks made.
+        self.check_counts: dict[str, dict[str, int]] = {}
+
+    def count_checks(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        """Add a tally of check judgements (the run's own, or an xdist worker's)."""
+        for name, count in counts.items():
+            mine = self.check_counts.setdefault(name, {"judged": 0, "failed": 0})
+            mine["judged"] += count["judged"]
+            mine["failed"] += count["failed"]
+
+    def checks_of(self, requirement_id: str) -> list[dict[str, Any]]:
+        """The checks that judged for a requirement, with how many exchanges each judged and
+        how many of those judgements failed (a passing check leaves this trace too)."""
+        from credly_contract.checks import registry
+
+        known = registry()
+        return [
+            {"check": name, **count}
+            for name, count in sorted(self.check_counts.items())
+            if name in known and known[name].requirement == requirement_id
+        ]
 
     def fail_run(self, error: RunError) -> None:
         """Record what stopped the run; the first cause wins."""
@@ -55,6 +78,7 @@ class Results:
         requirement_ids: list[str],
         failures: list[dict[str, Any]],
         completed: bool,
+        skipped: str | None = None,
     ) -> None:
         failed_ids = {f["requirement"] for f in failures}
         for rid in dict.fromkeys(requirement_ids + sorted(failed_ids)):
@@ -69,6 +93,8 @@ class Results:
                 )
             elif completed and test_id not in outcome.proven_by:
                 outcome.proven_by.append(test_id)
+            if skipped and skipped not in outcome.skipped:
+                outcome.skipped.append(skipped)
 
     def count(self, when: str, outcome: str) -> None:
         """Count a test (or generated subtest) once: by its call, or by a setup that skipped or
@@ -90,6 +116,17 @@ class Results:
 
     def in_scope(self, requirement_id: str) -> bool:
         return self.scope is None or requirement_id in self.scope
+
+    def not_run_reason(self, requirement_id: str) -> str:
+        """Why a requirement is not_run, in a few words."""
+        outcome = self.outcomes[requirement_id]
+        if not self.in_scope(requirement_id):
+            return "outside this run's scope (the cassette scenarios do not prove it)"
+        if outcome.skipped:
+            return "skipped: " + "; ".join(outcome.skipped)
+        if outcome.tests:
+            return "its tests stopped before they proved it"
+        return "no test of this run proves it"
 
     def verdict(self, waived: Iterable[str] = ()) -> Verdict:
         if self.error:

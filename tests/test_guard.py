@@ -18,7 +18,7 @@ from credly_contract.config import (
     live_target,
     normalised_host,
 )
-from credly_contract.report import EXIT_CONFIG
+from credly_contract.verdict import ExitCode
 
 CERTIFY_LIVE = [sys.executable, "-m", "credly_contract.cli", "certify", "--target", "live"]
 STAGING_API = "https://sandbox-api.credly.com/v1"
@@ -105,7 +105,7 @@ def test_certify_refuses_production_spellings_with_exit_2_and_one_line(
         env=environment,
         timeout=60,
     )
-    assert done.returncode == EXIT_CONFIG == 2, done.stderr
+    assert done.returncode == ExitCode.CONFIG == 2, done.stderr
     assert "refusing to certify against production host" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
 

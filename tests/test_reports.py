@@ -836,3 +836,19 @@ def test_the_first_run_error_is_kept():
     results.fail_run(RunError(ErrorKind.UNREACHABLE, "first"))
     results.fail_run(RunError(ErrorKind.CONFIGURATION, "second"))
     assert results.error is not None and results.error.message == "first"
+
+
+def test_a_not_run_requirement_says_why_in_the_certificate():
+    results = _all_passed(Results(), set(catalogue.requirements()) - {"APP-CREATE", "APP-GET"})
+    results.record(
+        "t", ["APP-CREATE"], [], completed=False, skipped="the read-only profile creates nothing"
+    )
+    results.limit_scope(set(results.outcomes) - {"APP-GET"})
+    certificate = _built(results)
+    reasons = {r["id"]: r.get("reason") for r in certificate["requirements"]}
+    assert reasons["APP-CREATE"] == "skipped: the read-only profile creates nothing"
+    assert reasons["APP-GET"].startswith("outside this run's scope")
+    assert reasons["APP-LIST"] is None
+    assert schema_problems(certificate) == [] and consistency_problems(certificate) == []
+    del certificate["requirements"][1]["reason"]
+    assert any("'reason' is a required property" in p for p in schema_problems(certificate))

@@ -264,15 +264,17 @@ def test_the_users_suite_package_is_still_the_one_imported(installed: Installed)
     assert done.stdout.strip() == "the user's own suite"
 
 
-def test_report_re_renders_the_run_from_that_folder(
+def test_report_verifies_the_run_and_re_renders_it_into_a_new_folder(
     installed: Installed, quick_run: tuple[subprocess.CompletedProcess[str], Path]
 ) -> None:
     _, reports = quick_run
-    (reports / "certificate.html").unlink()
-    done = installed.credly_contract("report", reports)
+    before = {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()}
+    rendered = installed.user_folder / "re-rendered"
+    done = installed.credly_contract("report", reports, "--output", rendered)
     assert done.returncode == 0, done.stderr
     assert "certified" in done.stdout
-    assert "<html" in (reports / "certificate.html").read_text().lower()
+    assert "<html" in (rendered / "certificate.html").read_text().lower()
+    assert {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()} == before
 
 
 def test_emulate_lists_the_faults(installed: Installed) -> None:

@@ -145,6 +145,14 @@ class Tally:
             if failed:
                 self.failed[name] += 1
 
+    def counts(self) -> dict[str, dict[str, int]]:
+        """check name -> {"judged", "failed"} for every check that ran."""
+        with self._lock:
+            return {
+                name: {"judged": self.judged[name], "failed": self.failed[name]}
+                for name in sorted(self.judged)
+            }
+
     def by_requirement(self) -> dict[str, list[dict[str, Any]]]:
         """requirement id -> [{"check", "judged", "failed"}] for every check that ran, by name."""
         known = registry()

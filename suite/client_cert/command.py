@@ -105,7 +105,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "integration",
         nargs=argparse.REMAINDER,
         metavar="-- COMMAND ...",
-        help="the integration's own command (its smoke or sync task), after --",
+        help="the integration's own task, run with the five CREDLY_* variables",
     )
     return parser
 

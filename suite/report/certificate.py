@@ -56,6 +56,7 @@ def build_certificate(
             "in_scope": results.in_scope(rid),
             "declared_by": BUILTIN if rid in builtin else TEAM,
             "tests": list(outcome.tests),
+            "checks": results.checks_of(rid),
         }
         if status in (FAILED, WAIVED):
             # Scrubbed where it was captured; scrubbed again so nothing that slipped through (a
@@ -69,6 +70,8 @@ def build_certificate(
             )
         if status == WAIVED:
             entry["waiver"] = applied[rid].public()
+        if status == NOT_RUN:
+            entry["reason"] = results.not_run_reason(rid)
         requirements.append(entry)
     observations = scrub(list(results.observations)) + waiver_observations
     if results.error:
