@@ -259,10 +259,12 @@ class Certification:
         results, interrupts = self.results, self.interrupts
         created = len(run.ledger.outstanding())
         skipped = interrupts.skip_cleanup
-        if interrupts.interrupted and created and not skipped:
+        if interrupts.interrupted and not skipped:
             self.say(
                 f"{interrupts.describe()}: deleting the {created} application(s) this run "
                 "created (press Ctrl-C again to skip)"
+                if created
+                else f"{interrupts.describe()}: nothing this run created is left to delete"
             )
         left: list[dict[str, Any]] = []
         if not skipped:

@@ -7,22 +7,32 @@ The example runs are slow-ish (each waits out a Retry-After), so they run concur
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import importlib.util
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from xml.etree import ElementTree
 
+import jsonschema
 import pytest
 
 from credly_contract import cli
+from credly_contract.checks import CheckFailed
 from credly_contract.client_cert import command, upstream
-from credly_contract.client_cert.judges import JUDGES
+from credly_contract.client_cert.exchanges import TOKEN, Observed
+from credly_contract.client_cert.injections import Injector
+from credly_contract.client_cert.judges import JUDGES, ClientRun
+from credly_contract.client_cert.runner import Outcome
+from credly_contract.emulator.server import LoopbackServer
 
 SYNC = Path(__file__).resolve().parent / "integrations" / "sync.py"
 # The example integration is a script, not a module of the project: load its defect table by path.
@@ -79,8 +89,7 @@ def test_example_integration_fails_exactly_its_requirement(example, example_runs
         if requirement["status"] == "failed":
             evidence = requirement["evidence"][0]
             assert evidence["message"]
-            if requirement["id"] != "CLIENT-NO-LEAK" or example == "prints_token":
-                assert evidence["request"]["method"] in {"GET", "POST", "PUT", "DELETE"}
+            assert evidence["request"]["method"] in {"GET", "POST", "PUT", "DELETE"}
             if requirement["id"] in REACTIONS:
                 assert evidence["injection"] in {"token_revoked", "rate_limited", "unavailable"}
                 assert evidence["reacted_to"]["response"]["status"] in {401, 429, 503}
@@ -106,6 +115,19 @@ def test_the_certificate_names_every_injection_and_where_it_fired(example_runs):
     assert set(fired) == {"rate_limited", "unavailable", "token_revoked"}
     assert all(isinstance(index, int) for index in fired.values())
     assert cert["integration"]["exit_code"] == 0
+
+
+@pytest.mark.parametrize("example", ["careful", "hot_5xx_retry"])
+def test_a_client_certificate_verifies_as_a_server_certificate_does(example, example_runs, capsys):
+    reports = example_runs[example][1]
+    schema = json.loads(
+        (Path(cli.__file__).parent / "report" / "certificate.schema.json").read_text("utf-8")
+    )
+
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(certificate(reports)))
+
+    assert not errors, [error.message for error in errors]
+    assert cli.main(["report", str(reports)]) == 0, capsys.readouterr().err
 
 
 def test_a_client_certification_writes_the_server_certifications_artefacts(example_runs):
@@ -137,14 +159,19 @@ def emulators(monkeypatch) -> Iterator[list[upstream.EmulatedUpstream]]:
     yield started
 
 
-def test_no_issued_secret_reaches_the_console_or_any_artefact(tmp_path, capfd, emulators):
-    code = certify_client(tmp_path, integration=[str(SYNC), "--defect", "prints_token"])
+@pytest.mark.parametrize("defect", ["prints_token", "logs_basic_auth"])
+def test_no_issued_secret_reaches_the_console_or_any_artefact(tmp_path, capfd, emulators, defect):
+    code = certify_client(tmp_path, integration=[str(SYNC), "--defect", defect])
 
     assert code == 1
-    secrets = emulators[0].server.issued_secrets()
+    emulator = emulators[0].server
+    pair = f"{emulator.bootstrap.client_id}:{emulator.bootstrap.client_secret}"
+    secrets = [*emulator.issued_secrets(), base64.b64encode(pair.encode()).decode()]
     console = "".join(capfd.readouterr())
-    assert "<ACCESS_TOKEN_" in console  # the integration printed it; we showed it masked
+    # the integration printed it; we showed it masked
+    assert "<ACCESS_TOKEN_" in console if defect == "prints_token" else "<CREDENTIAL_" in console
     written = [p.read_text(encoding="utf-8") for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "exchanges.json" for p in tmp_path.rglob("*"))
     for secret in secrets:
         assert secret not in console
         assert all(secret not in text for text in written)
@@ -184,21 +211,36 @@ def test_a_switched_off_injection_is_named_and_its_requirement_not_run(tmp_path)
         (["certify-client"], "needs the integration's command after --"),
         (["certify-client", "--", "/nonexistent/integration"], "cannot run the integration"),
         (["certify-client", "--timeout-seconds", "0", "--", "true"], "--timeout-seconds"),
-        (["certify-client", "--upstream", "live", "--", "true"], "CREDLY_API_BASE_URL"),
+        (["certify-client", "--upstream", "live", "--", "true"], "--upstream live needs CREDLY_"),
+        (["certify-client", "--reports-dir", "a-file/reports", "--", "true"], "--reports-dir"),
+        (["certify-client", "--watch-dir", "a-file", "--", "true"], "--watch-dir a-file is a file"),
+        (["certify-client", "--profile", "thorough", "--", "true"], "invalid choice"),
+        (["certify-client", "--timeout-seconds", "soon", "--", "true"], "invalid float"),
     ],
-    ids=["no-command", "missing-executable", "zero-timeout", "live-without-settings"],
+    ids=[
+        "no-command",
+        "missing-executable",
+        "zero-timeout",
+        "live-without-settings",
+        "unwritable-reports-dir",
+        "watch-dir-is-a-file",
+        "unknown-profile",
+        "non-numeric-timeout",
+    ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, monkeypatch, tmp_path):
     for variable in [v for v in os.environ if v.startswith("CREDLY_")]:
         monkeypatch.delenv(variable)
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
 
     code = cli.main(argv)
 
     err = capsys.readouterr().err
     assert code == 2
     assert message in err
-    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "--api-base-url" not in err  # a flag certify-client does not have
 
 
 @pytest.fixture(scope="module")
@@ -232,36 +274,45 @@ def emulator_process() -> Iterator[dict[str, str]]:
 
 
 @pytest.mark.parametrize(
-    ("integration", "failed"),
+    ("options", "integration", "failed"),
     [
-        ([], set()),
-        (["--defect", "ignore_retry_after"], {"CLIENT-RETRY-AFTER"}),
-        (["--defect", "retry_dead_token"], {"CLIENT-RENEWAL"}),
+        ([], [], set()),
+        ([], ["--defect", "ignore_retry_after"], {"CLIENT-RETRY-AFTER"}),
+        ([], ["--defect", "retry_dead_token"], {"CLIENT-RENEWAL"}),
+        (["--profile", "standard"], [], set()),
     ],
-    ids=["careful", "ignore_retry_after", "retry_dead_token"],
+    ids=["careful", "ignore_retry_after", "retry_dead_token", "standard-profile-expires-tokens"],
 )
 def test_live_upstream_judges_through_the_recording_proxy(
-    emulator_process, monkeypatch, tmp_path, integration, failed
+    emulator_process, monkeypatch, tmp_path, options, integration, failed
 ):
     for variable, value in emulator_process.items():
         monkeypatch.setenv(variable, value)
 
-    code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC), *integration])
+    code = certify_client(
+        tmp_path, "--upstream", "live", *options, integration=[str(SYNC), *integration]
+    )
 
     cert = certificate(tmp_path)
     assert {r["id"] for r in cert["requirements"] if r["status"] != "passed"} == failed
     assert code == (1 if failed else 0)
-    assert "live upstream" in cert["target"]["kind"]
+    assert cert["target"]["kind"] == "live"
     assert cert["target"]["api_base_url"] != emulator_process["CREDLY_API_BASE_URL"]
+    assert all(i["fired_at_exchange"] is not None for i in cert["injections"])
 
 
-def test_live_upstream_that_cannot_be_reached_exits_3(monkeypatch, tmp_path, capsys):
+@pytest.fixture
+def unreachable_live_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live settings pointing at a loopback port nothing listens on (9, discard)."""
     monkeypatch.setenv("CREDLY_API_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("CREDLY_TOKEN_URL", "http://127.0.0.1:9/oauth/token")
     monkeypatch.setenv("CREDLY_ORGANIZATION_ID", "org")
     monkeypatch.setenv("CREDLY_CLIENT_ID", "client")
     monkeypatch.setenv("CREDLY_CLIENT_SECRET", "not-a-real-secret")
 
+
+@pytest.mark.usefixtures("unreachable_live_target")
+def test_live_upstream_that_cannot_be_reached_exits_3(tmp_path, capsys):
     code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC)])
 
     err = capsys.readouterr().err
@@ -290,17 +341,187 @@ def test_the_html_certificate_names_the_integration_and_the_injection_a_failure_
     assert "sync.py" in html
 
 
+@pytest.mark.usefixtures("unreachable_live_target")
 def test_a_live_target_lost_during_the_run_is_an_error_not_a_failure(monkeypatch, tmp_path, capsys):
     # Preflight passed (skipped here), then the target stopped answering: no HTTP answer is exit 3.
     monkeypatch.setattr(command, "_preflight", lambda target: None)
-    monkeypatch.setenv("CREDLY_API_BASE_URL", "http://127.0.0.1:9/v1")
-    monkeypatch.setenv("CREDLY_TOKEN_URL", "http://127.0.0.1:9/oauth/token")
-    monkeypatch.setenv("CREDLY_ORGANIZATION_ID", "org")
-    monkeypatch.setenv("CREDLY_CLIENT_ID", "client")
-    monkeypatch.setenv("CREDLY_CLIENT_SECRET", "not-a-real-secret")
 
     code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC)])
 
     assert code == 3
     assert certificate(tmp_path)["verdict"] == "error"
-    assert "the live target did not answer" in capsys.readouterr().err
+    assert "the live target: POST http://127.0.0.1:9/oauth/token got no answer" in (
+        capsys.readouterr().err
+    )
+    assert "got no answer" in (tmp_path / "certificate.json").read_text(encoding="utf-8")
+
+
+async def _always_503(scope: dict, receive: object, send: Callable) -> None:
+    await send({"type": "http.response.start", "status": 503, "headers": []})
+    await send({"type": "http.response.body", "body": b"Service Unavailable"})
+
+
+THREE_TOKEN_REQUESTS = """
+import os, urllib.request, urllib.error
+for _ in range(3):
+    try:
+        urllib.request.urlopen(os.environ["CREDLY_TOKEN_URL"], b"grant_type=client_credentials")
+    except urllib.error.HTTPError as error:
+        print("token request answered", error.code)
+"""
+
+
+def test_a_live_target_answering_503_again_and_again_is_an_error_not_a_failure(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setattr(command, "_preflight", lambda target: None)
+    with LoopbackServer(_always_503, name="failing staging") as staging:
+        monkeypatch.setenv("CREDLY_API_BASE_URL", staging.origin + "/v1")
+        monkeypatch.setenv("CREDLY_TOKEN_URL", staging.origin + "/oauth/token")
+        monkeypatch.setenv("CREDLY_ORGANIZATION_ID", "org")
+        monkeypatch.setenv("CREDLY_CLIENT_ID", "client")
+        monkeypatch.setenv("CREDLY_CLIENT_SECRET", "not-a-real-secret")
+
+        code = certify_client(
+            tmp_path, "--upstream", "live", integration=["-c", THREE_TOKEN_REQUESTS]
+        )
+
+    out, err = capsys.readouterr()
+    assert out.count("token request answered 503") == 3
+    assert code == 3
+    assert certificate(tmp_path)["verdict"] == "error"
+    assert "answered 503, after 2 more 502/503/504 in a row" in err
+
+
+def test_a_watched_folder_that_never_appeared_is_said_in_the_certificate(tmp_path):
+    missing = tmp_path / "never-written"
+
+    certify_client(tmp_path / "reports", "--watch-dir", str(missing), integration=["-c", "pass"])
+
+    notes = [o["detail"] for o in certificate(tmp_path / "reports")["observations"]]
+    assert any(str(missing) in note and "only stdout and stderr" in note for note in notes)
+
+
+def _token_exchange(index: int, started: float, expires_in: int) -> Observed:
+    body = {
+        "access_token": f"token-number-{index}",
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+    }
+    return Observed(
+        index=index,
+        kind=TOKEN,
+        method="POST",
+        path="/oauth/token",
+        query="",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        body=b"grant_type=client_credentials&scope=oauth_applications",
+        started=started,
+        finished=started + 0.01,
+        status=200,
+        response_body=json.dumps(body).encode(),
+    )
+
+
+def _run_of(exchanges: list[Observed]) -> ClientRun:
+    outcome = Outcome(returncode=0, timed_out=False, stdout=b"", stderr=b"", seconds=1.0)
+    injector = Injector.for_profile("quick", set())
+    return ClientRun(exchanges, injector, outcome, "the-client-secret", [], "/v1")
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "holds"),
+    [(1, True), (7200, False)],
+    ids=["each-token-expired-before-the-next", "third-token-inside-one-window"],
+)
+def test_token_reuse_counts_tokens_per_expiry_window(expires_in, holds):
+    run = _run_of([_token_exchange(n, started=2.0 * n, expires_in=expires_in) for n in range(3)])
+
+    if holds:
+        JUDGES["CLIENT-TOKEN-REUSE"](run)
+    else:
+        with pytest.raises(CheckFailed, match=r"token #3 .* within one expiry window"):
+            JUDGES["CLIENT-TOKEN-REUSE"](run)
+
+
+NUL_SCOPE_REQUEST = """
+import os, urllib.parse, urllib.request, urllib.error
+form = {"grant_type": "client_credentials", "scope": "\\x00odd",
+        "client_id": os.environ["CREDLY_CLIENT_ID"], "client_secret": os.environ["CREDLY_CLIENT_SECRET"]}
+try:
+    urllib.request.urlopen(os.environ["CREDLY_TOKEN_URL"], urllib.parse.urlencode(form).encode())
+except urllib.error.HTTPError as error:
+    print("token request answered", error.code)
+"""
+
+
+def test_control_characters_an_integration_sent_leave_junit_xml_parseable(tmp_path, capsys):
+    code = certify_client(tmp_path, integration=["-c", NUL_SCOPE_REQUEST])
+
+    assert code == 1
+    assert "token request answered 400" in capsys.readouterr().out
+    root = ElementTree.parse(tmp_path / "junit.xml").getroot()
+    failures = {f.get("message") for f in root.iter("failure")}
+    assert (
+        "CLIENT-SCOPE-DOCUMENTED: the token request asked for undocumented scope(s) '\\x00odd'"
+        in (failures)
+    )
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["sigterm", "ctrl-c"]
+)
+def test_a_cancelled_certification_stops_the_integration_with_it(tmp_path, signum, code):
+    pid_file = tmp_path / "integration.pid"
+    sleeper = (
+        f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    )
+    command_line = [sys.executable, "-m", "credly_contract.cli", "certify-client"]
+    command_line += [
+        "--reports-dir",
+        str(tmp_path / "reports"),
+        "--",
+        sys.executable,
+        "-c",
+        sleeper,
+    ]
+    certification = subprocess.Popen(command_line, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the integration never started"
+        time.sleep(0.05)
+    integration = int(pid_file.read_text())
+
+    try:
+        certification.send_signal(signum)
+        _, err = certification.communicate(timeout=30)
+
+        assert certification.returncode == code
+        assert "the integration was stopped" in err
+        with pytest.raises(ProcessLookupError):
+            os.kill(integration, 0)
+    finally:  # never leave a failed test's integration behind
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(integration, signal.SIGKILL)
+
+
+def test_an_unreadable_file_in_the_watched_folder_is_said_not_a_traceback(tmp_path, monkeypatch):
+    watched = tmp_path / "logs"
+    watched.mkdir()
+    (watched / "locked.log").write_text("whatever\n", encoding="utf-8")
+    read_bytes = Path.read_bytes
+
+    def refuse_the_locked_log(path: Path) -> bytes:  # as for another user's 0600 file
+        if path.name == "locked.log":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse_the_locked_log)
+
+    code = certify_client(
+        tmp_path / "reports", "--watch-dir", str(watched), integration=["-c", "pass"]
+    )
+
+    assert code == 1
+    notes = [o["detail"] for o in certificate(tmp_path / "reports")["observations"]]
+    assert any("locked.log could not be read (Permission denied)" in n for n in notes), notes

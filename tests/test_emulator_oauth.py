@@ -173,6 +173,28 @@ def test_unparseable_token_requests_answer_400_not_500(client, emulator, body):
     assert_no_store(response)
 
 
+# RFC 6749 §5.2: error_description holds only %x20-21 / %x23-5B / %x5D-7E.
+DESCRIPTION_TEXT = re.compile(r"^[\x20-\x21\x23-\x5b\x5d-\x7e]*$")
+
+
+@pytest.mark.parametrize(
+    "scope",
+    ["\x00", 'badges"quoted', "back\\slash", "caf\u00e9", "tab\tscope\x7f"],
+    ids=["nul", "double-quote", "backslash", "non-ascii", "control-characters"],
+)
+def test_an_undocumented_scope_with_odd_characters_answers_invalid_scope_not_a_dropped_connection(
+    client, emulator, scope
+):
+    response = grant(client, emulator, scope=scope)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+    assert DESCRIPTION_TEXT.match(response.json()["error_description"])
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith('Bearer realm="Credly", error="invalid_scope"')
+    assert DESCRIPTION_TEXT.match(challenge.split('error_description="', 1)[1].rstrip('"'))
+
+
 @pytest.mark.parametrize("scope", SCOPES)
 def test_each_documented_scope_alone_is_granted(client, emulator, scope):
     response = grant(client, emulator, scope=scope)

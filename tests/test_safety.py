@@ -331,7 +331,10 @@ def test_a_signal_mid_run_stops_it_and_still_deletes_what_it_created(
     assert "Traceback" not in err.read_text()
     for block in ("KeyboardInterrupt", "--full-trace", "Terminated"):
         assert block not in out.read_text() + err.read_text(), "pytest's interrupt block is back"
-    assert "deleting the" in out.read_text()
+    # The run may itself have deleted all it created by the time the signal lands (its delete
+    # tests do): either way it says what cleanup had to do, and the organization is as it was.
+    said = out.read_text()
+    assert "deleting the" in said or "nothing this run created is left to delete" in said
     assert organization_state(emulator) == before
     assert certificate(tmp_path)["verdict"] == "error"
 

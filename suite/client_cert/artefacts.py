@@ -6,6 +6,7 @@ one test case per requirement, labelled as the server run labels them."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -31,6 +32,8 @@ from credly_contract.results import FAILED, NOT_RUN, Results
 from credly_contract.scrub import scrub
 
 JUNIT = "junit.xml"
+# XML 1.0 cannot hold these (a NUL an integration sent, say): junit.xml shows them as \xNN.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 EXCHANGES = "exchanges.json"  # every recorded exchange, scrubbed
 SEVERITY = {"MUST": "critical", "SHOULD": "normal"}
 
@@ -121,10 +124,10 @@ def write_junit(path: Path, catalogue: Catalogue, verdicts: dict[str, Verdicts])
         ET.SubElement(properties, "property", name="level", value=requirement.level)
         if verdict.status == FAILED:
             messages = [f"{rid}: {f['message']}" for f in verdict.failures]
-            failure = ET.SubElement(case, "failure", message=messages[0])
-            failure.text = json.dumps(verdict.failures, indent=2, ensure_ascii=False)
+            failure = ET.SubElement(case, "failure", message=_xml_text(messages[0]))
+            failure.text = _xml_text(json.dumps(verdict.failures, indent=2, ensure_ascii=False))
         elif verdict.status == NOT_RUN:
-            ET.SubElement(case, "skipped", message=verdict.reason or "not judged")
+            ET.SubElement(case, "skipped", message=_xml_text(verdict.reason or "not judged"))
     root = ET.Element("testsuites")
     root.append(suite)
     tree = ET.ElementTree(root)
@@ -132,11 +135,16 @@ def write_junit(path: Path, catalogue: Catalogue, verdicts: dict[str, Verdicts])
     tree.write(path, encoding="utf-8", xml_declaration=True)
 
 
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
+
+
 def write_allure(
     folder: Path, catalogue: Catalogue, verdicts: dict[str, Verdicts], started_at: float
 ) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    logger = AllureFileLogger(str(folder))
+    # allure-commons ships no type hints: its three calls below are untyped.
+    logger = AllureFileLogger(str(folder))  # type: ignore[no-untyped-call]
     start = int(started_at * 1000)
     for rid, verdict in verdicts.items():
         requirement = catalogue.requirements[rid]
@@ -166,10 +174,10 @@ def write_allure(
         )
         for failure in verdict.failures:
             source = f"{uuid.uuid4()}-attachment.json"
-            logger.report_attached_data(
+            logger.report_attached_data(  # type: ignore[no-untyped-call]
                 json.dumps(failure, indent=2, ensure_ascii=False).encode(), source
             )
             result.attachments.append(
                 Attachment(name=f"{rid} evidence", source=source, type="application/json")
             )
-        logger.report_result(result)
+        logger.report_result(result)  # type: ignore[no-untyped-call]

@@ -2,12 +2,14 @@
 recording proxy to a live target), inject what real Credly does, judge every CLIENT-* requirement and
 write the same artefacts as a server certification.
 
-Exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 live target unreachable.
+Exit codes are `credly_contract.verdict.ExitCode`s; EPILOG says which this command returns.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import signal
 import sys
 import time
 from pathlib import Path
@@ -17,9 +19,11 @@ from urllib.parse import urlsplit
 from credly_contract.catalogue import Catalogue, load
 from credly_contract.client_cert.injections import CATALOGUE as INJECTIONS
 from credly_contract.client_cert.injections import PROFILES, Injector
-from credly_contract.config import ConfigError, guard_production, live_target
+from credly_contract.config import ConfigError, Target
+from credly_contract.interrupts import Terminated
 from credly_contract.scrub import register, scrub
-from credly_contract.verdict import ErrorKind, RunError, Verdict
+from credly_contract.targets import guarded_live_target
+from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
 
 if TYPE_CHECKING:  # the judges, recorder and reports load only when certify-client runs
     from credly_contract.client_cert.artefacts import Verdicts
@@ -40,7 +44,9 @@ EPILOG = (
 the integration runs with CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID,
 CREDLY_CLIENT_ID and CREDLY_CLIENT_SECRET; --upstream live reads the same variables as the live target.
 
-exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 live target unreachable"""
+exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 the live target gave no
+usable answer (none, or 502/503/504 three times in a row), 130 Ctrl-C, 143 SIGTERM (the integration
+is stopped too)"""
 )
 
 
@@ -51,7 +57,7 @@ def catalogue() -> Catalogue:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `certify-client` on the CLI's subparsers."""
-    parser = subparsers.add_parser(
+    parser: argparse.ArgumentParser = subparsers.add_parser(
         "certify-client",
         help="certify a client integration: run it against the emulator and judge how it behaves",
         description="Run a partner's integration against a fresh emulator (or through a recording "
@@ -64,17 +70,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--profile",
         choices=sorted(PROFILES),
         default="quick",
-        help="quick (the default) or standard (also lets every token expire mid-run)",
+        help="which injections are planned (below; default quick)",
     )
     parser.add_argument(
-        "--reports-dir", default=None, help="default reports/<UTC timestamp>-<run id>/"
+        "--reports-dir",
+        default=None,
+        help="where the artefacts go (default reports/<UTC timestamp>-<run id>/)",
     )
     parser.add_argument(
         "--upstream",
         choices=["emulated", "live"],
         default="emulated",
-        help="emulated (a fresh seeded emulator, the default) or live (a recording proxy in front "
-        "of the CREDLY_* live target)",
+        help="a fresh emulator (default), or a recording proxy in front of the live target the "
+        "CREDLY_* variables name (never production)",
     )
     parser.add_argument(
         "--timeout-seconds",
@@ -107,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from credly_contract.client_cert.artefacts import write_artefacts
     from credly_contract.client_cert.judges import ClientRun
     from credly_contract.client_cert.recorder import Recorder
-    from credly_contract.client_cert.runner import run_integration
+    from credly_contract.client_cert.runner import check_runnable, run_integration
     from credly_contract.report.folders import run_folder
     from credly_contract.session import new_run_id
 
@@ -119,15 +127,30 @@ def run(args: argparse.Namespace) -> int:
             "certify-client needs the integration's command after --, e.g. "
             "credly-contract certify-client -- python sync.py"
         )
+    check_runnable(command)
     if args.timeout_seconds <= 0:
         raise ConfigError(f"--timeout-seconds must be positive, not {args.timeout_seconds:g}")
     watch_dir = Path(args.watch_dir) if args.watch_dir else None
+    if watch_dir is not None and watch_dir.exists() and not watch_dir.is_dir():
+        raise ConfigError(
+            f"--watch-dir {watch_dir} is a file; give the folder the integration writes to"
+        )
+    target = _live_target() if args.upstream == "live" else None
+    run_dir = run_folder(args.reports_dir, new_run_id())
+    try:  # before the integration runs: a run whose certificate cannot be written is wasted
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"--reports-dir {run_dir}: cannot create it ({error.strerror}); choose a writable folder"
+        ) from None
     off = {flag for dest, flag in OFF_FLAGS.items() if getattr(args, dest)}
     injector = Injector.for_profile(args.profile, off)
     recorder = Recorder(injector)
-    upstream = _upstream(args.upstream, recorder)
+    upstream = _upstream(target, recorder)
     register(upstream.client_secret, "CLIENT_SECRET")
-    run_dir = run_folder(args.reports_dir, new_run_id())
+    # The same secret as HTTP Basic sends it: masked even where an integration prints it bare.
+    pair = f"{upstream.client_id}:{upstream.client_secret}".encode()
+    register(base64.b64encode(pair).decode("ascii"), "CREDENTIAL")
     started_at = time.time()
     planned = ", ".join(i.name for i in injector.planned) or "nothing"
     with upstream:
@@ -137,7 +160,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        outcome = run_integration(command, upstream.environment(), args.timeout_seconds)
+        try:
+            outcome = run_integration(command, upstream.environment(), args.timeout_seconds)
+        except KeyboardInterrupt as interrupted:
+            print("credly-contract: interrupted; the integration was stopped", file=sys.stderr)
+            terminated = isinstance(interrupted, Terminated)
+            return ExitCode.for_signal(signal.SIGTERM if terminated else signal.SIGINT)
     client_run = ClientRun(
         exchanges=list(recorder.exchanges),
         injector=injector,
@@ -151,10 +179,9 @@ def run(args: argparse.Namespace) -> int:
     for secret in client_run.secrets:
         register(secret, "ACCESS_TOKEN" if secret in client_run.issued else "CLIENT_SECRET")
     results, verdicts = judge(client_run)
-    if upstream.transport_errors:
+    if upstream.target_down:
         results.error = RunError(
-            ErrorKind.UNREACHABLE,
-            scrub("the live target did not answer: " + upstream.transport_errors[0]),
+            ErrorKind.UNREACHABLE, scrub("the live target: " + upstream.target_down[0])
         )
     extra = {
         "kind": "client",
@@ -194,19 +221,33 @@ def run(args: argparse.Namespace) -> int:
     return verdict.exit_code
 
 
-def _upstream(kind: str, recorder: Recorder) -> Any:
+def _live_target() -> Target:
+    """The configured live target, refused if it is production (the integration may write)."""
+    try:
+        return guarded_live_target(
+            {},
+            allow_production=False,
+            read_only=False,
+            refusal="certify-client --upstream live refuses {hosts}: the integration may create "
+            "and delete applications there; point the CREDLY_* variables at staging",
+        )
+    except ConfigError as error:
+        # config words a missing variable for `certify --target live`, which also takes flags;
+        # certify-client reads the variables only.
+        message = str(error).replace("--target live", "--upstream live").split(" (or pass the")[0]
+        raise ConfigError(message) from None
+
+
+def _upstream(target: Target | None, recorder: Recorder) -> Any:
     from credly_contract.client_cert.upstream import EmulatedUpstream, LiveUpstream
 
-    if kind == "emulated":
+    if target is None:
         return EmulatedUpstream(recorder)
-    target = live_target({})
-    # The integration may create and delete applications: never against production.
-    guard_production(target, allow_production=False, read_only=False)
     _preflight(target)
     return LiveUpstream(recorder, target)
 
 
-def _preflight(target: Any) -> None:
+def _preflight(target: Target) -> None:
     """Prove the live settings before the integration starts (ConfigError or TargetUnreachable)."""
     from credly_contract.client import ApiClient, Limits
     from credly_contract.session import Tokens, preflight
@@ -253,4 +294,6 @@ def judge(run: ClientRun) -> tuple[Results, dict[str, Verdicts]]:
             verdicts[rid] = Verdicts(test, PASSED, [])
             results.count("call", "passed")
         verdicts[rid].seconds = time.monotonic() - began
+    for note in run.notes:
+        results.observe({"kind": "partly_judged", "detail": note})
     return results, verdicts

@@ -21,6 +21,7 @@ class Operation:
     method: str
     path: str
     scope: str
+    paginated: bool  # takes the contract's page parameter: a list read page by page
 
 
 @cache
@@ -34,7 +35,13 @@ def _routes() -> list[tuple[re.Pattern[str], Operation]]:
         routes.append(
             (
                 re.compile(f"^{pattern}$"),
-                Operation(operation_id, operation["method"], operation["path"], scope),
+                Operation(
+                    operation_id,
+                    operation["method"],
+                    operation["path"],
+                    scope,
+                    ("query", "page") in _parameters(operation_id),
+                ),
             )
         )
     return routes
@@ -56,7 +63,8 @@ def _resolve(item: dict[str, Any]) -> dict[str, Any]:
     node: Any = spec.document()
     for part in ref.lstrip("#/").split("/"):
         node = node[part]
-    return node
+    resolved: dict[str, Any] = node
+    return resolved
 
 
 @cache

@@ -92,7 +92,8 @@ class Observed:
         }
         if self.injection:
             data["injection"] = self.injection
-        return scrub(data)
+        scrubbed: dict[str, Any] = scrub(data)
+        return scrubbed
 
 
 @dataclass

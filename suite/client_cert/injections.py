@@ -105,7 +105,7 @@ class Injector:
 
     def public(self) -> list[dict[str, object]]:
         """Each injection of the profile as the certificate names it."""
-        named = []
+        named: list[dict[str, object]] = []
         for injection in [*self.planned, *(CATALOGUE[n] for n in self.switched_off)]:
             fired = self.fired.get(injection.name)
             named.append(

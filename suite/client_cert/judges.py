@@ -31,7 +31,6 @@ MAX_TOKENS_PER_WINDOW = 2  # per scope set, between two token losses
 MAX_5XX_RETRIES = 5  # in a row, of one request
 MIN_5XX_RETRY_SPACING = 0.25  # seconds between a 5xx and its retry
 CLOCK_SLACK = 0.05  # seconds of timer resolution allowed on Retry-After
-LIST_OPERATIONS = {"listOAuthApplications", "listIssuedBadges"}
 
 
 class NotJudged(Exception):
@@ -91,6 +90,16 @@ class ClientRun:
             if isinstance(data, dict) and isinstance(data.get("secret"), str):
                 values.add(data["secret"])
         return sorted(v for v in values if v and len(v) >= 8)
+
+    @cached_property
+    def basic_credentials(self) -> list[str]:
+        """The base64 ``client_id:client_secret`` values the client sent with HTTP Basic."""
+        values = set()
+        for exchange in self.token_requests:
+            scheme, _, value = exchange.headers.get("authorization", "").partition(" ")
+            if scheme.lower() == "basic" and len(value.strip()) >= 8:
+                values.add(value.strip())
+        return sorted(values)
 
     def next_api_call(self, after: Observed) -> Observed | None:
         """The first API call sent once ``after`` was answered (calls already in flight are not
@@ -217,7 +226,8 @@ def requested_scopes_are_documented(run: ClientRun) -> None:
         unknown = [s for s in exchange.scope_requested() if s not in documented]
         if unknown:
             raise Violation(
-                f"the token request asked for undocumented scope(s) {' '.join(unknown)}", exchange
+                f"the token request asked for undocumented scope(s) {', '.join(map(ascii, unknown))}",
+                exchange,
             )
 
 
@@ -226,7 +236,9 @@ def operations_called_with_their_scope(run: ClientRun) -> None:
     judged = [e for e in run.api if e.bearer in run.issued and run.operation(e)]
     _needs(judged, "no documented operation was called with an issued token")
     for exchange in judged:
-        operation, _ = run.operation(exchange)  # type: ignore[misc]
+        found = run.operation(exchange)
+        assert found is not None  # judged holds only documented operations
+        operation = found[0]
         granted = run.granted_scopes(exchange.bearer or "")
         if operation.scope not in granted:
             raise Violation(
@@ -258,20 +270,32 @@ def only_needed_scopes_requested(run: ClientRun) -> None:
 def tokens_reused_while_valid(run: ClientRun) -> None:
     _needs(list(run.issued), "the integration obtained no token")
     scope_set = {token: frozenset(e.scope_requested()) for token, e in run.issued.items()}
-    in_window: dict[frozenset[str], int] = {}
+    # scope set -> (tokens obtained in its current expiry window, when that window ends)
+    windows: dict[frozenset[str], tuple[int, float]] = {}
     for exchange in run.exchanges:
         if exchange.kind == TOKEN and exchange.status == 200:
             key = frozenset(exchange.scope_requested())
-            in_window[key] = in_window.get(key, 0) + 1
-            if in_window[key] > MAX_TOKENS_PER_WINDOW:
+            count, ends = windows.get(key, (0, -1.0))
+            if exchange.started >= ends:  # the first token of the set, or its expires_in is up
+                count, ends = 0, exchange.finished + _expires_in(exchange)
+            windows[key] = (count + 1, ends)
+            if count + 1 > MAX_TOKENS_PER_WINDOW:
                 raise Violation(
-                    f"token #{in_window[key]} for scope set {' '.join(sorted(key))} was requested "
+                    f"token #{count + 1} for scope set {' '.join(sorted(key))} was requested "
                     "while an earlier one still worked (at most "
-                    f"{MAX_TOKENS_PER_WINDOW} per scope set between two 401s)",
+                    f"{MAX_TOKENS_PER_WINDOW} per scope set within one expiry window, which "
+                    "ends when expires_in is up or a token of the set answers 401)",
                     exchange,
                 )
         elif exchange.kind == API and exchange.status == 401 and exchange.bearer in scope_set:
-            in_window[scope_set[exchange.bearer]] = 0  # that token stopped working: a new window
+            windows.pop(scope_set[exchange.bearer], None)  # that token stopped working
+
+
+def _expires_in(exchange: Observed) -> float:
+    """The lifetime the token response stated (RFC 6749 §5.1), or the documented 7200 s."""
+    body = exchange.response_json()
+    lifetime = body.get("expires_in") if isinstance(body, dict) else None
+    return float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else 7200.0
 
 
 @judge("CLIENT-RENEWAL")
@@ -366,7 +390,7 @@ def pages_followed_in_order(run: ClientRun) -> None:
     went_beyond = False
     for exchange in run.api:
         found = run.operation(exchange)
-        if not found or found[0].operation_id not in LIST_OPERATIONS:
+        if not found or not found[0].paginated:
             continue
         page, per = _page_of(exchange.query_params)
         if page != "1":
@@ -446,19 +470,43 @@ def task_completed(run: ClientRun) -> None:
 def no_secret_in_output_or_files(run: ClientRun) -> None:
     places = [("stdout", run.outcome.stdout), ("stderr", run.outcome.stderr)]
     if run.watch_dir is not None and run.watch_dir.is_dir():
-        places += [
-            (str(path), path.read_bytes())
-            for path in sorted(run.watch_dir.rglob("*"))
-            if path.is_file()
-        ]
+        for path in sorted(run.watch_dir.rglob("*")):
+            try:
+                if path.is_file():
+                    places.append((str(path), path.read_bytes()))
+            except OSError as error:  # unreadable: say so rather than pass it as clean
+                run.notes.append(f"CLIENT-NO-LEAK: {path} could not be read ({error.strerror})")
+    elif run.watch_dir is not None:
+        run.notes.append(
+            f"CLIENT-NO-LEAK: the watched folder {run.watch_dir} did not exist after the run, so "
+            "only stdout and stderr were scanned"
+        )
+    leaks = [(secret, _kind_of(run, secret)) for secret in run.secrets]
+    leaks += [(value, "the HTTP Basic client credentials") for value in run.basic_credentials]
     for where, content in places:
         text = content.decode("utf-8", "replace")
-        for secret in run.secrets:
+        for secret, kind in leaks:
             if secret in text:
                 line = next(n for n, row in enumerate(text.splitlines(), 1) if secret in row)
-                kind = "an access token" if secret in run.issued else "a client secret"
                 raise Violation(
-                    f"{kind} issued in this run appears in {where} (line {line}): "
+                    f"{kind} of this run appears in {where} (line {line}): "
                     f"{scrub(text.splitlines()[line - 1])[:200]}",
-                    run.issued.get(secret),
+                    _where_it_was_handed_over(run, secret),
                 )
+
+
+def _kind_of(run: ClientRun, secret: str) -> str:
+    return "an access token" if secret in run.issued else "a client secret"
+
+
+def _where_it_was_handed_over(run: ClientRun, secret: str) -> Observed | None:
+    """The exchange that issued a leaked token, or the first that carried a leaked credential."""
+    if secret in run.issued:
+        return run.issued[secret]
+    for exchange in run.exchanges:
+        if secret in (exchange.response_body + exchange.body).decode("utf-8", "replace") or (
+            secret in exchange.headers.get("authorization", "")
+            or secret in _basic_decoded(exchange)
+        ):
+            return exchange
+    return None

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Protocol
+from typing import Protocol
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credly_contract.client_cert.exchanges import API, TOKEN, Observed
 from credly_contract.client_cert.injections import (
@@ -21,12 +22,6 @@ from credly_contract.client_cert.injections import (
 from credly_contract.emulator import oauth
 from credly_contract.emulator.app import TOKEN_PATH, credly_error
 from credly_contract.scrub import register
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class Upstream(Protocol):
@@ -76,6 +71,10 @@ class Recorder:
                 origin=self.origin,
             )
             self.exchanges.append(observed)
+        if observed.kind == TOKEN:  # HTTP Basic credentials are masked even where printed bare
+            scheme, _, value = observed.headers.get("authorization", "").partition(" ")
+            if scheme.lower() == "basic":
+                register(value.strip(), "CREDENTIAL")
         app = (self._shape(observed) if observed.kind == API else None) or self.app
         messages: list[Message] = []
 

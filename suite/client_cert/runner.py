@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from credly_contract.config import ConfigError
+from credly_contract.interrupts import Interrupts
 from credly_contract.scrub import scrub
 
 
@@ -27,6 +29,15 @@ class Outcome:
     stdout: bytes
     stderr: bytes
     seconds: float
+
+
+def check_runnable(command: Sequence[str]) -> None:
+    """ConfigError unless ``command[0]`` names an executable (checked before anything starts)."""
+    if shutil.which(command[0]) is None:
+        raise ConfigError(
+            f"cannot run the integration command {command[0]!r}: no such executable file "
+            "(nor on PATH); pass it after --, e.g. certify-client -- python sync.py"
+        )
 
 
 def run_integration(
@@ -64,6 +75,10 @@ def run_integration(
     for reader in readers:
         reader.start()
     timed_out = False
+    # SIGTERM (a CI job cancelled) raises as Ctrl-C does: either way the integration, in its own
+    # session where neither signal reaches it, is ended with us rather than left running.
+    interrupts = Interrupts()
+    interrupts.install()
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -72,6 +87,8 @@ def run_integration(
     except KeyboardInterrupt:
         _kill_group(process)
         raise
+    finally:
+        interrupts.restore()
     for reader in readers:
         reader.join(5)
     return Outcome(

@@ -5,18 +5,19 @@ recorder around them and hand the integration the same five CREDLY_* variables.
 
 from __future__ import annotations
 
-import socket
-import threading
-
 import httpx
-import uvicorn
+from starlette.types import Receive, Scope, Send
 
+from credly_contract.client import GATEWAY_STATUSES
+from credly_contract.client_cert.exchanges import TOKEN
 from credly_contract.client_cert.injections import TOKEN_EXPIRED
-from credly_contract.client_cert.recorder import ASGIApp, Receive, Recorder, Scope, Send
+from credly_contract.client_cert.recorder import Recorder
 from credly_contract.config import ENVIRONMENT, Target
-from credly_contract.emulator import EmulatorServer
 from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, credly_error
+from credly_contract.emulator.server import EmulatorServer, LoopbackServer
 
+# This many 502/503/504 in a row from the live target (not the injected 503) mean it is down.
+TARGET_DOWN_AFTER = 3
 # With the bootstrap application, 121 applications: three pages at the documented default of 50.
 SEEDED_APPLICATIONS = 120
 # Hop-by-hop and length headers are the proxy's own business, not the integration's.
@@ -34,10 +35,12 @@ class _Base:
     recorder: Recorder
     organization_id = client_id = client_secret = ""
 
-    def __init__(self) -> None:
-        self.transport_errors: list[str] = []
+    server: LoopbackServer
 
-    server: EmulatorServer | LoopbackServer
+    def __init__(self) -> None:
+        # Why the live target gave no usable answer (no HTTP answer, or repeated gateway errors):
+        # the run is then an error (exit 3), not a verdict on the integration.
+        self.target_down: list[str] = []
 
     @property
     def origin(self) -> str:
@@ -57,7 +60,7 @@ class _Base:
     def public(self) -> dict[str, str]:
         """The certificate's target: what the integration was pointed at (never credentials)."""
         return {
-            "kind": f"client integration ({self.kind} upstream)",
+            "kind": self.kind,  # emulated or live, as certificate.schema.json names target kinds
             "api_base_url": self.origin + API_PREFIX,
             "token_url": self.origin + TOKEN_PATH,
             "organization_id": self.organization_id,
@@ -88,6 +91,7 @@ class EmulatedUpstream(_Base):
     """A fresh emulator with one organization holding more applications than fit on one page."""
 
     kind = "emulated"
+    server: EmulatorServer
 
     def __init__(self, recorder: Recorder, seed_applications: int = SEEDED_APPLICATIONS) -> None:
         super().__init__()
@@ -125,11 +129,17 @@ class LiveUpstream(_Base):
         self.organization_id = target.organization_id
         self.client_id, self.client_secret = target.client_id, target.client_secret
         self._dead: set[str] = set()
+        self._gateway_streak = 0
         recorder.upstream = self
-        self.server = LoopbackServer(recorder.wrap(self.forward))
+        self.server = LoopbackServer(recorder.wrap(self.forward), name="recording proxy")
 
     def kill_token(self, token: str, injection: str) -> None:
         self._dead.add(token)
+        if injection == TOKEN_EXPIRED:  # every token issued so far reaches its expires_in
+            for exchange in list(self.recorder.exchanges):
+                body = exchange.response_json() if exchange.kind == TOKEN else None
+                if isinstance(body, dict) and isinstance(body.get("access_token"), str):
+                    self._dead.add(body["access_token"])
 
     def is_dead(self, token: str) -> bool:
         return token in self._dead
@@ -154,11 +164,12 @@ class LiveUpstream(_Base):
             async with httpx.AsyncClient(timeout=self.timeout) as client:
                 response = await client.request(scope["method"], url, headers=headers, content=body)
         except httpx.TransportError as error:
-            self.transport_errors.append(
-                f"{scope['method']} {url}: {type(error).__name__}: {error}"
+            self.target_down.append(
+                f"{scope['method']} {url} got no answer: {type(error).__name__}: {error}"
             )
             await credly_error(502, "The live target could not be reached.")(scope, receive, send)
             return
+        self._count_gateway_errors(scope["method"], url, response.status_code)
         content = response.content
         mine = self.origin + API_PREFIX
         for theirs, ours in (
@@ -173,41 +184,17 @@ class LiveUpstream(_Base):
         await send({"type": "http.response.start", "status": response.status_code, "headers": out})
         await send({"type": "http.response.body", "body": content})
 
+    def _count_gateway_errors(self, method: str, url: str, status: int) -> None:
+        if status not in GATEWAY_STATUSES:
+            self._gateway_streak = 0
+            return
+        self._gateway_streak += 1
+        if self._gateway_streak == TARGET_DOWN_AFTER:
+            self.target_down.append(
+                f"{method} {url} answered {status}, after {TARGET_DOWN_AFTER - 1} more 502/503/504 "
+                "in a row: the target is down or overloaded"
+            )
+
 
 def _json_escaped(url: str) -> str:
     return url.replace("/", "\\/")
-
-
-class LoopbackServer:
-    """An ASGI app served by uvicorn on 127.0.0.1 (a free port) in a background thread."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.bind(("127.0.0.1", 0))
-        self.host, self.port = self._socket.getsockname()[:2]
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        self._socket.listen(128)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True, name="proxy"
-        )
-        self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the recording proxy failed to start")
-            self._thread.join(0.01)
-
-    def stop(self) -> None:
-        self._server.should_exit = self._server.force_exit = True
-        if self._thread is not None:
-            self._thread.join(5)
-        self._socket.close()

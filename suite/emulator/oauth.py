@@ -5,6 +5,7 @@ authentication with scopes (RFC 6750), as Doorkeeper, Credly's provider, applies
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,14 @@ from credly_contract.emulator.store import Application, Store, Token
 from credly_contract.spec import oauth_scopes
 
 SCOPES = frozenset(oauth_scopes())
+# RFC 6749 §5.2 and RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E, so an echoed
+# request value (a scope with a NUL, a quote, a non-ASCII letter) cannot break the body or the header.
+_NOT_DESCRIPTION_TEXT = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
+
+
+def description_text(text: str) -> str:
+    """``text`` restricted to the characters RFC 6749 §5.2 allows in error_description."""
+    return _NOT_DESCRIPTION_TEXT.sub("?", text.replace('"', "'"))
 
 
 class OAuthError(Exception):
@@ -20,7 +29,7 @@ class OAuthError(Exception):
     def __init__(self, error: str, description: str, status: int = 400) -> None:
         super().__init__(description)
         self.error = error
-        self.description = description
+        self.description = description_text(description)
         self.status = status
 
     def body(self) -> dict[str, str]:
@@ -41,7 +50,7 @@ class BearerError(Exception):
         parts = ['Bearer realm="Credly"']
         if self.error:
             parts.append(f'error="{self.error}"')
-            parts.append(f'error_description="{self.message}"')
+            parts.append(f'error_description="{description_text(self.message)}"')
         return ", ".join(parts)
 
 
@@ -52,10 +61,9 @@ def invalid_request(error: Exception) -> OAuthError:
 
 def token_error_headers(error: OAuthError) -> dict[str, str]:
     """Doorkeeper 5.5 answers every token endpoint error with a Bearer challenge naming the error."""
-    description = error.description.replace('"', "'")
     return {
         "WWW-Authenticate": f'Bearer realm="Credly", error="{error.error}", '
-        f'error_description="{description}"'
+        f'error_description="{error.description}"'
     }
 
 

@@ -1,6 +1,6 @@
-"""Runs the emulator as a real HTTP server (uvicorn) on loopback, in a background thread.
-
-Used by `credly-contract emulate`, by `certify --target emulated` and by the project's own tests.
+"""Serves ASGI apps as real HTTP servers (uvicorn) on loopback, in a background thread: the emulator
+(`credly-contract emulate`, `certify --target emulated`, the project's own tests) and certify-client's
+recording proxy alike.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from credly_contract.emulator.app import API_PREFIX, create_app
+from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, create_app
 from credly_contract.emulator.faults import Faults
 from credly_contract.emulator.store import Clock, Organization, Store
 
@@ -27,11 +28,73 @@ class Bootstrap:
     client_secret: str
 
 
-class EmulatorServer:
+class LoopbackServer:
+    """An ASGI app served by uvicorn on ``host:port`` (``port=0`` picks a free port).
+
+    The socket is bound at construction, so ``origin`` is known before the server starts. Use as a
+    context manager, or call start() and stop(); serve_forever() serves in the calling thread.
+    """
+
+    def __init__(
+        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, name: str = "loopback"
+    ) -> None:
+        self.name = name
+        # proto=IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted connections (else 40 ms per keep-alive request).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.host: str
+        self.port: int
+        self.host, self.port = self._socket.getsockname()[:2]
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> Self:
+        self._socket.listen(128)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            daemon=True,
+            name=self.name,
+        )
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"the {self.name} failed to start")
+            self._thread.join(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        # Idle keep-alive connections of clients would hold a graceful shutdown open: force it.
+        self._server.force_exit = True
+        if self._thread is not None:
+            self._thread.join(5)
+        self._socket.close()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (Ctrl-C)."""
+        self._socket.listen(128)
+        self._server.run(sockets=[self._socket])
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class EmulatorServer(LoopbackServer):
     """An emulator with a seeded primary and foreign organization, served on ``host:port``.
 
-    ``port=0`` picks a free port. Use as a context manager, or call start() and stop().
-    ``middleware`` wraps the ASGI app (certify-client's recorder).
+    ``port=0`` picks a free port. ``middleware`` wraps the ASGI app (certify-client's recorder).
     """
 
     def __init__(
@@ -42,7 +105,7 @@ class EmulatorServer:
         token_lifetime: int | None = None,
         organization_id: str | None = None,
         seed_applications: int = 0,
-        middleware: Callable[[Any], Any] | None = None,
+        middleware: Callable[[ASGIApp], ASGIApp] | None = None,
     ) -> None:
         self.clock = Clock()
         Faults(faults)  # refuse unknown names before doing anything else
@@ -64,22 +127,9 @@ class EmulatorServer:
             )
         for name in faults:
             self.faults.enable(name)
-        # proto=IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted connections (else 40 ms per keep-alive request).
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
-        self.host, self.port = self._socket.getsockname()[:2]
         app = create_app(self.store)
-        config = uvicorn.Config(
-            # certify-client records (and shapes) every exchange with an ASGI middleware around the app.
-            middleware(app) if middleware else app,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
+        # certify-client records (and shapes) every exchange with an ASGI middleware around the app.
+        super().__init__(middleware(app) if middleware else app, host, port, name="emulator")
 
     def _seed(self, org: Organization) -> Bootstrap:
         app = self.store.create_application(
@@ -95,52 +145,14 @@ class EmulatorServer:
         return app.id
 
     @property
-    def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
     def api_base_url(self) -> str:
         return self.origin + API_PREFIX
 
     @property
     def token_url(self) -> str:
-        return self.origin + "/oauth/token"
+        return self.origin + TOKEN_PATH
 
     def issued_secrets(self) -> list[str]:
         """Every client secret and access token this emulator has issued (for leak tests)."""
         apps = list(self.store.applications.values()) + list(self.store._deleted.values())
         return [a.secret for a in apps] + list(self.store.tokens)
-
-    def start(self) -> EmulatorServer:
-        self._socket.listen(128)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
-            daemon=True,
-            name="emulator",
-        )
-        self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the emulator failed to start")
-            self._thread.join(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        # Idle keep-alive connections of clients would hold a graceful shutdown open: force it.
-        self._server.force_exit = True
-        if self._thread is not None:
-            self._thread.join(5)
-        self._socket.close()
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted (Ctrl-C)."""
-        self._socket.listen(128)
-        self._server.run(sockets=[self._socket])
-
-    def __enter__(self) -> EmulatorServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

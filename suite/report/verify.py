@@ -45,7 +45,7 @@ def consistency_problems(certificate: dict[str, Any]) -> list[str]:
     requirements = certificate["requirements"]
     ids = Counter(r["id"] for r in requirements)
     problems += [f"requirement {rid} is listed {n} times" for rid, n in ids.items() if n > 1]
-    builtin = catalogue.requirements()
+    builtin = _catalogue_of(certificate)
     problems += [
         f"requirement {r['id']} is not in credly-contract's catalogue"
         for r in requirements
@@ -67,6 +67,15 @@ def consistency_problems(certificate: dict[str, Any]) -> list[str]:
             f"verdict {certificate['verdict']} does not follow from the statuses ({expected})"
         )
     return problems
+
+
+def _catalogue_of(certificate: dict[str, Any]) -> dict[str, Any]:
+    """The catalogue a certificate was judged by: the client one for `certify-client`'s."""
+    if certificate.get("kind") == "client":
+        from credly_contract.client_cert.command import catalogue as client_catalogue
+
+        return dict(client_catalogue().requirements)
+    return dict(catalogue.requirements())
 
 
 def expected_verdict(certificate: dict[str, Any]) -> str | None:

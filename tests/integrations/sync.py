@@ -44,6 +44,7 @@ DEFECTS = {
     "rails_wrapped_create": "CLIENT-VALID-REQUESTS",
     "delete_204_as_error": "CLIENT-COMPLETES",
     "prints_token": "CLIENT-NO-LEAK",
+    "logs_basic_auth": "CLIENT-NO-LEAK",
     "writes_secret": "CLIENT-NO-LEAK",
 }
 
@@ -57,7 +58,7 @@ class Credly:
         self.org = os.environ["CREDLY_ORGANIZATION_ID"]
         self.client_id = os.environ["CREDLY_CLIENT_ID"]
         self.client_secret = os.environ["CREDLY_CLIENT_SECRET"]
-        self.auth = auth
+        self.auth = "basic" if defect == "logs_basic_auth" else auth
         self.defect = defect
         self.token: str | None = None
 
@@ -74,6 +75,8 @@ class Credly:
             if self.auth == "basic":
                 pair = f"{self.client_id}:{self.client_secret}".encode()
                 headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+                if self.defect == "logs_basic_auth":
+                    print(f"debug: token request with {headers['Authorization']}", file=sys.stderr)
             else:
                 form |= {"client_id": self.client_id, "client_secret": self.client_secret}
             url = self.token_url
