@@ -1,0 +1,118 @@
+"""The suite's judgement on servers that answer differently from the emulator (issue 10, "Prove it in
+the tests: response mutation"): a MutationProxy-style FaultProxy rewrites the real emulator's answers
+by one named mutation (tests/mutation_proxy.py), and `credly-contract certify --target live --profile
+quick` runs through it, one certification per test item so that xdist spreads them over the workers.
+
+- a contract-PRESERVING mutation (the docs or RFC 6749/6750 allow it) is certified, exit 0;
+- a contract-BREAKING mutation fails exactly the requirements it breaks, exit 1, never 3 (an outage).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fault_proxy import FaultProxy
+from tests.mutation_proxy import BREAKING, MUTATIONS, PRESERVING, Mutation
+from tests.test_safety import certify_command, live_env
+
+# Mutations the suite judges wrongly today: the cause is in suite/ and is being fixed on the "checks"
+# branch (issue 10: no false failures; a contract break is exit 1, never 3). strict=True turns each
+# into a failure the moment the fix lands, so the mark is removed then.
+NEEDS_CHECKS: dict[str, str] = {
+    "long_strings_accepted": "needs checks branch: a server that accepts a 10,000-character name "
+    "(the docs set no limit) is failed under SEC-INPUT-REJECTED; it should be an observation",
+    "created_id_as_a_string": 'needs checks branch: create answering "id": "7" stops the run as '
+    "unreachable (exit 3); it should fail APP-CREATE and APP-SCHEMA with exit 1",
+}
+
+
+@dataclass
+class Certification:
+    returncode: int
+    output: str
+    certificate: dict[str, Any] | None
+
+    def statuses(self) -> dict[str, str]:
+        assert self.certificate is not None, self.output
+        return {r["id"]: r["status"] for r in self.certificate["requirements"]}
+
+    def failed(self) -> set[str]:
+        return {rid for rid, status in self.statuses().items() if status == "failed"}
+
+    def describe(self) -> str:
+        lines = [f"exit {self.returncode}", self.output[-4000:]]
+        for requirement in (self.certificate or {}).get("requirements", []):
+            for evidence in requirement.get("evidence") or []:
+                lines.append(f"{requirement['id']}: {evidence.get('message')}")
+        return "\n".join(lines)
+
+
+def certify_through(mutation: Mutation, make_emulator: Any, workdir: Path) -> Certification:
+    emulator = make_emulator()
+    rewrite = mutation.rewrite()
+    with FaultProxy(emulator.origin) as proxy:
+        proxy.rewrite = rewrite
+        done = subprocess.run(
+            certify_command(workdir / "reports"),
+            env=live_env(emulator, via=proxy),
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    certificate_file = workdir / "reports" / "certificate.json"
+    certificate = json.loads(certificate_file.read_text()) if certificate_file.exists() else None
+    assert not rewrite.errors, rewrite.errors
+    assert rewrite.changed, f"{mutation.name} never changed an exchange: it proves nothing"
+    return Certification(done.returncode, done.stdout + done.stderr, certificate)
+
+
+def cases(names: list[str]) -> list[Any]:
+    return [
+        pytest.param(
+            name,
+            marks=[pytest.mark.xfail(strict=True, reason=NEEDS_CHECKS[name])]
+            if name in NEEDS_CHECKS
+            else [],
+        )
+        for name in names
+    ]
+
+
+def test_there_are_at_least_15_mutations_of_each_kind():
+    assert len(PRESERVING) >= 15, PRESERVING
+    assert len(BREAKING) >= 15, BREAKING
+
+
+def test_every_mutation_says_what_it_does_and_why_the_docs_allow_or_forbid_it():
+    assert all(len(m.why) > 40 for m in MUTATIONS.values()), [
+        m.name for m in MUTATIONS.values() if len(m.why) <= 40
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", cases(PRESERVING))
+def test_a_contract_preserving_mutation_is_certified(name, make_emulator, tmp_path):
+    run = certify_through(MUTATIONS[name], make_emulator, tmp_path)
+    not_passed = {rid: s for rid, s in run.statuses().items() if s != "passed"}
+    assert not not_passed, run.describe()
+    assert run.certificate["verdict"] == "certified", run.describe()
+    assert run.returncode == 0, run.describe()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", cases(BREAKING))
+def test_a_contract_breaking_mutation_fails_exactly_what_it_breaks_with_exit_1(
+    name, make_emulator, tmp_path
+):
+    mutation = MUTATIONS[name]
+    run = certify_through(mutation, make_emulator, tmp_path)
+    assert run.returncode == 1, run.describe()
+    assert run.failed() == mutation.breaks, run.describe()
+    assert run.certificate["verdict"] == "not_certified", run.describe()
