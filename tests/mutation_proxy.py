@@ -63,8 +63,8 @@ def body_json(wire: Wire) -> Any:
         return None
 
 
-def set_body_json(wire: Wire, value: Any, **dumps: Any) -> None:
-    wire.body = json.dumps(value, **dumps).encode()
+def set_body_json(wire: Wire, value: Any) -> None:
+    wire.body = json.dumps(value).encode()
 
 
 def set_header(wire: Wire, name: str, value: str | None) -> None:
@@ -82,6 +82,8 @@ def application_objects(body: Any) -> Iterator[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Mutation:
+    """One named way of answering differently, and what the suite must make of it."""
+
     name: str
     why: str  # what it does and why the docs allow (or forbid) it
     breaks: frozenset[str]  # the requirement ids it breaks; empty: contract-preserving
@@ -93,11 +95,23 @@ class Mutation:
     def preserving(self) -> bool:
         return not self.breaks
 
-    def rewrite(self) -> _MutationRewrite:
-        return _MutationRewrite(self)
+    def rewrite(self) -> MutationRewrite:
+        return MutationRewrite(self)
 
 
-class _MutationRewrite(Rewrite):
+def _snapshot(wire: Wire) -> tuple[Any, ...]:
+    return (
+        wire.method,
+        wire.path,
+        dict(wire.request_headers),
+        wire.request_body,
+        wire.status,
+        dict(wire.headers),
+        wire.body,
+    )
+
+
+class MutationRewrite(Rewrite):
     """Applies one mutation and counts the exchanges it really changed (a test of a mutation that
     never fired would prove nothing)."""
 
@@ -112,13 +126,13 @@ class _MutationRewrite(Rewrite):
             self.mutation.operations is None or operation(wire) in self.mutation.operations
         ):
             return
-        before = repr(wire)
+        before = _snapshot(wire)
         try:
             change(wire, self.memory)
         except Exception as error:
             self.errors.append(f"{self.mutation.name} on {wire.method} {wire.path}: {error!r}")
             raise
-        if repr(wire) != before:
+        if _snapshot(wire) != before:
             self.changed += 1
 
     def request(self, wire: Wire) -> None:
