@@ -116,3 +116,60 @@ def test_a_contract_breaking_mutation_fails_exactly_what_it_breaks_with_exit_1(
     assert run.returncode == 1, run.describe()
     assert run.failed() == mutation.breaks, run.describe()
     assert run.certificate["verdict"] == "not_certified", run.describe()
+
+
+# The proxy itself, without a certification: so that a failed certification is never a broken proxy.
+
+
+def test_stand_in_credentials_work_through_the_proxy_and_never_show_the_emulators(
+    make_emulator, client
+):
+    emulator = make_emulator()
+    rewrite = MUTATIONS["credentials_of_other_lengths_and_alphabets"].rewrite()
+    with FaultProxy(emulator.origin) as proxy:
+        proxy.rewrite = rewrite
+        owner = emulator.bootstrap
+        granted = client.post(
+            proxy.token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": owner.client_id,
+                "client_secret": owner.client_secret,
+                "scope": "oauth_applications",
+            },
+        )
+        token = granted.json()["access_token"]
+        assert token.startswith("eyJ") and len(token) > 150 and token not in emulator.store.tokens
+        api = f"{proxy.api_base_url}/organizations/{owner.organization_id}/oauth_applications"
+        created = client.post(api, json={"name": "n"}, headers={"Authorization": f"Bearer {token}"})
+        app = created.json()["data"]
+        assert (
+            created.status_code == 201 and len(app["uid"]) == 36 and app["secret"].startswith("cs_")
+        )
+        again = client.post(
+            proxy.token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": app["uid"],
+                "client_secret": app["secret"],
+                "scope": "oauth_applications",
+            },
+        )
+        assert again.status_code == 200, again.text
+        stranger = client.get(api, headers={"Authorization": f"Bearer {token}x"})
+        assert stranger.status_code == 401
+    assert not rewrite.errors
+
+
+def test_long_names_are_kept_and_shown_whole_through_the_proxy(make_emulator, client, token):
+    emulator = make_emulator()
+    with FaultProxy(emulator.origin) as proxy:
+        proxy.rewrite = MUTATIONS["long_strings_accepted"].rewrite()
+        api = f"{proxy.api_base_url}/organizations/{emulator.bootstrap.organization_id}/oauth_applications"
+        headers = {"Authorization": f"Bearer {token(emulator)}"}
+        long_name = "x" * 10_000
+        created = client.post(api, json={"name": long_name}, headers=headers)
+        assert created.status_code == 201, created.text
+        read = client.get(f"{api}/{created.json()['data']['id']}", headers=headers)
+        assert read.json()["data"]["name"] == long_name
+        assert long_name not in {a.name for a in emulator.store.applications.values()}
