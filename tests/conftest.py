@@ -42,6 +42,7 @@ SSL_CONTEXT = ssl.create_default_context()
 _stopping: list[threading.Thread] = []
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Group the tests of a module that share a module-scoped fixture on one xdist worker."""
     for item in items:
