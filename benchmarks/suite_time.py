@@ -32,6 +32,7 @@ class SuiteRun:
     seconds_per_file: Counter[str]  # the summed test times per test file (from junit.xml)
     cores: int
     others_share: float | None  # the share of all cores other processes used meanwhile
+    slowest: list[str]  # pytest's --durations lines, when asked for
 
 
 def measure_test_suite(*pytest_args: str) -> SuiteRun:
@@ -60,6 +61,7 @@ def measure_test_suite(*pytest_args: str) -> SuiteRun:
         seconds_per_file=per_file,
         cores=load.cores,
         others_share=load.others_share,
+        slowest=re.findall(r"^\d+\.\d+s (?:call|setup|teardown) .*$", finished.output, re.M),
     )
 
 
@@ -79,6 +81,13 @@ def render(result: SuiteRun) -> str:
     ]
     for name, seconds in result.seconds_per_file.most_common(8):
         rows.append(f"| {name} | {_minutes(seconds)} |")
+    if result.slowest:
+        rows += [
+            "",
+            "Slowest (pytest --durations):",
+            "",
+            *(f"    {line}" for line in result.slowest),
+        ]
     return "\n".join(rows)
 
 
