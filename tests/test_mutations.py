@@ -1,10 +1,11 @@
 """The suite's judgement on servers that answer differently from the emulator (issue 10, "Prove it in
-the tests: response mutation"): a MutationProxy-style FaultProxy rewrites the real emulator's answers
-by one named mutation (tests/mutation_proxy.py), and `credly-contract certify --target live --profile
+the tests: response mutation"): a FaultProxy in front of the real emulator rewrites its answers by one
+named mutation (tests/mutation_proxy.py), and `credly-contract certify --target live --profile
 quick` runs through it, one certification per test item so that xdist spreads them over the workers.
 
 - a contract-PRESERVING mutation (the docs or RFC 6749/6750 allow it) is certified, exit 0;
-- a contract-BREAKING mutation fails exactly the requirements it breaks, exit 1, never 3 (an outage).
+- a contract-BREAKING mutation fails exactly the requirements it breaks, exit 1, never 3 (an outage);
+- either way, the run deletes every application it created.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Certification:
     returncode: int
     output: str
     certificate: dict[str, Any] | None
+    left_behind: list[str]  # applications the run created and did not delete (by their stored name)
 
     def statuses(self) -> dict[str, str]:
         assert self.certificate is not None, self.output
@@ -55,6 +57,7 @@ class Certification:
 
 def certify_through(mutation: Mutation, make_emulator: Any, workdir: Path) -> Certification:
     emulator = make_emulator()
+    existing = set(emulator.store.applications)
     rewrite = mutation.rewrite()
     with FaultProxy(emulator.origin) as proxy:
         proxy.rewrite = rewrite
@@ -70,7 +73,10 @@ def certify_through(mutation: Mutation, make_emulator: Any, workdir: Path) -> Ce
     certificate = json.loads(certificate_file.read_text()) if certificate_file.exists() else None
     assert not rewrite.errors, rewrite.errors
     assert rewrite.changed, f"{mutation.name} never changed an exchange: it proves nothing"
-    return Certification(done.returncode, done.stdout + done.stderr, certificate)
+    left_behind = [
+        app.name for key, app in emulator.store.applications.items() if key not in existing
+    ]
+    return Certification(done.returncode, done.stdout + done.stderr, certificate, left_behind)
 
 
 def cases(names: list[str]) -> list[Any]:
@@ -104,6 +110,7 @@ def test_a_contract_preserving_mutation_is_certified(name, make_emulator, tmp_pa
     assert not not_passed, run.describe()
     assert run.certificate["verdict"] == "certified", run.describe()
     assert run.returncode == 0, run.describe()
+    assert not run.left_behind, run.left_behind
 
 
 @pytest.mark.slow
@@ -116,6 +123,8 @@ def test_a_contract_breaking_mutation_fails_exactly_what_it_breaks_with_exit_1(
     assert run.returncode == 1, run.describe()
     assert run.failed() == mutation.breaks, run.describe()
     assert run.certificate["verdict"] == "not_certified", run.describe()
+    # Issue 10: cleanup deletes whatever the server said it created, whatever it answered.
+    assert not run.left_behind, run.left_behind
 
 
 # The proxy itself, without a certification: so that a failed certification is never a broken proxy.
