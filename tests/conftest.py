@@ -13,6 +13,11 @@
 - ``api(emulator, scope="oauth_applications", bootstrap=None)`` is an ``httpx.Client`` whose base
   URL is the organization's (``.../v1/organizations/<id>/``) and whose Bearer header is preset, so
   tests write ``api(emulator).get("oauth_applications")``.
+
+The suite runs on every core (pytest-xdist, ``-n auto --dist loadgroup`` in pyproject.toml): each
+test is one item handed to whichever worker is free, except that tests sharing a module-scoped
+fixture (often a whole certification run) are kept on one worker, so that fixture is built once.
+Everything a test starts listens on a free port of 127.0.0.1 and writes under its own tmp_path.
 """
 
 from __future__ import annotations
@@ -35,6 +40,20 @@ SSL_CONTEXT = ssl.create_default_context()
 # uvicorn needs ~0.2 s to shut down; stopping in the background keeps the suite fast, and the
 # session-scoped fixture below waits for every stop before the session ends.
 _stopping: list[threading.Thread] = []
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group the tests of a module that share a module-scoped fixture on one xdist worker."""
+    for item in items:
+        definitions = getattr(item, "_fixtureinfo", None)
+        shared = sorted(
+            name
+            for name, defs in (definitions.name2fixturedefs.items() if definitions else ())
+            if defs and defs[-1].scope == "module"
+        )
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(f"{item.path.stem}:{shared[0]}"))
 
 
 @pytest.fixture(scope="session", autouse=True)

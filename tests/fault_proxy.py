@@ -7,13 +7,18 @@ what the suite sent (and that it sent nothing at all).
         proxy.throttle_at = {30, 60}          # these request numbers answer 429 once
         proxy.outage(after=80, length=6)      # requests 81..86 answer 503
         ... point CREDLY_API_BASE_URL at proxy.api_base_url ...
+
+Every exchange it forwards passes ``proxy.rewrite`` (None: untouched), which may change the request
+on its way in and the response on its way out; tests/mutation_proxy.py builds its mutations on it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -26,6 +31,34 @@ HOP_BY_HOP = {
     "content-encoding",
     "host",
 }
+
+
+@dataclass
+class Wire:
+    """One exchange as the proxy forwards it: the request (rewritable before it is sent upstream)
+    and, once upstream answered, the response (rewritable before the client sees it)."""
+
+    method: str
+    path: str  # path and query, as the client sent them
+    request_headers: dict[str, str]
+    request_body: bytes
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class Rewrite:
+    """Changes exchanges on the wire. ``memory`` lives as long as the proxy, for rewrites that must
+    stay consistent across exchanges (a value shown in one answer and sent back in a later request)."""
+
+    def __init__(self) -> None:
+        self.memory: dict[str, Any] = {}
+
+    def request(self, wire: Wire) -> None:
+        """Change ``wire``'s request before it goes upstream."""
+
+    def response(self, wire: Wire) -> None:
+        """Change ``wire``'s response before the client sees it."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -48,6 +81,7 @@ class FaultProxy:
         self.hold_deletes = 0.0
         self.delete_held = threading.Event()
         self.refused_scopes: set[str] = set()
+        self.rewrite: Rewrite | None = None
         self._lock = threading.Lock()
         self._http = httpx.Client(base_url=self.upstream, timeout=30)
         self._server = _Server(("127.0.0.1", 0), self._handler())
@@ -99,6 +133,9 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes: with Nagle's algorithm on, the body waits for the
+            # client's delayed ACK, 40 ms per keep-alive answer (14 s over a quick certification).
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -143,11 +180,21 @@ class FaultProxy:
                         return self._answer(400, {"Content-Type": "application/json"}, error)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 headers["Host"] = self.headers.get("Host", "")
+                wire = Wire(self.command, self.path, headers, body)
+                rewrite = proxy.rewrite
+                if rewrite is not None:
+                    rewrite.request(wire)
                 response = proxy._http.request(
-                    self.command, self.path, headers=headers, content=body
+                    wire.method, wire.path, headers=wire.request_headers, content=wire.request_body
                 )
-                passed = {k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP}
-                self._answer(response.status_code, passed, response.content)
+                wire.status = response.status_code
+                wire.headers = {
+                    k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP
+                }
+                wire.body = response.content
+                if rewrite is not None:
+                    rewrite.response(wire)
+                self._answer(wire.status, wire.headers, wire.body)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 

@@ -1,0 +1,99 @@
+"""`python -m benchmarks.suite_time`: times the project's own test suite the way the README and
+`.ci/run` run it (`python -m pytest`, on every core through pyproject's addopts), with the CPU time of
+every process it started and the share of the machine other work took meanwhile, and prints a markdown
+summary (issue 13: <= 3 min for the tests that predate the mutation tests, <= 4.5 min for `.ci/run`,
+on 2 cores).
+
+CPU time divided by the cores is what a quiet machine would need at best; on a shared machine the wall
+time says more about the neighbours than about the suite.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.measure import REPO, Load, cpu_model, run
+
+TIMEOUT = 30 * 60
+
+
+@dataclass
+class SuiteRun:
+    wall: float
+    cpu: float
+    returncode: int
+    summary: str  # pytest's last line: "N passed, M xfailed in ..."
+    seconds_per_file: Counter[str]  # the summed test times per test file (from junit.xml)
+    cores: int
+    others_share: float | None  # the share of all cores other processes used meanwhile
+    slowest: list[str]  # pytest's --durations lines, when asked for
+
+
+def measure_test_suite(*pytest_args: str) -> SuiteRun:
+    load = Load()
+    with tempfile.TemporaryDirectory(prefix="suite-bench-") as folder:
+        junit = Path(folder) / "junit.xml"
+        finished = run(
+            [sys.executable, "-m", "pytest", "-q", f"--junitxml={junit}", *pytest_args],
+            cwd=REPO,
+            timeout=TIMEOUT,
+        )
+        per_file: Counter[str] = Counter()
+        if junit.exists():
+            for case in ElementTree.parse(junit).iter("testcase"):
+                module = case.get("classname", "").split(".")
+                per_file[module[1] if len(module) > 1 else module[0]] += float(case.get("time", 0))
+    load.finish()
+    lines = [
+        line for line in finished.output.splitlines() if re.search(r"\d+ (passed|failed)", line)
+    ]
+    return SuiteRun(
+        wall=finished.wall,
+        cpu=finished.cpu,
+        returncode=finished.returncode,
+        summary=lines[-1].strip("= ") if lines else finished.output[-300:],
+        seconds_per_file=per_file,
+        cores=load.cores,
+        others_share=load.others_share,
+        slowest=re.findall(r"^\d+\.\d+s (?:call|setup|teardown) .*$", finished.output, re.M),
+    )
+
+
+def render(result: SuiteRun) -> str:
+    others = "unknown" if result.others_share is None else f"{result.others_share:.0%}"
+    rows = [
+        f"`python -m pytest` on {result.cores} cores ({cpu_model()}); other processes used "
+        f"{others} of all cores meanwhile.",
+        "",
+        "| Wall | CPU (all processes) | CPU / cores | Exit | Tests |",
+        "| --- | --- | --- | --- | --- |",
+        f"| {_minutes(result.wall)} | {_minutes(result.cpu)} | {_minutes(result.cpu / result.cores)} "
+        f"| {result.returncode} | {result.summary} |",
+        "",
+        "| Test file | Summed test time |",
+        "| --- | --- |",
+    ]
+    for name, seconds in result.seconds_per_file.most_common(8):
+        rows.append(f"| {name} | {_minutes(seconds)} |")
+    if result.slowest:
+        rows += [
+            "",
+            "Slowest (pytest --durations):",
+            "",
+            *(f"    {line}" for line in result.slowest),
+        ]
+    return "\n".join(rows)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+if __name__ == "__main__":
+    print(render(measure_test_suite(*sys.argv[1:])))
