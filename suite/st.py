@@ -99,7 +99,9 @@ def requirement_for(check_name: str, failure: Failure, operation_id: str, status
             fields = [p for p in path[1:] if not p.isdigit()]
             if fields[:1] == ["secret"]:
                 return "APP-SECRET-ONCE"
-            if fields:
+            schema_path = [str(p) for p in getattr(failure, "schema_path", ()) or ()]
+            # A field the application object lacks is reported on the object itself ("required").
+            if fields or schema_path[-1:] == ["required"]:
                 return "APP-SCHEMA"
         if path[:1] == ["metadata"] and len(path) > 1:
             return "PAGE-META"

@@ -522,9 +522,11 @@ def uid_null_in_the_list(wire: Wire, memory: dict[str, Any]) -> None:
     edit_applications(wire, lambda app: app.update(uid=None))
 
 
-@mutation("APP-SCHEMA", on=APPLICATION_OPERATIONS)
+@mutation(on=APPLICATION_OPERATIONS)
 def created_after_updated(wire: Wire, memory: dict[str, Any]) -> None:
-    """created_at is a day after updated_at (an application cannot be updated before it exists)."""
+    """created_at lies after updated_at: odd, but the docs state no order between the two
+    timestamps, so the suite records an observation and certifies (issue 10: assert only what the
+    docs say)."""
     edit_applications(wire, lambda app: app.update(created_at="2099-01-01T00:00:00.000Z"))
 
 
@@ -535,12 +537,11 @@ def create_answers_202(wire: Wire, memory: dict[str, Any]) -> None:
         wire.status = 202
 
 
-@mutation("APP-CREATE", "APP-UPDATE", on={"create"})
+@mutation("APP-CREATE", on={"create"})
 def created_name_trimmed(wire: Wire, memory: dict[str, Any]) -> None:
     """Create answers a name other than the one sent (its first 3 characters) while storing the
-    right one: create is wrong, and an update that sends no name then shows a name other than the
-    one the application had (by the create answer), so APP-UPDATE's "fields not sent stay as they
-    were" breaks too."""
+    right one: the create answer is wrong (APP-CREATE). Updates keep the name the server holds, so
+    APP-UPDATE is not blamed for the create's answer."""
     edit_applications(wire, lambda app: app.update(name=app["name"][:3]))
 
 

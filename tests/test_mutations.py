@@ -22,16 +22,6 @@ from tests.fault_proxy import FaultProxy
 from tests.mutation_proxy import BREAKING, MUTATIONS, PRESERVING, Mutation
 from tests.test_safety import certify_command, live_env
 
-# Mutations the suite judges wrongly today: the cause is in suite/ and is being fixed on the "checks"
-# branch (issue 10: no false failures; a contract break is exit 1, never 3). strict=True turns each
-# into a failure the moment the fix lands, so the mark is removed then.
-NEEDS_CHECKS: dict[str, str] = {
-    "long_strings_accepted": "needs checks branch: a server that accepts a 10,000-character name "
-    "(the docs set no limit) is failed under SEC-INPUT-REJECTED; it should be an observation",
-    "created_id_as_a_string": 'needs checks branch: create answering "id": "7" stops the run as '
-    "unreachable (exit 3); it should fail APP-CREATE and APP-SCHEMA with exit 1",
-}
-
 
 @dataclass
 class Certification:
@@ -79,18 +69,6 @@ def certify_through(mutation: Mutation, make_emulator: Any, workdir: Path) -> Ce
     return Certification(done.returncode, done.stdout + done.stderr, certificate, left_behind)
 
 
-def cases(names: list[str]) -> list[Any]:
-    return [
-        pytest.param(
-            name,
-            marks=[pytest.mark.xfail(strict=True, reason=NEEDS_CHECKS[name])]
-            if name in NEEDS_CHECKS
-            else [],
-        )
-        for name in names
-    ]
-
-
 def test_there_are_at_least_15_mutations_of_each_kind():
     assert len(PRESERVING) >= 15, PRESERVING
     assert len(BREAKING) >= 15, BREAKING
@@ -103,7 +81,7 @@ def test_every_mutation_says_what_it_does_and_why_the_docs_allow_or_forbid_it():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", cases(PRESERVING))
+@pytest.mark.parametrize("name", PRESERVING)
 def test_a_contract_preserving_mutation_is_certified(name, make_emulator, tmp_path):
     run = certify_through(MUTATIONS[name], make_emulator, tmp_path)
     not_passed = {rid: s for rid, s in run.statuses().items() if s != "passed"}
@@ -114,7 +92,7 @@ def test_a_contract_preserving_mutation_is_certified(name, make_emulator, tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", cases(BREAKING))
+@pytest.mark.parametrize("name", BREAKING)
 def test_a_contract_breaking_mutation_fails_exactly_what_it_breaks_with_exit_1(
     name, make_emulator, tmp_path
 ):
