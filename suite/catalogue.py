@@ -88,3 +88,33 @@ def checked_by(requirement_id: str) -> dict[str, list[str]]:
         "checks": sorted(c.name for c in registry().values() if c.requirement == requirement_id),
         "tests": list(tests_by_requirement().get(requirement_id, ())),
     }
+
+
+def load_extra(path: Path) -> dict[str, Requirement]:
+    """A team's own requirements (``--credly-requirements``), in requirements.yaml's format
+    (``feature`` optional); raises ValueError naming the problem."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"{path} cannot be read as YAML ({error})") from None
+    items = raw.get("requirements") if isinstance(raw, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"{path} has no 'requirements:' list")
+    extra: dict[str, Requirement] = {}
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(key), str) and item.get(key) for key in ("id", "title", "source")
+        ):
+            raise ValueError(f"{path}: requirement #{number} needs id, title and source")
+        if item.get("level", "MUST") not in LEVELS:
+            raise ValueError(f"{path}: {item['id']} level must be one of {', '.join(LEVELS)}")
+        if item["id"] in requirements() or item["id"] in extra:
+            raise ValueError(f"{path}: {item['id']} is already defined")
+        extra[item["id"]] = Requirement(
+            id=item["id"],
+            level=item.get("level", "MUST"),
+            feature=item.get("feature", "Team requirements"),
+            title=item["title"],
+            source=item["source"],
+        )
+    return extra

@@ -1,7 +1,8 @@
 """The `credly-contract` command: a thin layer that turns flags into the certification plugin's options
 (and runs the emulator, recordings, reports and sweeps).
 
-Exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 target unreachable or broken.
+Each subcommand is a :class:`Subcommand`: a function adding its parser and a function running it. A
+new one is an entry in ``SUBCOMMANDS``.
 """
 
 from __future__ import annotations
@@ -10,33 +11,21 @@ import argparse
 import contextlib
 import os
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from credly_contract import __version__
-from credly_contract.config import (
-    ENVIRONMENT,
-    ConfigError,
-    Target,
-    TargetUnreachable,
-    guard_production,
-    live_target,
-)
+from credly_contract.config import ENVIRONMENT, ConfigError, TargetUnreachable
 from credly_contract.profiles import PROFILES
-from credly_contract.scrub import scrub
+from credly_contract.verdict import EXIT_CODES_HELP, ExitCode
 
-EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
-CERTIFICATION_DIR = Path(__file__).resolve().parent / "certification"
 CREDENTIAL_FLAGS = ("client_secret",)
-
-EPILOG = """exit codes:
-  0  certified: every requirement held
-  1  not compliant: a requirement failed (see the certificate)
-  2  usage or configuration error (the message names the setting to fix)
-  3  target unreachable or broken (timeouts, DNS, refused connections, repeated 502/503)
-
-live targets read CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID, CREDLY_CLIENT_ID,
-CREDLY_CLIENT_SECRET (or CREDLY_CLIENT_SECRET_FILE, a file holding it) and optionally
-CREDLY_FOREIGN_ORGANIZATION_ID and CREDLY_FOREIGN_APPLICATION_ID (flags of the same names override)."""
+TARGETS_HELP = """live targets read CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID,
+CREDLY_CLIENT_ID, CREDLY_CLIENT_SECRET (or CREDLY_CLIENT_SECRET_FILE, a file holding it) and
+optionally CREDLY_FOREIGN_ORGANIZATION_ID and CREDLY_FOREIGN_APPLICATION_ID (flags of the same
+names override)."""
+EPILOG = f"{EXIT_CODES_HELP}\n\n{TARGETS_HELP}"
 
 
 class UsageError(Exception):
@@ -48,7 +37,29 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _add_target_flags(parser: argparse.ArgumentParser) -> None:
+@dataclass(frozen=True)
+class Subcommand:
+    """A subcommand: ``add_parser(commands)`` declares its flags, ``run(args)`` returns an exit code."""
+
+    name: str
+    add_parser: Callable[[Any], argparse.ArgumentParser]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _command_parser(
+    commands: Any, name: str, help: str, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+def _add_target_flags(parser: argparse.ArgumentParser, production_help: str | None) -> None:
     for key, variable in ENVIRONMENT.items():
         parser.add_argument(
             "--" + key.replace("_", "-"),
@@ -57,30 +68,42 @@ def _add_target_flags(parser: argparse.ArgumentParser) -> None:
             metavar=variable,
             help=f"overrides ${variable}",
         )
+    if production_help is not None:
+        parser.add_argument("--allow-production", action="store_true", help=production_help)
+
+
+def _add_reports_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--allow-production",
-        action="store_true",
-        help="allow production hosts (only with --profile readonly)",
+        "--reports-dir",
+        default=None,
+        help="the run's artefact folder (default reports/<UTC timestamp>-<run id>/, the run id "
+        "its ledger and application names carry)",
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="credly-contract",
-        description=__doc__.split("\n\n")[0],
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"credly-contract {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+def _warn_credential_flags(args: argparse.Namespace) -> None:
+    if any(getattr(args, key, None) for key in CREDENTIAL_FLAGS):
+        print(
+            "credly-contract: warning: --client-secret on the command line lands in shell history; "
+            "prefer CREDLY_CLIENT_SECRET or CREDLY_CLIENT_SECRET_FILE",
+            file=sys.stderr,
+        )
 
-    certify = commands.add_parser(
-        "certify",
-        help="certify a target against the contract",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+
+# --- certify --------------------------------------------------------------------------------------
+
+
+def add_certify(commands: Any) -> argparse.ArgumentParser:
+    certify = _command_parser(
+        commands, "certify", "certify a target against the contract", epilog=EPILOG
     )
-    certify.add_argument("--target", choices=["emulated", "live", "replay"], default="emulated")
+    certify.add_argument(
+        "--target",
+        choices=["emulated", "live", "replay"],
+        default="emulated",
+        help="emulated (the built-in emulator, default), live (CREDLY_* variables) or replay "
+        "(the recorded cassette scenarios, offline; verdict passed_in_scope at best)",
+    )
     certify.add_argument(
         "--profile",
         choices=sorted(PROFILES),
@@ -89,11 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
         "standard (the default otherwise), thorough (nightly), "
         "readonly (creates nothing)",
     )
+    _add_reports_dir(certify)
     certify.add_argument(
-        "--reports-dir", default=None, help="default reports/<UTC timestamp>-<run id>/"
+        "--cassettes-dir", default=None, help="--target replay: the recording (cassettes/emulator)"
     )
-    certify.add_argument("--cassettes-dir", default=None, help="for --target replay")
     certify.add_argument("--waivers", default=None, help="waivers.yaml for known SHOULD failures")
+    certify.add_argument(
+        "--requirements",
+        default=None,
+        metavar="FILE",
+        help="a YAML catalogue of your own requirements (see docs/plugin.md)",
+    )
     certify.add_argument(
         "--fault",
         action="append",
@@ -111,80 +140,33 @@ def build_parser() -> argparse.ArgumentParser:
     certify.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     certify.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
     certify.add_argument("-v", "--verbose", action="store_true", help="show every test")
-    _add_target_flags(certify)
-
-    emulate = commands.add_parser("emulate", help="run the Credly emulator locally")
-    emulate.add_argument("--host", default="127.0.0.1")
-    emulate.add_argument("--port", type=int, default=8000)
-    emulate.add_argument(
-        "--seed-organization",
-        default=None,
-        metavar="ID",
-        help="the primary organization's id (default: a random UUID)",
-    )
-    emulate.add_argument("--seed-applications", type=int, default=0, metavar="N")
-    emulate.add_argument("--fault", action="append", default=[])
-    emulate.add_argument("--token-lifetime", type=int, default=None, metavar="SECONDS")
-    emulate.add_argument("--list-faults", action="store_true")
-
-    record = commands.add_parser("record", help="record the cassette scenarios against a target")
-    record.add_argument("--target", choices=["emulated", "live"], default="emulated")
-    record.add_argument("--cassettes-dir", default=None)
-    _add_target_flags(record)
-
-    cassettes = commands.add_parser("cassettes", help="compare recordings")
-    cassette_commands = cassettes.add_subparsers(
-        dest="cassettes_command", metavar="ACTION", parser_class=_Parser
-    )
-    diff = cassette_commands.add_parser("diff", help="what changed between two recordings")
-    diff.add_argument("a")
-    diff.add_argument("b")
-
-    report = commands.add_parser("report", help="re-render an existing run's report")
-    report.add_argument("run_dir", metavar="DIR")
-
-    sweep = commands.add_parser("sweep", help="delete leftovers of earlier runs")
-    sweep.add_argument("--older-than", default="1h")
-    sweep.add_argument("--dry-run", action="store_true")
-    sweep.add_argument(
-        "--run",
-        default=None,
-        metavar="RUN_ID",
-        help="only that run's leftovers, whatever their age",
-    )
-    sweep.add_argument("--ledger-dir", default="reports")
-    _add_target_flags(sweep)
-    return parser
-
-
-def _flag_overrides(args: argparse.Namespace) -> dict[str, str | None]:
-    return {key: getattr(args, key, None) for key in ENVIRONMENT}
-
-
-def _warn_credential_flags(args: argparse.Namespace) -> None:
-    if any(getattr(args, key, None) for key in CREDENTIAL_FLAGS):
-        print(
-            "credly-contract: warning: --client-secret on the command line lands in shell history; "
-            "prefer CREDLY_CLIENT_SECRET or CREDLY_CLIENT_SECRET_FILE",
-            file=sys.stderr,
-        )
+    _add_target_flags(certify, "allow production hosts (only with --profile readonly)")
+    return certify
 
 
 def certify(args: argparse.Namespace) -> int:
-    # A shared staging organization pays for every request: live runs default to the quick profile.
-    args.profile = args.profile or ("quick" if args.target == "live" else "standard")
+    from credly_contract.invocation import CERTIFICATION_DIR, Invocation, run_suite
+    from credly_contract.report.folders import run_folder
+    from credly_contract.session import new_run_id
+    from credly_contract.targets import guarded_live_target, target_overrides
+
     if args.target == "replay":
-        from credly_contract.cassettes import replay
+        from credly_contract.recorder import replay
 
         return replay(args)
+    # A shared staging organization pays for every request: live runs default to the quick profile.
+    args.profile = args.profile or ("quick" if args.target == "live" else "standard")
     if args.fault and args.target != "emulated":
         raise ConfigError("--fault only applies to --target emulated")
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {args.workers}")
     if args.target == "live":
         _warn_credential_flags(args)
-        target = live_target(_flag_overrides(args))
-        guard_production(target, args.allow_production, PROFILES[args.profile].read_only)
+        target = guarded_live_target(
+            target_overrides(args),
+            allow_production=args.allow_production,
+            read_only=PROFILES[args.profile].read_only,
+        )
         # Prove the settings before pytest starts: a wrong one costs a second and prints one line.
         _preflight(target, args.timeout)
     if args.fault:
@@ -195,69 +177,33 @@ def certify(args: argparse.Namespace) -> int:
         from credly_contract.report.waivers import load_waivers
 
         load_waivers(args.waivers)  # a malformed file stops the run here, before anything is sent
-    # Hypothesis keeps a Unicode table (~2 s to build) in its storage directory: keep it in a per-user
-    # cache rather than in whatever folder the command runs from.
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "credly-contract"
-    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache / "hypothesis"))
-    import pytest
-
-    from credly_contract import plugin
-
-    options = [
-        str(CERTIFICATION_DIR),
-        "-c",
-        str(CERTIFICATION_DIR / "pytest.ini"),
-        "--rootdir",
-        str(CERTIFICATION_DIR),
-        "-p",
-        "no:cacheprovider",
-        "--credly-target",
-        args.target,
-        "--credly-profile",
-        args.profile,
-        "--credly-timeout",
-        str(args.timeout),
-        "-q" if not args.verbose else "-v",
-        "--tb=line" if not args.verbose else "--tb=short",
-        "-W",
-        "ignore",
-        # Plain asserts: rewriting the suite's dependencies on every start costs seconds where no
-        # bytecode cache is kept, and the checks raise their own messages anyway.
-        "--assert=plain",
-        # Its five gc.collect() passes at exit cost ~0.4 s and guard nothing the suite relies on.
-        "-p",
-        "no:unraisableexception",
-    ]
-    reports_dir = plugin.reports_dir_for(args.reports_dir)
-    options += [
-        "--credly-reports-dir",
-        str(reports_dir),
-        "--junitxml",
-        str(reports_dir / "junit.xml"),
-        "--alluredir",
-        str(reports_dir / "allure-results"),
-    ]
-    for fault in args.fault:
-        options += ["--credly-fault", fault]
-    for name in ("max_requests", "rate_limit", "waivers", "cassettes_dir"):
-        value = getattr(args, name, None)
-        if value is not None:
-            options += ["--credly-" + name.replace("_", "-"), str(value)]
-    if args.allow_production:
-        options.append("--credly-allow-production")
-    for key, value in _flag_overrides(args).items():
-        if value:
-            options += ["--credly-" + key.replace("_", "-"), value]
-    if args.workers > 1:
-        options += ["-p", "xdist", "-n", str(args.workers)]
-    code = plugin.exit_code(int(pytest.main(options)))
-    results = plugin.LAST_RESULTS[0] if plugin.LAST_RESULTS else None
-    if results is not None and results.error:
-        print(f"credly-contract: {scrub(results.error)}", file=sys.stderr)
+    run_id = new_run_id()
+    options: dict[str, str | list[str] | bool | None] = {
+        "timeout": str(args.timeout),
+        "fault": args.fault,
+        "max_requests": args.max_requests,
+        "rate_limit": args.rate_limit,
+        "waivers": args.waivers,
+        "requirements": args.requirements,
+        "allow_production": args.allow_production,
+        **target_overrides(args),
+    }
+    code, _ = run_suite(
+        Invocation(
+            CERTIFICATION_DIR,
+            args.target,
+            run_id,
+            run_folder(args.reports_dir, run_id),
+            profile=args.profile,
+            verbose=args.verbose,
+            workers=args.workers,
+            options=options,
+        )
+    )
     return code
 
 
-def _preflight(target: Target, timeout: float) -> None:
+def _preflight(target: Any, timeout: float) -> None:
     from credly_contract.client import ApiClient, Limits
     from credly_contract.session import Tokens, preflight
 
@@ -268,6 +214,45 @@ def _preflight(target: Target, timeout: float) -> None:
         client.close()
 
 
+# --- emulate --------------------------------------------------------------------------------------
+
+
+def add_emulate(commands: Any) -> argparse.ArgumentParser:
+    emulate = _command_parser(commands, "emulate", "run the Credly emulator locally")
+    emulate.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
+    emulate.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    emulate.add_argument(
+        "--seed-organization",
+        default=None,
+        metavar="ID",
+        help="the primary organization's id (default: a random UUID)",
+    )
+    emulate.add_argument(
+        "--seed-applications",
+        type=int,
+        default=0,
+        metavar="N",
+        help="create N applications in the organization at start (default 0)",
+    )
+    emulate.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help="break one documented rule, to see a certification fail (repeatable; see --list-faults)",
+    )
+    emulate.add_argument(
+        "--token-lifetime",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="access token lifetime (default: the emulator's, like Credly's)",
+    )
+    emulate.add_argument(
+        "--list-faults", action="store_true", help="list the faults --fault accepts and exit"
+    )
+    return emulate
+
+
 def emulate(args: argparse.Namespace) -> int:
     from credly_contract.emulator import FAULTS, EmulatorServer
 
@@ -275,7 +260,7 @@ def emulate(args: argparse.Namespace) -> int:
         width = max(map(len, FAULTS))
         for name, description in FAULTS.items():
             print(f"{name:<{width}}  {description}")
-        return 0
+        return ExitCode.CERTIFIED
     try:
         server = EmulatorServer(
             host=args.host,
@@ -305,7 +290,151 @@ def emulate(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    return 0
+    return ExitCode.CERTIFIED
+
+
+# --- record, cassettes diff -----------------------------------------------------------------------
+
+
+def add_record(commands: Any) -> argparse.ArgumentParser:
+    record = _command_parser(
+        commands,
+        "record",
+        "record the cassette scenarios against a target",
+        epilog="exit codes: 0 recorded and every requirement the scenarios prove held "
+        "(passed_in_scope), 1 recorded with failures (the cassettes hold the evidence), "
+        "2 configuration error, 3 no HTTP answer (nothing recorded)",
+    )
+    record.add_argument(
+        "--target",
+        choices=["emulated", "live"],
+        default="emulated",
+        help="emulated (default; a reproducible recording) or live (CREDLY_* variables; "
+        "never production)",
+    )
+    record.add_argument(
+        "--cassettes-dir",
+        default=None,
+        help="where the recording goes (default cassettes/emulator or cassettes/<API host>)",
+    )
+    _add_reports_dir(record)
+    _add_target_flags(record, None)  # recording creates applications: never on production
+    return record
+
+
+def run_record(args: argparse.Namespace) -> int:
+    from credly_contract.recorder import record
+
+    _warn_credential_flags(args)
+    return record(args)
+
+
+def add_cassettes(commands: Any) -> argparse.ArgumentParser:
+    cassettes = _command_parser(commands, "cassettes", "compare recordings")
+    actions = cassettes.add_subparsers(
+        dest="cassettes_command", metavar="ACTION", parser_class=_Parser
+    )
+    diff = actions.add_parser(
+        "diff",
+        help="what changed between two recordings (exit 0 equivalent, 1 drift)",
+        description="What changed between two recordings: statuses, fields, types, headers and "
+        "values with OAuth or paging meaning (ids and timestamps are not compared).",
+    )
+    diff.add_argument("a", help="the first recording folder (e.g. cassettes/emulator)")
+    diff.add_argument("b", help="the second recording folder")
+    return cassettes
+
+
+def run_cassettes(args: argparse.Namespace) -> int:
+    from credly_contract.cassette_diff import diff_command
+
+    return diff_command(args)
+
+
+# --- report, sweep --------------------------------------------------------------------------------
+
+
+def add_report(commands: Any) -> argparse.ArgumentParser:
+    report = _command_parser(
+        commands,
+        "report",
+        "verify a run's folder and summarise it (optionally re-render it elsewhere)",
+        epilog="exit codes: 0 the folder verifies (manifest, certificate schema and arithmetic), "
+        "2 not a run folder or a bad --output, 4 the folder does not verify (edited, "
+        "inconsistent or unreadable). A run folder is never rewritten.",
+    )
+    report.add_argument("run_dir", metavar="DIR", help="a run folder, e.g. reports/latest")
+    report.add_argument(
+        "--output",
+        default=None,
+        metavar="NEW",
+        help="render the verified certificate into this new (or empty) folder",
+    )
+    return report
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from credly_contract.report import report_command
+
+    return report_command(args)
+
+
+def add_sweep(commands: Any) -> argparse.ArgumentParser:
+    sweep = _command_parser(
+        commands,
+        "sweep",
+        "delete leftovers of earlier runs",
+        epilog="exit codes: 0 nothing left behind, 1 something could not be deleted, "
+        "2 configuration error, 3 no HTTP answer",
+    )
+    sweep.add_argument(
+        "--older-than",
+        default="1h",
+        help="only leftovers older than this (30m, 1h, 2d; default 1h), so running runs keep theirs",
+    )
+    sweep.add_argument("--dry-run", action="store_true", help="list what would be deleted")
+    sweep.add_argument(
+        "--run",
+        default=None,
+        metavar="RUN_ID",
+        help="only that run's leftovers, whatever their age (the id in its reports folder name)",
+    )
+    sweep.add_argument(
+        "--ledger-dir", default="reports", help="where runs' ledgers are (default reports)"
+    )
+    _add_target_flags(sweep, "with --dry-run only: list leftovers on a production host")
+    return sweep
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from credly_contract.sweep import sweep_command
+
+    _warn_credential_flags(args)
+    return sweep_command(args)
+
+
+SUBCOMMANDS: list[Subcommand] = [
+    Subcommand("certify", add_certify, certify),
+    Subcommand("emulate", add_emulate, emulate),
+    Subcommand("record", add_record, run_record),
+    Subcommand("cassettes", add_cassettes, run_cassettes),
+    Subcommand("report", add_report, run_report),
+    Subcommand("sweep", add_sweep, run_sweep),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="credly-contract",
+        description=__doc__.split("\n\n")[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"credly-contract {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for subcommand in SUBCOMMANDS:
+        subcommand.add_parser(commands).set_defaults(handler=subcommand.run)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -314,41 +443,20 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
-            return EXIT_CONFIG
-        if args.command == "certify":
-            return certify(args)
-        if args.command == "emulate":
-            return emulate(args)
-        if args.command == "record":
-            from credly_contract.cassettes import record
-
-            return record(args)
-        if args.command == "cassettes":
-            from credly_contract.cassettes import diff_command
-
-            return diff_command(args)
-        if args.command == "report":
-            from credly_contract.report import report_command
-
-            return report_command(args)
-        if args.command == "sweep":
-            from credly_contract.sweep import sweep_command
-
-            _warn_credential_flags(args)
-            return sweep_command(args)
-        raise UsageError(f"unknown command {args.command}")
+            return ExitCode.CONFIG
+        return int(args.handler(args))
     except UsageError as error:
         print(str(error), file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     except ConfigError as error:
         print(f"credly-contract: {error}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     except TargetUnreachable as error:
         print(f"credly-contract: target unreachable: {error}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return ExitCode.UNREACHABLE
     except KeyboardInterrupt:
         print("credly-contract: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,327 +1,584 @@
 """The certification's pytest plugin: options, fixtures, the requirement marker, requirement outcomes,
-scrubbed failure reports, and the exit code. `credly-contract certify` is a thin layer over it, and
-`pytest suite/certification --credly-target ...` runs the same thing."""
+scrubbed failure reports, the certificate and the exit code.
+
+pytest loads it through the ``pytest11`` entry point ``credly_contract``. It stays inert (no hooks
+act, no files are written) until a run asks for it: ``--credly-target`` (or ``CREDLY_TARGET``), or
+the certification and scenario suites, whose conftests activate it. Once active, one
+:class:`Certification` object registered on the pytest config holds the run's state, and
+`credly-contract certify` reads its results after ``pytest.main`` returns.
+"""
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from credly_contract import catalogue
+from credly_contract import catalogue, fixtures
+from credly_contract.catalogue import Requirement
 from credly_contract.checks import CheckFailed
 from credly_contract.checks.oauth import token_response_not_cacheable
 from credly_contract.checks.observations import undocumented_behaviour
 from credly_contract.checks.security import no_server_error, unauthorized_carries_bearer_challenge
 from credly_contract.client import Exchange, Limits, ReadOnlyViolation
-from credly_contract.config import (
-    ENVIRONMENT,
-    ConfigError,
-    Target,
-    TargetUnreachable,
-    guard_production,
-    live_target,
-)
+from credly_contract.config import ENVIRONMENT, ConfigError, TargetUnreachable
+from credly_contract.fixtures import CERTIFICATION_KEY
 from credly_contract.interrupts import Interrupts
 from credly_contract.profiles import PROFILES
 from credly_contract.report.allure_labels import label_test, report_failures
-from credly_contract.results import Results
+from credly_contract.report.folders import run_folder
+from credly_contract.results import NOT_RUN, Results
 from credly_contract.scrub import scrub
 from credly_contract.session import CertificationRun, new_run_id
+from credly_contract.targets import emulated_target, guarded_live_target, target_overrides
+from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
 
-EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
-RESULTS_KEY = pytest.StashKey[Results]()
-RUN_KEY = pytest.StashKey[CertificationRun]()
+PLUGIN_NAME = "credly-certification"
+TARGETS = ("emulated", "live", "replay")
+# Options that CREDLY_* variables can set too (flags win); the target's own settings
+# (CREDLY_API_BASE_URL, ...) are read where the live target is built.
+VARIABLES = {
+    "credly_target": "CREDLY_TARGET",
+    "credly_profile": "CREDLY_PROFILE",
+    "credly_reports_dir": "CREDLY_REPORTS_DIR",
+    "credly_requirements": "CREDLY_REQUIREMENTS",
+    "credly_waivers": "CREDLY_WAIVERS",
+    "credly_cassettes_dir": "CREDLY_CASSETTES_DIR",
+}
 FAILURES_KEY = pytest.StashKey[list[CheckFailed]]()
-INTERRUPTS_KEY = pytest.StashKey[Interrupts]()
-CLEANUP_KEY = pytest.StashKey[str]()
-_current_item: pytest.Item | None = None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("credly", "credly-contract certification")
-    group.addoption("--credly-target", default="emulated", choices=["emulated", "live", "replay"])
-    group.addoption("--credly-profile", default="standard", choices=sorted(PROFILES))
-    group.addoption("--credly-reports-dir", default=None, help="where the run's artefacts go")
-    group.addoption("--credly-run-id", default=None)
-    group.addoption("--credly-fault", action="append", default=[], help="emulator fault (emulated)")
-    group.addoption("--credly-seed-applications", type=int, default=0)
-    group.addoption("--credly-cassettes-dir", default=None)
-    group.addoption("--credly-waivers", default=None)
-    group.addoption("--credly-allow-production", action="store_true")
-    group.addoption("--credly-max-requests", type=int, default=None)
-    group.addoption("--credly-rate-limit", type=float, default=None, help="requests per second")
-    group.addoption("--credly-timeout", type=float, default=10.0)
-    for key in ENVIRONMENT:
-        group.addoption("--credly-" + key.replace("_", "-"), dest="credly_" + key, default=None)
+    group = parser.getgroup(
+        "credly", "credly-contract certification (inert without --credly-target)"
+    )
+
+    def option(name: str, **kwargs: Any) -> None:
+        dest = name.removeprefix("--").replace("-", "_")
+        variable = VARIABLES.get(dest)
+        if variable:
+            kwargs["default"] = os.environ.get(variable) or kwargs.get("default")
+            kwargs["help"] = f"{kwargs['help']} (or ${variable})"
+        group.addoption(name, dest=dest, **kwargs)
+
+    option("--credly-target", default=None, help=f"certify this target: {', '.join(TARGETS)}")
+    option(
+        "--credly-profile",
+        default=None,
+        help=f"{', '.join(sorted(PROFILES))} (default: quick for live targets, standard otherwise)",
+    )
+    option("--credly-reports-dir", default=None, help="the run's artefact folder")
+    option("--credly-run-id", default=None, help="the run id (default: a new one)")
+    option("--credly-requirements", default=None, help="a YAML catalogue of your own requirements")
+    option("--credly-fault", action="append", default=[], help="emulated target: break one rule")
+    option("--credly-seed-applications", type=int, default=0, help="emulated target: seed N apps")
+    option("--credly-cassettes-dir", default=None, help="record into / replay from this folder")
+    option("--credly-waivers", default=None, help="waivers.yaml for known SHOULD failures")
+    option(
+        "--credly-allow-production",
+        action="store_true",
+        default=False,
+        help="allow production hosts (read-only profile only)",
+    )
+    option("--credly-max-requests", type=int, default=None, help="request budget")
+    option("--credly-rate-limit", type=float, default=None, help="requests per second")
+    option("--credly-timeout", type=float, default=10.0, help="per-request timeout (s)")
+    for key, variable in ENVIRONMENT.items():
+        option("--credly-" + key.replace("_", "-"), default=None, help=f"overrides ${variable}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): the requirement ids a test proves")
-    config.stash[RESULTS_KEY] = Results()
-    if not config.getoption("credly_run_id"):
-        config.option.credly_run_id = new_run_id()
+    if config.getoption("credly_target", None):
+        activate(config)
 
 
-def reports_dir_for(chosen: str | None, run_id: str | None = None) -> Path:
-    """The run's artefact folder: the chosen one, or reports/<UTC timestamp>-<run id>/."""
-    if chosen:
-        return Path(chosen)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    return Path("reports") / f"{stamp}-{run_id or new_run_id()}"
+def activate(config: pytest.Config, *, scoped: bool = False) -> Certification:
+    """Make this pytest run a certification (once): the suites' conftests call it; so does
+    ``--credly-target``. ``scoped``: the run proves only the requirements its tests are tagged with."""
+    plugin = config.stash.get(CERTIFICATION_KEY, None)
+    if plugin is None:
+        # `credly-contract` hands its own object in through pytest.main(plugins=[...]).
+        given = [p for p in config.pluginmanager.get_plugins() if isinstance(p, Certification)]
+        plugin = given[0] if given else Certification()
+        plugin.configure(config)
+        if not config.pluginmanager.is_registered(plugin):
+            config.pluginmanager.register(plugin, PLUGIN_NAME)
+        # The fixtures exist only in a certification run: other pytest runs never see their names.
+        if not config.pluginmanager.is_registered(fixtures):
+            config.pluginmanager.register(fixtures, "credly-fixtures")
+        config.stash[CERTIFICATION_KEY] = plugin
+    plugin.scoped = plugin.scoped or scoped
+    return plugin
 
 
-def reports_dir(config: pytest.Config) -> Path:
-    path = reports_dir_for(
-        config.getoption("credly_reports_dir"), config.getoption("credly_run_id")
-    )
-    config.option.credly_reports_dir = str(path)
-    return path
+class Certification:
+    """One certification run's state, registered on the pytest config as a plugin (the way pytest's
+    junitxml plugin is): its results, the run, the test being run, and the certificate written."""
 
+    def __init__(self, *, driven_by_cli: bool = False) -> None:
+        self.driven_by_cli = driven_by_cli
+        self.scoped = False
+        self.config: pytest.Config | None = None
+        self.results = Results()
+        self.run: CertificationRun | None = None
+        self.current: pytest.Item | None = None
+        self.interrupts = Interrupts()
+        self.cleanup_note: str | None = None
+        self.reports_dir: Path | None = None
+        self.certificate: dict[str, Any] | None = None
+        self.worker_facts: dict[str, Any] | None = None
+        self._teardown_of = "session teardown"
+        self._late_failures: dict[str, list[CheckFailed]] = {}
+        # What teardowns found, as recorded: an xdist worker hands it to the controller.
+        self._recorded_late: dict[str, list[dict[str, Any]]] = {}
 
-def exit_code(pytest_code: int) -> int:
-    """The CLI's exit code for a finished pytest session."""
-    results = LAST_RESULTS[0] if LAST_RESULTS else None
-    if results is not None and results.error:
-        if results.error.startswith("interrupted"):
-            return 143 if "SIGTERM" in results.error else 130
-        return EXIT_CONFIG if results.error.startswith("configuration") else EXIT_UNREACHABLE
-    if pytest_code in (EXIT_CERTIFIED, EXIT_NOT_COMPLIANT, EXIT_UNREACHABLE):
-        return pytest_code
-    if pytest_code == pytest.ExitCode.INTERRUPTED:
-        return 130
-    return EXIT_CONFIG
+    # -- set-up ------------------------------------------------------------------------------------
 
-
-def _build_run(config: pytest.Config) -> CertificationRun:
-    option = config.getoption
-    profile = PROFILES[option("credly_profile")]
-    kind = option("credly_target")
-    emulator = None
-    if kind == "emulated":
-        from credly_contract.emulator import EmulatorServer
-
-        emulator = EmulatorServer(
-            faults=option("credly_fault"),
-            seed_applications=option("credly_seed_applications"),
-            organization_id=option("credly_organization_id"),
-        ).start()
-        target = Target(
-            kind="emulated",
-            api_base_url=emulator.api_base_url,
-            token_url=emulator.token_url,
-            organization_id=emulator.bootstrap.organization_id,
-            client_id=emulator.bootstrap.client_id,
-            client_secret=emulator.bootstrap.client_secret,
-            foreign_organization_id=emulator.foreign.organization_id,
-        )
-    elif kind == "live":
-        overrides = {k: option("credly_" + k) for k in ENVIRONMENT}
-        target = live_target(overrides)
-        guard_production(target, option("credly_allow_production"), profile.read_only)
-    else:
-        from credly_contract.cassettes import replay_target
-
-        # The recorded run id is part of the recorded request bodies (application names).
-        target, config.option.credly_run_id = replay_target(option("credly_cassettes_dir"))
-    rate = option("credly_rate_limit")
-    budget = option("credly_max_requests")
-    if budget is None and kind == "live":
-        budget = profile.live_budget
-    limits = Limits(
-        timeout=option("credly_timeout"),
-        budget=budget,
-        min_interval=1.0 / rate if rate else (0.05 if kind == "live" else 0.0),
-    )
-    work_dir = reports_dir(config)
-    return CertificationRun(target, profile, option("credly_run_id"), work_dir, limits, emulator)
-
-
-@pytest.fixture(scope="session")
-def certification(pytestconfig: pytest.Config) -> Iterator[CertificationRun]:
-    results = pytestconfig.stash[RESULTS_KEY]
-    try:
-        run = _build_run(pytestconfig)
-    except ConfigError as error:
-        results.error = f"configuration: {error}"
-        pytest.exit(f"credly-contract: {error}", returncode=EXIT_CONFIG)
-    pytestconfig.stash[RUN_KEY] = run
-    run.client.on_exchange = _passive_checks
-    try:
-        run.preflight()
-    except ConfigError as error:
-        _shutdown(pytestconfig, run)
-        results.error = f"configuration: {error}"
-        pytest.exit(f"credly-contract: {error}", returncode=EXIT_CONFIG)
-    except TargetUnreachable as error:
-        _shutdown(pytestconfig, run)
-        results.error = f"unreachable: {error}"
-        pytest.exit(f"credly-contract: target unreachable: {error}", returncode=EXIT_UNREACHABLE)
-    except KeyboardInterrupt:
-        _shutdown(pytestconfig, run)
-        raise
-    yield run
-    _shutdown(pytestconfig, run)
-
-
-def _shutdown(config: pytest.Config, run: CertificationRun) -> None:
-    results = config.stash[RESULTS_KEY]
-    interrupts = config.stash.get(INTERRUPTS_KEY, None) or Interrupts()
-    created = len(run.ledger.outstanding())
-    skipped = interrupts.skip_cleanup
-    if interrupts.interrupted and created and not skipped:
-        _say(
-            config,
-            f"{interrupts.describe()}: deleting the {created} application(s) this run "
-            "created (press Ctrl-C again to skip)",
-        )
-    if not skipped:
+    def configure(self, config: pytest.Config) -> None:
+        self.config = config
+        option = config.option
         try:
-            with interrupts.cleanup():
-                left = run.close()
+            if option.credly_target is None:
+                option.credly_target = "emulated"
+            if option.credly_target not in TARGETS:
+                raise ConfigError(
+                    f"--credly-target {option.credly_target!r} is not one of {', '.join(TARGETS)}"
+                )
+            if option.credly_profile is None:
+                option.credly_profile = "quick" if option.credly_target == "live" else "standard"
+            if option.credly_profile not in PROFILES:
+                raise ConfigError(
+                    f"--credly-profile {option.credly_profile!r} is not one of "
+                    f"{', '.join(sorted(PROFILES))}"
+                )
+            requirements = dict(catalogue.requirements())
+            if option.credly_requirements:
+                requirements |= catalogue.load_extra(Path(option.credly_requirements))
+            if not option.credly_run_id and option.credly_target == "replay":
+                from credly_contract.recording import replay_target
+
+                # The recorded run id is part of the recorded request bodies (application names).
+                option.credly_run_id = replay_target(option.credly_cassettes_dir)[1]
+        except (ConfigError, ValueError) as error:
+            raise pytest.UsageError(f"credly-contract: {error}") from None
+        self.results = Results(requirements)
+        option.credly_run_id = option.credly_run_id or new_run_id()
+        self.reports_dir = run_folder(option.credly_reports_dir, option.credly_run_id)
+        option.credly_reports_dir = str(self.reports_dir)
+        if not hasattr(config, "workerinput"):
+            self.interrupts.install()
+
+    def requirement(self, requirement_id: str) -> Requirement:
+        try:
+            return self.results.requirements[requirement_id]
+        except KeyError:
+            raise pytest.UsageError(
+                f"requirement {requirement_id} is in no catalogue: use one of credly-contract's ids "
+                "or declare your own in a file passed with --credly-requirements"
+            ) from None
+
+    def requirement_ids(self, item: pytest.Item) -> list[str]:
+        ids = [rid for marker in item.iter_markers("requirement") for rid in marker.args]
+        for rid in ids:
+            self.requirement(rid)
+        return list(dict.fromkeys(ids))
+
+    def start_run(self) -> CertificationRun:
+        """The run's target (and emulator), client and ledger, with its configuration proven."""
+        try:
+            run = self._build_run()
+        except ConfigError as error:
+            self.fail(RunError(ErrorKind.CONFIGURATION, scrub(str(error))))
+        self.run = run
+        run.client.on_exchange = self.passive_checks
+        try:
+            run.preflight()
+        except ConfigError as error:
+            self.shutdown(run)
+            self.fail(RunError(ErrorKind.CONFIGURATION, scrub(str(error))))
+        except TargetUnreachable as error:
+            self.shutdown(run)
+            self.fail(RunError(ErrorKind.UNREACHABLE, scrub(str(error))))
         except KeyboardInterrupt:
-            skipped = True
-    if skipped:
-        run.client.close()
-        left = run.ledger.outstanding()
-    results.requests_sent = run.client.requests_sent
-    _observe_client(results, run)
-    if left:
-        why = "cleanup skipped (second Ctrl-C)" if skipped else "cleanup could not delete all"
-        ids = ", ".join(str(entry["application_id"]) for entry in left)
-        message = (
-            f"{why}: {len(left)} application(s) this run created are left in organization "
-            f"{run.target.organization_id}: ids {ids}; they are recorded in {run.ledger.path}; "
-            f"run `credly-contract sweep --run {run.run_id}` to delete them"
+            self.shutdown(run)
+            raise
+        return run
+
+    def fail(self, error: RunError) -> Any:
+        """End the run for a reason that leaves nothing to judge."""
+        self.results.fail_run(error)
+        pytest.exit(f"credly-contract: {error}", returncode=int(error.exit_code))
+
+    def _build_run(self) -> CertificationRun:
+        assert self.config is not None and self.reports_dir is not None
+        option = self.config.getoption
+        profile = PROFILES[option("credly_profile")]
+        kind = option("credly_target")
+        emulator = None
+        if kind == "emulated":
+            from credly_contract.emulator import EmulatorServer
+
+            emulator = EmulatorServer(
+                faults=option("credly_fault"),
+                seed_applications=option("credly_seed_applications"),
+                organization_id=option("credly_organization_id"),
+            ).start()
+            target = emulated_target(emulator)
+        elif kind == "live":
+            target = guarded_live_target(
+                target_overrides(self.config.option, "credly_"),
+                allow_production=option("credly_allow_production"),
+                read_only=profile.read_only,
+            )
+        else:
+            from credly_contract.recording import replay_target
+
+            target = replay_target(option("credly_cassettes_dir"))[0]
+        rate = option("credly_rate_limit")
+        budget = option("credly_max_requests")
+        if budget is None and kind == "live":
+            budget = profile.live_budget
+        limits = Limits(
+            timeout=option("credly_timeout"),
+            budget=budget,
+            min_interval=1.0 / rate if rate else (0.05 if kind == "live" else 0.0),
         )
-        config.stash[CLEANUP_KEY] = message
-        results.observe({"kind": "cleanup", "detail": message, "items": left})
-    elif created:
-        config.stash[CLEANUP_KEY] = (
-            f"cleanup: deleted the {created} application(s) still in the ledger"
-        )
-    if run.emulator is not None:
-        run.emulator.stop()
-
-
-def _say(config: pytest.Config, line: str) -> None:
-    terminal = config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is not None:
-        terminal.write_line(f"credly-contract: {line}")
-
-
-def _observe_client(results: Results, run: CertificationRun) -> None:
-    """What the client absorbed without failing a requirement: throttling and gateway errors."""
-    client = run.client
-    if client.throttled:
-        results.observe(
-            {
-                "kind": "throttled",
-                "count": client.throttled,
-                "detail": f"the target answered 429 {client.throttled} time(s); the client waited for "
-                "Retry-After and retried (not a contract failure)",
-            }
-        )
-    if client.gateway_errors:
-        results.observe(
-            {
-                "kind": "gateway_errors",
-                "count": client.gateway_errors,
-                "detail": f"the target answered 502/503/504 {client.gateway_errors} time(s); "
-                "the client retried",
-            }
+        return CertificationRun(
+            target, profile, option("credly_run_id"), self.reports_dir, limits, emulator
         )
 
+    # -- teardown ----------------------------------------------------------------------------------
 
-def _passive_checks(exchange: Exchange) -> None:
-    """Rules every response must keep, checked on every exchange of every test."""
-    run = _current_item.config.stash.get(RUN_KEY, None) if _current_item else None
-    checks: list[Callable[[Exchange], None]] = [no_server_error]
-    if run is not None and exchange.url.startswith(run.target.token_url):
-        checks.append(token_response_not_cacheable)
-    elif exchange.status == 401:
-        checks.append(unauthorized_carries_bearer_challenge)
-    for check in checks:
-        try:
-            check(exchange)
-        except CheckFailed as failure:
-            soft_fail(failure)
-    if run is not None and _current_item is not None:
-        results = _current_item.config.stash[RESULTS_KEY]
-        for observation in undocumented_behaviour(exchange, run.target.token_url):
+    def shutdown(self, run: CertificationRun) -> None:
+        """Delete what the run created (a second Ctrl-C skips it) and note what was left."""
+        results, interrupts = self.results, self.interrupts
+        created = len(run.ledger.outstanding())
+        skipped = interrupts.skip_cleanup
+        if interrupts.interrupted and created and not skipped:
+            self.say(
+                f"{interrupts.describe()}: deleting the {created} application(s) this run "
+                "created (press Ctrl-C again to skip)"
+            )
+        left: list[dict[str, Any]] = []
+        if not skipped:
+            try:
+                with interrupts.cleanup():
+                    left = run.close()
+            except KeyboardInterrupt:
+                skipped = True
+        if skipped:
+            run.client.close()
+            left = run.ledger.outstanding()
+        results.requests_sent = run.client.requests_sent
+        self._observe_client(run)
+        if left:
+            why = "cleanup skipped (second Ctrl-C)" if skipped else "cleanup could not delete all"
+            ids = ", ".join(str(entry["application_id"]) for entry in left)
+            message = (
+                f"{why}: {len(left)} application(s) this run created are left in organization "
+                f"{run.target.organization_id}: ids {ids}; they are recorded in {run.ledger.path}; "
+                f"run `credly-contract sweep --run {run.run_id}` to delete them"
+            )
+            self.cleanup_note = message
+            results.observe({"kind": "cleanup", "detail": message, "items": left})
+        elif created:
+            self.cleanup_note = f"cleanup: deleted the {created} application(s) still in the ledger"
+        if run.emulator is not None:
+            run.emulator.stop()
+
+    def say(self, line: str) -> None:
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter") if self.config else None
+        if terminal is not None:
+            terminal.write_line(f"credly-contract: {line}")
+
+    def _observe_client(self, run: CertificationRun) -> None:
+        """What the client absorbed without failing a requirement: throttling and gateway errors."""
+        client = run.client
+        if client.throttled:
+            self.results.observe(
+                {
+                    "kind": "throttled",
+                    "count": client.throttled,
+                    "detail": f"the target answered 429 {client.throttled} time(s); the client "
+                    "waited for Retry-After and retried (not a contract failure)",
+                }
+            )
+        if client.gateway_errors:
+            self.results.observe(
+                {
+                    "kind": "gateway_errors",
+                    "count": client.gateway_errors,
+                    "detail": f"the target answered 502/503/504 {client.gateway_errors} time(s); "
+                    "the client retried",
+                }
+            )
+
+    # -- findings ----------------------------------------------------------------------------------
+
+    def passive_checks(self, exchange: Exchange) -> None:
+        """Rules every response must keep, checked on every exchange of every test (and of
+        fixtures' set-up and teardown)."""
+        run = self.run
+        checks: list[Callable[[Exchange], None]] = [no_server_error]
+        if run is not None and exchange.url.startswith(run.target.token_url):
+            checks.append(token_response_not_cacheable)
+        elif exchange.status == 401:
+            checks.append(unauthorized_carries_bearer_challenge)
+        for check in checks:
+            try:
+                check(exchange)
+            except CheckFailed as failure:
+                self.soft_fail(failure)
+        if run is not None:
+            for observation in undocumented_behaviour(exchange, run.target.token_url):
+                self.results.observe(observation)
+
+    def soft_fail(self, failure: CheckFailed) -> None:
+        """Record a failure without stopping anything: against the running test, or, outside a
+        test's set-up and call (fixture teardown, cleanup), against that teardown."""
+        if self.current is not None:
+            self.current.stash.setdefault(FAILURES_KEY, []).append(failure)
+        else:
+            self._late_failures.setdefault(self._teardown_of, []).append(failure)
+
+    def _record_late_failures(self) -> None:
+        for where, failures in self._late_failures.items():
+            payload = [{"requirement": f.requirement, **f.evidence()} for f in failures]
+            self.results.record(where, [], payload, completed=False)
+            self._recorded_late.setdefault(where, []).extend(payload)
+            for failure in failures:
+                self.say(f"{where}: {failure.describe().splitlines()[0]}")
+        self._late_failures.clear()
+
+    # -- pytest hooks ------------------------------------------------------------------------------
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        ids = [rid for item in items for rid in self.requirement_ids(item)]
+        if self.scoped:
+            self.results.limit_scope(ids)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.current = item
+        label_test([self.requirement(rid) for rid in self.requirement_ids(item)])
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        # The test's report is built: what teardown finds belongs to the teardown, not the test.
+        self.current = None
+        self._teardown_of = f"{item.nodeid} (teardown)"
+
+    def pytest_runtest_logfinish(self) -> None:
+        self.current = None
+        self._record_late_failures()
+        self._teardown_of = "session teardown"
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, Any, Any]:
+        report = yield
+        if call.when == "call" or (call.when == "setup" and report.failed):
+            self._judge(item, call, report)
+        report.longrepr = _scrubbed_longrepr(report)
+        return report
+
+    def _judge(self, item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
+        ids = self.requirement_ids(item)
+        recorded: list[CheckFailed] = item.stash.get(FAILURES_KEY, [])
+        failures = list(recorded)
+        completed = not report.skipped
+        if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
+            found, others = _failures_from(call.excinfo.value)
+            failures += found
+            for other in others:
+                completed = False
+                if isinstance(other, ReadOnlyViolation):
+                    # Refused before it was sent: under the read-only profile this test cannot run.
+                    report.outcome = "skipped"
+                    report.longrepr = (str(item.path), 0, f"Skipped: {other}")
+                elif isinstance(other, TargetUnreachable | ConfigError):
+                    kind = (
+                        ErrorKind.CONFIGURATION
+                        if isinstance(other, ConfigError)
+                        else ErrorKind.UNREACHABLE
+                    )
+                    self.results.fail_run(RunError(kind, scrub(str(other))))
+                    # The rest would fail the same way: end the run, keep its teardown.
+                    item.session.shouldstop = f"credly-contract: {self.results.error}"
+                else:
+                    failures += [
+                        CheckFailed(rid, f"the test stopped on {type(other).__name__}: {other}")
+                        for rid in ids
+                    ]
+        if failures:
+            # A requirement broke, whatever else happened to the test (even a skip after it).
+            report.outcome = "failed"
+            if completed:
+                report.longrepr = "\n\n".join(f.describe() for f in failures)
+        evidence = [{"requirement": f.requirement, **f.evidence()} for f in failures]
+        payload = {
+            "requirements": ids,
+            "completed": completed and not report.skipped,
+            "failures": evidence,
+        }
+        report.user_properties.append(("credly", json.dumps(payload)))
+        report.user_properties.append(("requirements", " ".join(ids)))
+        report_failures(item.config, evidence)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.results.count(report.when, report.outcome)
+        for name, value in report.user_properties:
+            if name == "credly":
+                payload = json.loads(str(value))
+                self.results.record(
+                    report.nodeid + _param(report),
+                    payload["requirements"],
+                    payload["failures"],
+                    payload["completed"],
+                )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if self.interrupts.interrupted:
+            self.results.fail_run(
+                RunError(
+                    ErrorKind.INTERRUPTED,
+                    f"interrupted by {self.interrupts.describe()}: the run did not finish",
+                    self.interrupts.received[0],
+                )
+            )
+        # One line instead of pytest's "!!! KeyboardInterrupt !!!" block (the crash location and a
+        # --full-trace hint), which reads as a crash: pytest prints only the message's line unless
+        # it names KeyboardInterrupt.
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter") if self.config else None
+        memo: Any = getattr(terminal, "_keyboardinterrupt_memo", None)
+        if self.interrupts.interrupted and getattr(memo, "reprcrash", None) is not None:
+            memo.reprcrash.message = (
+                f"credly-contract: interrupted by {self.interrupts.describe()}; "
+                "the run stopped and cleaned up"
+            )
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.interrupts.restore()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        results = self.results
+        write = terminalreporter.write_line
+        if any(o.tests for o in results.outcomes.values()):
+            terminalreporter.section("credly-contract requirements")
+            out_of_scope = 0
+            for rid, outcome in results.outcomes.items():
+                why = ""
+                if outcome.status == NOT_RUN:
+                    in_scope = results.in_scope(rid)
+                    out_of_scope += not in_scope
+                    why = (
+                        "  (outside this run's scope)" if not in_scope else "  (no test proved it)"
+                    )
+                write(f"{outcome.status.upper():8} {rid}{why}")
+            if out_of_scope:
+                write(
+                    f"credly-contract: {out_of_scope} requirement(s) are NOT_RUN because they are "
+                    "outside this run's scope: the cassette scenarios do not prove them; "
+                    "`credly-contract certify` does"
+                )
+            elif results.scope is None and any(
+                o.status == NOT_RUN for o in results.outcomes.values()
+            ):
+                write(
+                    "credly-contract: a NOT_RUN requirement had no test that completed (skipped "
+                    "by the profile, or stopped): the certificate lists its tests"
+                )
+        if self.cleanup_note:
+            write(f"credly-contract: {self.cleanup_note}")
+        if self.certificate is not None and not self.driven_by_cli:
+            from credly_contract.report import verdict_lines
+
+            for line in verdict_lines(self.certificate, self.reports_dir):
+                write(line)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist controller: merge a finished worker's run facts into the session's results."""
+        raw = getattr(node, "workeroutput", {}).get("credly")
+        if not raw:
+            return
+        facts = json.loads(raw)
+        results = self.results
+        results.requests_sent += facts["requests_sent"]
+        for observation in facts["observations"]:
             results.observe(observation)
+        if facts["error"]:
+            error = facts["error"]
+            results.fail_run(RunError(ErrorKind(error["kind"]), error["detail"]))
+        for where, failures in facts["late_failures"].items():
+            results.record(where, [], failures, completed=False)
+        if facts["target"] is not None:
+            earlier = self.worker_facts
+            if earlier is None or facts["started_at"] < earlier["started_at"]:
+                self.worker_facts = facts
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        config = session.config
+        results = self.results
+        self._record_late_failures()
+        if not any(o.tests for o in results.outcomes.values()) and not results.error:
+            return
+        if hasattr(config, "workeroutput"):
+            # An xdist worker: hand the run's facts to the controller, which writes the artefacts.
+            run = self.run
+            config.workeroutput["credly"] = json.dumps(
+                {
+                    "target": run.target.public() if run else None,
+                    "started_at": run.started_at if run else None,
+                    "requests_sent": results.requests_sent,
+                    "observations": results.observations,
+                    "error": results.error.public() if results.error else None,
+                    "late_failures": self._recorded_late,
+                }
+            )
+            return
+        from credly_contract.report import write_run_artifacts
+
+        assert self.reports_dir is not None
+        self.certificate = write_run_artifacts(
+            self.reports_dir,
+            results,
+            self.run or _WorkerRun.from_facts(self.worker_facts),
+            profile=config.getoption("credly_profile"),
+            waivers_file=config.getoption("credly_waivers"),
+        )
+        session.exitstatus = self.exit_code()
+
+    def exit_code(self) -> ExitCode:
+        """The run's exit code: the error that stopped it, or its verdict's."""
+        if self.results.error is not None:
+            return self.results.error.exit_code
+        if self.certificate is not None:
+            return Verdict(self.certificate["verdict"]).exit_code
+        return ExitCode.CONFIG
 
 
-def soft_fail(failure: CheckFailed) -> None:
-    """Record a failure against the running test without stopping it."""
-    if _current_item is not None:
-        _current_item.stash.setdefault(FAILURES_KEY, []).append(failure)
-
-
-@pytest.fixture
-def expect() -> Callable[..., Any]:
-    """Run a check softly: a failure is recorded and the test goes on to its other checks."""
-
-    def run(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            return check(*args, **kwargs)
-        except CheckFailed as failure:
-            soft_fail(failure)
-            return None
-
-    return run
-
-
-@pytest.fixture(scope="session")
-def target(certification: CertificationRun) -> Target:
-    return certification.target
-
-
-@pytest.fixture(scope="session")
-def api(certification: CertificationRun) -> Any:
-    return certification.client
-
-
-@pytest.fixture(scope="session")
-def tokens(certification: CertificationRun) -> Any:
-    return certification.tokens
-
-
-@pytest.fixture(scope="session")
-def apps(certification: CertificationRun) -> Any:
-    return certification.resources
-
-
-@pytest.fixture(scope="session")
-def profile(certification: CertificationRun) -> Any:
-    return certification.profile
-
-
-@pytest.fixture
-def mutating(certification: CertificationRun) -> None:
-    """Skip a test that creates or changes data under a read-only profile."""
-    if certification.profile.read_only:
-        pytest.skip("the read-only profile creates nothing")
-
-
-def requirement_ids(item: pytest.Item) -> list[str]:
-    ids: list[str] = []
-    for marker in item.iter_markers("requirement"):
-        for rid in marker.args:
-            catalogue.get(rid)
-            ids.append(rid)
-    return list(dict.fromkeys(ids))
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    global _current_item
-    _current_item = item
-    label_test(requirement_ids(item))
+def _scrubbed_longrepr(report: Any) -> Any:
+    """The report's failure text with credentials scrubbed, in the form pytest's reporters expect:
+    a skip keeps its (path, line, message) tuple (junitxml asserts it), anything else that is not
+    a failure keeps its object."""
+    longrepr = report.longrepr
+    if longrepr is None:
+        return None
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        path, line, message = longrepr
+        return (path, line, scrub(str(message)))
+    if report.failed:
+        return scrub(str(longrepr))
+    return longrepr
 
 
 def _failures_from(exc: BaseException) -> tuple[list[CheckFailed], list[BaseException]]:
@@ -330,87 +587,18 @@ def _failures_from(exc: BaseException) -> tuple[list[CheckFailed], list[BaseExce
 
     if isinstance(exc, CheckFailed):
         return [exc], []
+    mapped = failure_to_check(exc)
+    if mapped is not None:
+        return [mapped], []
     if isinstance(exc, BaseExceptionGroup):
         checks: list[CheckFailed] = []
         others: list[BaseException] = []
         for inner in exc.exceptions:
-            mapped = failure_to_check(inner)
-            if mapped is not None:
-                checks.append(mapped)
-                continue
-            c, o = _failures_from(inner)
-            checks += c
-            others += o
+            found, other = _failures_from(inner)
+            checks += found
+            others += other
         return checks, others
-    mapped = failure_to_check(exc)
-    if mapped is not None:
-        return [mapped], []
     return [], [exc]
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    results = item.config.stash[RESULTS_KEY]
-    ids = requirement_ids(item)
-    if call.when == "call" or (call.when == "setup" and report.failed):
-        failures = list(item.stash.get(FAILURES_KEY, []))
-        completed = True
-        if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
-            found, others = _failures_from(call.excinfo.value)
-            failures += found
-            for other in others:
-                if isinstance(other, ReadOnlyViolation):
-                    # Refused before it was sent: under the read-only profile this test cannot run.
-                    report.outcome = "skipped"
-                    report.longrepr = (str(item.path), 0, f"Skipped: {other}")
-                    completed = False
-                elif isinstance(other, TargetUnreachable | ConfigError):
-                    kind = "configuration" if isinstance(other, ConfigError) else "unreachable"
-                    results.error = results.error or f"{kind}: {other}"
-                    # The rest would fail the same way: end the run, keep its teardown.
-                    item.session.shouldstop = f"credly-contract: {results.error}"
-                    completed = False
-                else:
-                    completed = False
-                    for rid in ids:
-                        failures.append(
-                            CheckFailed(rid, f"the test stopped on {type(other).__name__}: {other}")
-                        )
-        if failures and report.passed:
-            report.outcome = "failed"
-        if failures and completed:
-            report.longrepr = "\n\n".join(f.describe() for f in failures)
-        if report.skipped:
-            completed = False
-        payload = {
-            "requirements": ids,
-            "completed": completed and not report.skipped,
-            "failures": [{"requirement": f.requirement, **f.evidence()} for f in failures],
-        }
-        report.user_properties.append(("credly", json.dumps(payload)))
-        report.user_properties.append(("requirements", " ".join(ids)))
-        report_failures(item.config, payload["failures"])
-    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
-        report.longrepr = scrub(str(report.longrepr))
-    return report
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if _session_results() is not None:
-        _session_results().count(report.when, report.outcome)
-    for name, value in report.user_properties:
-        if name == "credly":
-            payload = json.loads(value)
-            results = _session_results()
-            if results is None:
-                return
-            results.record(
-                report.nodeid + _param(report),
-                payload["requirements"],
-                payload["failures"],
-                payload["completed"],
-            )
 
 
 def _param(report: pytest.TestReport) -> str:
@@ -419,53 +607,16 @@ def _param(report: pytest.TestReport) -> str:
     return name[name.index("[") :] if "[" in name and "[" not in report.nodeid else ""
 
 
-_CONFIG: list[pytest.Config] = []
-LAST_RESULTS: list[Results] = []
-
-
-def _session_results() -> Results | None:
-    return _CONFIG[0].stash[RESULTS_KEY] if _CONFIG else None
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CONFIG[:] = [session.config]
-    interrupts = Interrupts()
-    interrupts.install()
-    session.config.stash[INTERRUPTS_KEY] = interrupts
-
-
-def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-    config = _CONFIG[0] if _CONFIG else None
-    interrupts = config.stash.get(INTERRUPTS_KEY, None) if config else None
-    if interrupts is not None and interrupts.interrupted:
-        results = config.stash[RESULTS_KEY]
-        results.error = f"interrupted by {interrupts.describe()}: the run did not finish"
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    interrupts = config.stash.get(INTERRUPTS_KEY, None)
-    if interrupts is not None:
-        interrupts.restore()
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    results = config.stash[RESULTS_KEY]
-    write = terminalreporter.write_line
-    if any(o.tests for o in results.outcomes.values()):
-        terminalreporter.section("credly-contract requirements")
-        for rid, outcome in results.outcomes.items():
-            write(f"{outcome.status.upper():8} {rid}")
-    cleanup = config.stash.get(CLEANUP_KEY, None)
-    if cleanup:
-        write(f"credly-contract: {cleanup}")
-
-
-class WorkerRun:
+class _WorkerRun:
     """What the xdist controller knows of the run its workers held: public target facts only."""
 
     def __init__(self, facts: dict[str, Any]) -> None:
         self.started_at = facts["started_at"]
         self.target = _PublicTarget(facts["target"])
+
+    @classmethod
+    def from_facts(cls, facts: dict[str, Any] | None) -> _WorkerRun | None:
+        return None if facts is None else cls(facts)
 
 
 class _PublicTarget:
@@ -474,58 +625,3 @@ class _PublicTarget:
 
     def public(self) -> dict[str, Any]:
         return self._public
-
-
-WORKER_RUN_KEY = pytest.StashKey[WorkerRun]()
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist controller: merge a finished worker's run facts into the session's results."""
-    raw = getattr(node, "workeroutput", {}).get("credly")
-    if not raw:
-        return
-    facts = json.loads(raw)
-    results = node.config.stash[RESULTS_KEY]
-    results.requests_sent += facts["requests_sent"]
-    for observation in facts["observations"]:
-        results.observe(observation)
-    results.error = results.error or facts["error"]
-    if facts["target"] is not None:
-        earlier = node.config.stash.get(WORKER_RUN_KEY, None)
-        if earlier is None or facts["started_at"] < earlier.started_at:
-            node.config.stash[WORKER_RUN_KEY] = WorkerRun(facts)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    results = config.stash[RESULTS_KEY]
-    LAST_RESULTS[:] = [results]
-    if not any(o.tests for o in results.outcomes.values()) and not results.error:
-        return
-    from credly_contract.report import write_run_artifacts
-
-    run = config.stash.get(RUN_KEY, None) or config.stash.get(WORKER_RUN_KEY, None)
-    if hasattr(config, "workeroutput"):
-        # An xdist worker: hand the run's facts to the controller, which writes the artefacts.
-        config.workeroutput["credly"] = json.dumps(
-            {
-                "target": run.target.public() if run else None,
-                "started_at": run.started_at if run else None,
-                "requests_sent": results.requests_sent,
-                "observations": results.observations,
-                "error": results.error,
-            }
-        )
-    verdict = write_run_artifacts(config, results, run)
-    if results.error and results.error.startswith("configuration"):
-        session.exitstatus = EXIT_CONFIG
-    elif results.error and results.error.startswith("interrupted"):
-        session.exitstatus = pytest.ExitCode.INTERRUPTED
-    elif verdict == "error":
-        session.exitstatus = EXIT_UNREACHABLE
-    elif verdict == "certified":
-        session.exitstatus = EXIT_CERTIFIED
-    else:
-        session.exitstatus = EXIT_NOT_COMPLIANT

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from credly_contract import catalogue
+from credly_contract.catalogue import Requirement
+from credly_contract.verdict import RunError, Verdict
 
 PASSED, FAILED, WAIVED, NOT_RUN = "passed", "failed", "waived", "not_run"
 
@@ -24,14 +27,27 @@ class RequirementOutcome:
 
 
 class Results:
-    """Collects test outcomes as pytest reports arrive (also from xdist workers)."""
+    """Collects test outcomes as pytest reports arrive (also from xdist workers).
 
-    def __init__(self) -> None:
-        self.outcomes = {rid: RequirementOutcome() for rid in catalogue.requirements()}
+    ``scope`` is None for a certification, which judges the whole catalogue; a run that by design
+    proves only some requirements (the cassette scenarios) sets it to the ids it is tagged with.
+    """
+
+    def __init__(self, requirements: Mapping[str, Requirement] | None = None) -> None:
+        self.requirements = dict(catalogue.requirements() if requirements is None else requirements)
+        self.outcomes = {rid: RequirementOutcome() for rid in self.requirements}
         self.observations: list[dict[str, Any]] = []
-        self.error: str | None = None
+        self.error: RunError | None = None
+        self.scope: set[str] | None = None
         self.tests = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
         self.requests_sent = 0
+
+    def fail_run(self, error: RunError) -> None:
+        """Record what stopped the run; the first cause wins."""
+        self.error = self.error or error
+
+    def limit_scope(self, requirement_ids: Iterable[str]) -> None:
+        self.scope = {rid for rid in requirement_ids if rid in self.outcomes}
 
     def record(
         self,
@@ -72,10 +88,16 @@ class Results:
     def statuses(self) -> dict[str, str]:
         return {rid: outcome.status for rid, outcome in self.outcomes.items()}
 
-    def verdict(self, waived: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    def in_scope(self, requirement_id: str) -> bool:
+        return self.scope is None or requirement_id in self.scope
+
+    def verdict(self, waived: Iterable[str] = ()) -> Verdict:
         if self.error:
-            return "error"
+            return Verdict.ERROR
+        waived = set(waived)
         for rid, status in self.statuses().items():
-            if status == NOT_RUN or (status == FAILED and rid not in waived):
-                return "not_certified"
-        return "certified"
+            if status == FAILED and rid not in waived:
+                return Verdict.NOT_CERTIFIED
+            if status == NOT_RUN and self.in_scope(rid):
+                return Verdict.NOT_CERTIFIED
+        return Verdict.CERTIFIED if self.scope is None else Verdict.PASSED_IN_SCOPE

@@ -17,16 +17,17 @@ from typing import Any
 
 from credly_contract import spec
 from credly_contract.client import ApiClient, Limits
-from credly_contract.config import ENVIRONMENT, ConfigError, Target, denied_hosts_of, live_target
+from credly_contract.config import ConfigError, Target
 from credly_contract.ledger import NAME_PREFIX, read_outstanding, record_deleted
 from credly_contract.scrub import scrub
 from credly_contract.session import Tokens, list_all, preflight
+from credly_contract.targets import guarded_live_target, target_overrides
+from credly_contract.verdict import ExitCode
 
 RUN_NAME = re.compile(rf"^{re.escape(NAME_PREFIX)} ([0-9a-f]{{8}}) ")
 RUN_ID = re.compile(r"^[\w-]{1,64}$")
 AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-EXIT_DONE, EXIT_SOME_LEFT = 0, 1
 
 
 @dataclass
@@ -145,6 +146,18 @@ def sweep(
     )
     for note in passed_over:
         say(f"  passed over {note}")
+    if not run_id:
+        # A killed run's leftovers are young: say they exist, or "0 leftover" reads as "all clean".
+        everything = find_leftovers(applications, target, ledger_dir, float("inf"), run_name)[0]
+        shown = {leftover.application_id for leftover in leftovers}
+        newer = sorted({left.run_id for left in everything if left.application_id not in shown})
+        count = sum(left.application_id not in shown for left in everything)
+        if count:
+            say(
+                f"sweep: not showing {count} newer leftover application(s) (younger than "
+                f"--older-than {older_than:g}s, of run(s) {', '.join(newer)}): a run may still be "
+                "using them; pass --run RUN_ID (or a smaller --older-than) to include them"
+            )
     failed = 0
     for leftover in leftovers:
         if dry_run:
@@ -165,7 +178,7 @@ def sweep(
         say(f"sweep: dry run: {len(leftovers)} would be deleted, nothing was")
     else:
         say(f"sweep: deleted {len(leftovers) - failed}, could not delete {failed}")
-    return EXIT_SOME_LEFT if failed else EXIT_DONE
+    return ExitCode.NOT_COMPLIANT if failed else ExitCode.CERTIFIED
 
 
 def sweep_command(args: argparse.Namespace) -> int:
@@ -173,13 +186,13 @@ def sweep_command(args: argparse.Namespace) -> int:
     older_than = parse_age(args.older_than)
     if args.run is not None and not RUN_ID.match(args.run):
         raise ConfigError(f"--run {args.run!r} is not a run id (like 9c609ff6)")
-    target = live_target({key: getattr(args, key, None) for key in ENVIRONMENT})
-    production = denied_hosts_of(target)
-    if production and not (args.dry_run and args.allow_production):
-        raise ConfigError(
-            f"refusing to sweep production host {', '.join(production)}: runs never create "
-            "anything there; --dry-run --allow-production only lists"
-        )
+    target = guarded_live_target(
+        target_overrides(args),
+        allow_production=args.dry_run and args.allow_production,
+        read_only=True,
+        refusal="refusing to sweep production host {hosts}: runs never create anything there; "
+        "--dry-run --allow-production only lists",
+    )
     ledger_dir = Path(args.ledger_dir)
     client = ApiClient(target, Limits(min_interval=0.05))
     client.read_only = args.dry_run

@@ -16,13 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from credly_contract.cassettes import (
-    Cassettes,
-    Recording,
-    diff_recordings,
-    interaction_changes,
-    normalized_body,
-)
+from credly_contract.cassette_diff import Recording, diff_recordings, interaction_changes
+from credly_contract.cassettes import Cassettes, normalized_body
 from credly_contract.emulator import EmulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,9 +95,33 @@ def test_committed_cassettes_replay_offline_and_pass(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "5 passed" in result.stdout
     proven = {rid for rid, status in statuses(tmp_path / "reports").items() if status == "passed"}
+    certificate = json.loads((tmp_path / "reports" / "certificate.json").read_text("utf-8"))
+    assert certificate["verdict"] == "passed_in_scope"
+    assert {r["id"] for r in certificate["requirements"] if r["in_scope"]} == proven
     assert {"PAGE-META", "APP-SECRET-ONCE", "APP-CREDENTIALS", "SCOPE-ENFORCED", "TOKEN-SCOPE",
             "BADGES-LIST", "APP-DELETE", "SEC-REVOKE-ON-DELETE", "TOKEN-ISSUE",
             "OAUTH-INVALID-CLIENT", "OAUTH-GRANT-TYPE", "OAUTH-NO-STORE"} <= proven  # fmt: skip
+
+
+def test_replay_is_passed_in_scope_never_certified_and_the_console_says_why(tmp_path):
+    result = replay(COMMITTED, tmp_path / "reports")
+    assert result.returncode == 0, result.stdout + result.stderr
+    certificate = json.loads((tmp_path / "reports" / "certificate.json").read_text("utf-8"))
+    counts = certificate["counts"]["requirements"]
+    total = len(certificate["requirements"])
+    assert counts["not_run"] > 0 and counts["failed"] == 0
+    lines = result.stdout.strip().splitlines()
+    not_run = [line for line in lines if line.startswith("NOT_RUN")]
+    assert len(not_run) == counts["not_run"]
+    assert all(line.endswith("(outside this run's scope)") for line in not_run)
+    assert any("NOT_RUN because they are outside this run's scope" in line for line in lines)
+    assert lines[-3] == (
+        f"credly-contract: verdict passed_in_scope: {counts['passed']} passed, 0 failed, "
+        f"{counts['not_run']} not run of {total} requirements"
+    )
+    assert f"{counts['passed']} of {total} requirements are in this run's scope" in lines[-2]
+    assert "not a certification" in lines[-2]
+    assert str(tmp_path / "reports" / "certificate.html") in lines[-1]
 
 
 def _normalised(text: str) -> str:
@@ -319,6 +338,9 @@ def test_a_recording_of_a_non_compliant_server_fails_on_replay(tmp_path):
     assert "OAUTH-NO-STORE: a token endpoint response (200) has Cache-Control None" in result.stdout
     failed = {rid for rid, status in statuses(tmp_path / "reports").items() if status == "failed"}
     assert failed == {"OAUTH-NO-STORE"}
+    certificate = json.loads((tmp_path / "reports" / "certificate.json").read_text("utf-8"))
+    assert certificate["verdict"] == "not_certified"
+    assert "credly-contract: verdict not_certified: " in result.stdout
 
 
 def _can_unshare_network() -> bool:

@@ -22,8 +22,15 @@ from credly_contract import catalogue, spec
 from credly_contract.cli import main
 from credly_contract.config import ENVIRONMENT, ConfigError
 from credly_contract.report import link_latest
-from credly_contract.report.manifest import MANIFEST, verify_manifest
+from credly_contract.report.manifest import MANIFEST, verify_manifest, write_manifest
+from credly_contract.report.verify import (
+    SCHEMA_PATH,
+    certificate_schema,
+    consistency_problems,
+    schema_problems,
+)
 from credly_contract.report.waivers import Waiver, apply_waivers, load_waivers
+from credly_contract.verdict import ExitCode, Verdict
 
 slow = pytest.mark.slow  # the tests that read the module's three certification runs
 
@@ -282,15 +289,17 @@ def test_certificate_html_loads_nothing_from_anywhere(runs, name):
 
 
 @slow
-def test_certificate_html_puts_verdict_first_then_matrix_then_failures_then_observations(runs):
+def test_certificate_html_puts_failures_right_after_the_verdict_banner_which_links_to_them(runs):
     html = (runs["must_fault"].dir / "certificate.html").read_text(encoding="utf-8")
     positions = [
         html.index(marker)
-        for marker in ('id="verdict"', 'id="matrix"', 'id="failures"', 'id="observations"')
+        for marker in ('id="verdict"', 'id="failures"', 'id="matrix"', 'id="observations"')
     ]
     assert positions == sorted(positions)
-    failures = html[html.index('id="failures"') : html.index('id="observations"')]
-    assert f"failure-{MUST_FAULT_BREAKS}" in failures
+    banner = html[html.index('id="verdict"') : html.index('id="failures"')]
+    assert f'href="#failure-{MUST_FAULT_BREAKS}"' in banner
+    failures = html[html.index('id="failures"') : html.index('id="matrix"')]
+    assert f'id="failure-{MUST_FAULT_BREAKS}"' in failures
     assert "Reproduce" in failures and "curl -i -X POST" in failures
 
 
@@ -342,7 +351,7 @@ def test_certificate_html_renders_offline_in_headless_chromium(runs, tmp_path):
     assert "Not certified" in dom and "Requirement matrix" in dom
     for rid in catalogue.requirements():
         assert f'id="req-{rid}"' in dom
-    assert f"Failed: {MUST_FAULT_BREAKS}" in dom
+    assert f'href="#failure-{MUST_FAULT_BREAKS}"' in dom
     printed = _headless(
         _chromium(),
         tmp_path / "profile",
@@ -437,19 +446,40 @@ def test_latest_moves_to_the_newest_run_and_falls_back_to_a_text_file(tmp_path, 
     assert not (elsewhere.parent / "latest").exists()
 
 
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
 @slow
-def test_report_rerenders_the_html_rewrites_the_manifest_and_summarises(runs, tmp_path, capsys):
+def test_report_verifies_and_summarises_a_run_folder_without_writing_to_it(runs, tmp_path, capsys):
     copy = tmp_path / "reports" / "copy"
     shutil.copytree(runs["must_fault"].dir, copy)
-    original = (copy / "certificate.html").read_bytes()
-    (copy / "certificate.html").unlink()
-    assert main(["report", str(copy)]) == 0
+    before = _snapshot(copy)
+    assert main(["report", str(copy)]) == ExitCode.CERTIFIED
     out = capsys.readouterr().out
-    assert (copy / "certificate.html").read_bytes() == original
-    assert verify_manifest(copy) == []
+    assert _snapshot(copy) == before
     assert "verdict:  not_certified" in out
     assert f"failed:   {MUST_FAULT_BREAKS}" in out
     assert f"{len(catalogue.requirements()) - 1} passed, 1 failed" in out
+    assert out.splitlines()[-1].endswith("manifest.sha256 beside it)")
+
+
+@slow
+def test_report_renders_a_verified_run_into_a_new_folder_only(runs, tmp_path, capsys):
+    run_dir = runs["must_fault"].dir
+    before = _snapshot(run_dir)
+    rendered = tmp_path / "rendered"
+    assert main(["report", str(run_dir), "--output", str(rendered)]) == ExitCode.CERTIFIED
+    assert (rendered / "certificate.html").read_bytes() == (
+        run_dir / "certificate.html"
+    ).read_bytes()
+    assert verify_manifest(rendered) == []
+    assert _snapshot(run_dir) == before
+    assert main(["report", str(run_dir), "--output", str(rendered)]) == ExitCode.CONFIG
+    assert main(["report", str(run_dir), "--output", str(run_dir)]) == ExitCode.CONFIG
+    assert "new or empty folder" in capsys.readouterr().err
 
 
 @slow
@@ -461,13 +491,112 @@ def test_report_follows_a_latest_text_file(runs, tmp_path, capsys):
     assert f"waived:   {SHOULD_FAULT_BREAKS}" in capsys.readouterr().out
 
 
+def _refused(capsys: pytest.CaptureFixture[str], folder: Path, *needles: str) -> None:
+    """report exits 4 with one line naming the problem, no traceback, and leaves the folder as is."""
+    before = _snapshot(folder)
+    assert main(["report", str(folder)]) == ExitCode.REPORT_INVALID
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert _snapshot(folder) == before
+
+
 @slow
-def test_report_warns_when_the_folder_no_longer_matches_its_manifest(runs, tmp_path, capsys):
+def test_report_refuses_a_folder_edited_after_its_manifest_and_never_rewrites_the_manifest(
+    runs, tmp_path, capsys
+):
     copy = tmp_path / "copy"
+    shutil.copytree(runs["must_fault"].dir, copy)
+    certificate = copy / "certificate.json"
+    certificate.write_text(
+        certificate.read_text(encoding="utf-8").replace(
+            '"verdict": "not_certified"', '"verdict": "certified"', 1
+        ),
+        encoding="utf-8",
+    )
+    _refused(capsys, copy, "certificate.json: changed since the manifest was written")
+    check = _sha256sum_check(copy)
+    assert check is None or check.returncode != 0
+    junit_only = tmp_path / "junit-only"
+    shutil.copytree(runs["clean"].dir, junit_only)
+    (junit_only / "junit.xml").write_text("<testsuites/>", encoding="utf-8")
+    _refused(capsys, junit_only, "junit.xml: changed since the manifest was written")
+    (junit_only / MANIFEST).unlink()
+    _refused(capsys, junit_only, "manifest.sha256 is missing")
+
+
+def _tampered(runs: dict[str, Run], tmp_path: Path, edit) -> Path:
+    """A copy of the failed run whose certificate was edited and whose manifest was re-made to
+    match, as someone covering their tracks would: only the certificate's own checks can tell."""
+    copy = tmp_path / "tampered"
+    shutil.copytree(runs["must_fault"].dir, copy)
+    certificate = json.loads((copy / "certificate.json").read_text(encoding="utf-8"))
+    edit(certificate)
+    (copy / "certificate.json").write_text(json.dumps(certificate), encoding="utf-8")
+    write_manifest(copy)
+    return copy
+
+
+def _failed(certificate: dict) -> dict:
+    return next(r for r in certificate["requirements"] if r["status"] == "failed")
+
+
+@slow
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (lambda c: _failed(c).pop("evidence"), "'evidence' is a required property"),
+        (lambda c: c.pop("counts"), "'counts' is a required property"),
+        (lambda c: c["counts"]["requirements"].update(failed=0), "counts.requirements.failed"),
+        (lambda c: _failed(c).update(id="NO-SUCH-ID"), "NO-SUCH-ID is not in credly-contract"),
+        (lambda c: c.update(verdict="certified"), "verdict certified does not follow"),
+        (lambda c: _failed(c).update(status="passed"), "verdict not_certified does not follow"),
+    ],
+    ids=["evidence removed", "field missing", "counts", "unknown id", "verdict", "status"],
+)
+def test_report_refuses_an_inconsistent_certificate_even_with_a_matching_manifest(
+    runs, tmp_path, capsys, edit, needle
+):
+    _refused(capsys, _tampered(runs, tmp_path, edit), "not a consistent certificate", needle)
+
+
+@slow
+def test_report_refuses_an_unreadable_certificate(runs, tmp_path, capsys):
+    copy = tmp_path / "unreadable"
     shutil.copytree(runs["clean"].dir, copy)
-    (copy / "junit.xml").write_text("<testsuites/>", encoding="utf-8")
-    assert main(["report", str(copy)]) == 0
-    assert "junit.xml: changed since the manifest was written" in capsys.readouterr().err
+    (copy / "certificate.json").write_bytes(b"\xff{not json")
+    write_manifest(copy)
+    _refused(capsys, copy, "cannot be read as JSON")
+
+
+@slow
+@pytest.mark.parametrize("name", ["clean", "must_fault", "should_waived"])
+def test_every_certificate_validates_against_the_shipped_schema(runs, name):
+    certificate = runs[name].certificate
+    assert schema_problems(certificate) == []
+    assert consistency_problems(certificate) == []
+
+
+def test_the_schema_is_shipped_inside_the_package():
+    assert SCHEMA_PATH.is_file() and SCHEMA_PATH.parent.name == "report"
+    assert certificate_schema()["properties"]["verdict"]["enum"] == [v.value for v in Verdict]
+
+
+@slow
+@pytest.mark.parametrize(
+    ("name", "verdict"), [("clean", "certified"), ("must_fault", "not_certified")]
+)
+def test_the_console_ends_with_the_verdict_the_counts_and_the_certificate_path(runs, name, verdict):
+    run = runs[name]
+    last = run.stdout.strip().splitlines()[-2:]
+    counts = run.certificate["counts"]["requirements"]
+    assert last[0] == (
+        f"credly-contract: verdict {verdict}: {counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['not_run']} not run of {len(run.certificate['requirements'])} requirements"
+    )
+    assert str(run.dir / "certificate.html") in last[1]
 
 
 def test_report_on_a_folder_without_a_certificate_is_a_usage_error(tmp_path, capsys):
@@ -530,6 +659,9 @@ def test_allure_attaches_scrubbed_evidence_to_failed_tests_only(runs):
     run = runs["must_fault"]
     failed = [r for r in _allure_results(run.dir) if r["status"] in ("failed", "broken")]
     assert failed
+    assert [r["fullName"] for r in failed if r["status"] == "broken"] == [], (
+        "a broken requirement is a failed test, not a broken one"
+    )
     for result in failed:
         names = [a["name"] for a in result.get("attachments", [])]
         assert f"{MUST_FAULT_BREAKS} evidence" in names, result["fullName"]

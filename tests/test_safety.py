@@ -18,21 +18,30 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from xml.etree import ElementTree
 
 import httpx
 import pytest
 import requests
 
 from credly_contract import cli
-from credly_contract.client import ApiClient, BudgetExhausted, Limits, ReadOnlyViolation, unreachable
+from credly_contract.client import (
+    ApiClient,
+    BudgetExhausted,
+    Limits,
+    ReadOnlyViolation,
+    unreachable,
+)
 from credly_contract.config import ConfigError, Target, TargetUnreachable, live_target
 from credly_contract.emulator import EmulatorServer
 from credly_contract.ledger import Ledger, read_outstanding
 from credly_contract.profiles import PROFILES
 from credly_contract.sweep import parse_age
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import HOP_BY_HOP, FaultProxy
 
 slow = pytest.mark.slow  # runs a whole certification in a subprocess
 ROOT = Path(__file__).resolve().parents[1]
@@ -318,8 +327,10 @@ def test_a_signal_mid_run_stops_it_and_still_deletes_what_it_created(
         wait_for(lambda: run_created_anything(emulator))
         process.send_signal(signum)
         assert process.wait(60) == code
-    assert f"interrupted by {named}" in err.read_text()
+    assert f"interrupted by {named}" in out.read_text() + err.read_text()
     assert "Traceback" not in err.read_text()
+    for block in ("KeyboardInterrupt", "--full-trace", "Terminated"):
+        assert block not in out.read_text() + err.read_text(), "pytest's interrupt block is back"
     assert "deleting the" in out.read_text()
     assert organization_state(emulator) == before
     assert certificate(tmp_path)["verdict"] == "error"
@@ -725,7 +736,10 @@ def test_sweep_deletes_only_old_run_leftovers_never_neighbours_or_the_bootstrap(
 
 
 def test_sweep_leaves_applications_younger_than_older_than_unless_their_run_is_named(
-    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     store, org = emulator.store, emulator.bootstrap.organization_id
     old = store.create_application(org, {"name": "credly-contract 1234abcd app 1"})
@@ -737,7 +751,11 @@ def test_sweep_leaves_applications_younger_than_older_than_unless_their_run_is_n
     def names() -> set[str]:
         return {a.name for a in store.list_applications(org)} - {"Bootstrap application"}
 
-    assert sweep(env, tmp_path, monkeypatch) == 0  # --older-than 1h by default
+    assert sweep(env, tmp_path, monkeypatch, "--dry-run") == 0  # --older-than 1h by default
+    said = capsys.readouterr().out
+    assert "0 leftover application(s) older than 3600s" in said
+    assert "not showing 3 newer leftover application(s)" in said
+    assert "1234abcd, 5678cdef, 9999aaaa" in said and "--run RUN_ID" in said
     assert len(names()) == 3
     old.created_at -= 2 * 3600
     assert sweep(env, tmp_path, monkeypatch) == 0
@@ -759,3 +777,109 @@ def test_sweep_refuses_production_hosts(
 )
 def test_older_than_reads_durations(text: str, seconds: float) -> None:
     assert parse_age(text) == seconds
+
+
+# One run id; a run that completes whatever the server answers --------------------------------------
+
+
+@slow
+def test_the_reports_folder_ledger_and_application_names_share_one_run_id(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    command = [
+        a
+        for a in certify_command(tmp_path / "x")
+        if a not in ("--reports-dir", str(tmp_path / "x"))
+    ]
+    result = subprocess.run(
+        command, env=live_env(emulator), cwd=tmp_path, capture_output=True, text=True, timeout=240
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    (folder,) = [p for p in (tmp_path / "reports").iterdir() if not p.is_symlink()]
+    run_id = folder.name.rsplit("-", 1)[1]
+    (ledger,) = folder.glob("ledger-*.jsonl")
+    assert ledger.name == f"ledger-{run_id}.jsonl"
+    entries = [json.loads(line) for line in ledger.read_text().splitlines()]
+    created = [e for e in entries if e["event"] == "created"]
+    assert created and all(e["run_id"] == run_id for e in entries)
+    assert all(e["name"].startswith(f"credly-contract {run_id} ") for e in created)
+    last = result.stdout.strip().splitlines()[-1]
+    assert f"reports/{folder.name}/certificate.html" in last
+
+
+class PastTheEndProxy:
+    """A proxy on 127.0.0.1 in front of the emulator that answers 500 for a page past the end of
+    the application list (an empty page after the first), as one independent server did."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.answered_500 = 0
+        http = httpx.Client(base_url=upstream, timeout=30)
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _serve(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                response = http.request(self.command, self.path, headers=headers, content=body)
+                status, content = response.status_code, response.content
+                page = dict(parse_qsl(urlsplit(self.path).query)).get("page", "1")
+                past_the_end = (
+                    self.command == "GET"
+                    and urlsplit(self.path).path.endswith("/oauth_applications")
+                    and page.isdigit()
+                    and int(page) > 1
+                    and status == 200
+                    and b'"data":[]' in content.replace(b" ", b"")
+                )
+                if past_the_end:
+                    proxy.answered_500 += 1
+                    status, content = 500, b'{"error": "internal"}'
+                self.send_response(status)
+                for name, value in response.headers.items():
+                    if name.lower() not in HOP_BY_HOP:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.api_base_url, self.token_url = self.origin + "/v1", self.origin + "/oauth/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def junit_testcases(workdir: Path) -> int:
+    root = ElementTree.parse(workdir / "reports" / "junit.xml").getroot()
+    return sum(1 for _ in root.iter("testcase"))
+
+
+@slow
+def test_a_server_answering_500_past_the_last_page_gets_a_complete_run_and_every_report(
+    emulator: EmulatorServer, seeded_run: dict[str, Any], tmp_path: Path
+) -> None:
+    proxy = PastTheEndProxy(emulator.origin)
+    try:
+        result = run_certify(live_env(emulator, via=proxy), tmp_path)
+    finally:
+        proxy.close()
+    output = result.stdout + result.stderr
+    assert proxy.answered_500, "the run never asked for a page past the end"
+    assert result.returncode == 1, output[-3000:]
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+    issued = certificate(tmp_path)
+    assert issued["verdict"] == "not_certified"
+    assert {r["id"]: r["status"] for r in issued["requirements"]}["SEC-NO-5XX"] == "failed"
+    assert junit_testcases(tmp_path) == junit_testcases(seeded_run["workdir"])

@@ -1,11 +1,11 @@
 """A run's artefacts for QA and CI: certificate.json, certificate.html and manifest.sha256 (next to
-the junit.xml and allure-results/ that pytest writes), plus `credly-contract report DIR`."""
+the junit.xml and allure-results/ that pytest writes), the verdict lines the console ends with, and
+`credly-contract report DIR`, which verifies a run folder before it renders it anywhere new."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -13,48 +13,47 @@ from typing import Any
 
 from credly_contract.config import ConfigError
 from credly_contract.report.certificate import build_certificate, render_html
-from credly_contract.report.manifest import MANIFEST, sha256_file, verify_manifest, write_manifest
+from credly_contract.report.folders import link_latest, resolve_run_dir, run_folder
+from credly_contract.report.manifest import MANIFEST, sha256_file, write_manifest
+from credly_contract.report.verify import CERTIFICATE_JSON, ReportInvalid, verified_certificate
 from credly_contract.report.waivers import Waiver, load_waivers
-from credly_contract.results import FAILED, WAIVED, Results
+from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED, Results
+from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
 
-__all__ = ["report_command", "write_run_artifacts"]
+__all__ = [
+    "link_latest",
+    "report_command",
+    "resolve_run_dir",
+    "run_folder",
+    "verdict_lines",
+    "write_run_artifacts",
+]
 
-CERTIFICATE_JSON, CERTIFICATE_HTML = "certificate.json", "certificate.html"
-EXIT_CONFIG = 2
+CERTIFICATE_HTML = "certificate.html"
 
 
-def write_run_artifacts(config: Any, results: Results, run: Any) -> str:
-    """Write the certificate (JSON, HTML) and, last, the manifest; returns the verdict."""
-    if hasattr(config, "workerinput"):
-        # An xdist worker: the controller, which sees every worker's reports, writes the artefacts.
-        return results.verdict()
-    run_dir = _run_dir(config)
+def write_run_artifacts(
+    run_dir: Path,
+    results: Results,
+    run: Any,
+    *,
+    profile: str,
+    waivers_file: str | None,
+) -> dict[str, Any]:
+    """Write the certificate (JSON, HTML) and, last, the manifest; returns the certificate."""
     run_dir.mkdir(parents=True, exist_ok=True)
     waivers: list[Waiver] = []
-    if config.getoption("credly_waivers"):
+    if waivers_file:
         try:
-            waivers = load_waivers(config.getoption("credly_waivers"))
+            waivers = load_waivers(waivers_file)
         except ConfigError as error:
-            results.error = results.error or f"configuration: {error}"
+            results.fail_run(RunError(ErrorKind.CONFIGURATION, str(error)))
     certificate = build_certificate(
-        results,
-        run,
-        profile=config.getoption("credly_profile"),
-        waivers=waivers,
-        finished_at=time.time(),
+        results, run, profile=profile, waivers=waivers, finished_at=time.time()
     )
     write_certificate(run_dir, certificate)
     link_latest(run_dir)
-    return certificate["verdict"]
-
-
-def _run_dir(config: Any) -> Path:
-    chosen = config.getoption("credly_reports_dir")
-    if chosen:
-        return Path(chosen)
-    from credly_contract.plugin import reports_dir  # the plugin owns the default folder's name
-
-    return reports_dir(config)
+    return certificate
 
 
 def write_certificate(run_dir: Path, certificate: dict[str, Any]) -> None:
@@ -65,70 +64,79 @@ def write_certificate(run_dir: Path, certificate: dict[str, Any]) -> None:
     write_manifest(run_dir)
 
 
-def link_latest(run_dir: Path) -> None:
-    """Point reports/latest at this run: a relative symlink, or a text file naming the run's folder
-    where symlinks cannot be made (Windows without developer mode)."""
-    run_dir = run_dir.absolute()
-    if run_dir.parent.name != "reports":
-        return
-    latest = run_dir.parent / "latest"
-    if latest.is_dir() and not latest.is_symlink():
-        return  # someone's real folder: leave it alone
-    staged = run_dir.parent / f".latest-{os.getpid()}"
-    try:
-        staged.unlink(missing_ok=True)
-        staged.symlink_to(run_dir.name, target_is_directory=True)
-        os.replace(staged, latest)
-    except OSError:
-        staged.unlink(missing_ok=True)
-        if latest.is_symlink():
-            latest.unlink()
-        latest.write_text(run_dir.name + "\n", encoding="utf-8")
-
-
-def resolve_run_dir(path: Path) -> Path:
-    """A run folder, following a reports/latest text file left where symlinks are unavailable."""
-    if path.is_file() and path.name == "latest":
-        return path.parent / path.read_text(encoding="utf-8").strip()
-    return path
+def verdict_lines(certificate: dict[str, Any], run_dir: Path | None) -> list[str]:
+    """The console's last lines: the verdict word, the counts and where the certificate is."""
+    counts = certificate["counts"]["requirements"]
+    total = sum(counts.values())
+    verdict = Verdict(certificate["verdict"])
+    tally = (
+        f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[NOT_RUN]} not run"
+        + (f", {counts[WAIVED]} waived" if counts[WAIVED] else "")
+        + f" of {total} requirements"
+    )
+    lines = [f"credly-contract: verdict {verdict.value}: {tally}"]
+    if verdict is Verdict.PASSED_IN_SCOPE:
+        in_scope = sum(r["in_scope"] for r in certificate["requirements"])
+        lines.append(
+            f"credly-contract: {in_scope} of {total} requirements are in this run's scope and all "
+            f"held; the {total - in_scope} NOT_RUN are outside it (the recordings do not prove "
+            "them): this is not a certification; `credly-contract certify` judges all of them"
+        )
+    for observation in certificate["observations"]:
+        if observation.get("kind") == "run_error":
+            lines.append(f"credly-contract: {observation['error']}: {observation['detail']}")
+    if run_dir is not None:
+        lines.append(
+            f"credly-contract: certificate {run_dir / CERTIFICATE_HTML} "
+            f"({CERTIFICATE_JSON}, {MANIFEST} beside it)"
+        )
+    return lines
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """`credly-contract report DIR`: re-render certificate.html, rewrite the manifest, summarise."""
+    """`credly-contract report DIR [--output NEW]`: verify DIR (manifest, schema, arithmetic) and
+    summarise it; with --output, render the certificate afresh into NEW. DIR is never written."""
     run_dir = resolve_run_dir(Path(args.run_dir))
-    source = run_dir / CERTIFICATE_JSON
-    if not source.is_file():
+    if not (run_dir / CERTIFICATE_JSON).is_file():
         print(
             f"credly-contract: {run_dir} has no {CERTIFICATE_JSON}; pass a folder written by "
             "`credly-contract certify` (e.g. reports/latest)",
             file=sys.stderr,
         )
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     try:
-        certificate = json.loads(source.read_text(encoding="utf-8"))
+        certificate = verified_certificate(run_dir)
         html = render_html(certificate)
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+    except ReportInvalid as error:
+        print(f"credly-contract: report: {error}", file=sys.stderr)
+        return ExitCode.REPORT_INVALID
+    except Exception as error:  # a certificate that verifies but the template cannot render
         print(
-            f"credly-contract: {source} is not a certificate this version can render "
+            f"credly-contract: report: {run_dir / CERTIFICATE_JSON} cannot be rendered "
             f"({type(error).__name__}: {error})",
             file=sys.stderr,
         )
-        return EXIT_CONFIG
-    changed = [p for p in verify_manifest(run_dir) if not p.startswith(CERTIFICATE_HTML)]
-    if changed and (run_dir / MANIFEST).is_file():
-        print(
-            f"credly-contract: warning: {run_dir} no longer matches its {MANIFEST}:",
-            file=sys.stderr,
-        )
-        for problem in changed:
-            print(f"  {problem}", file=sys.stderr)
-        print("  the manifest is rewritten for the files as they are now", file=sys.stderr)
-    (run_dir / CERTIFICATE_HTML).write_text(html, encoding="utf-8")
-    manifest = write_manifest(run_dir)
+        return ExitCode.REPORT_INVALID
     print(summary(certificate))
-    print(f"html:     {run_dir / CERTIFICATE_HTML}")
-    print(f"manifest: {manifest} (sha256 {sha256_file(manifest)})")
-    return 0
+    print(f"verified: {run_dir / MANIFEST} (sha256 {sha256_file(run_dir / MANIFEST)})")
+    output = getattr(args, "output", None)
+    if output:
+        target = Path(output)
+        if target.resolve() == run_dir.resolve() or (target.exists() and any(target.iterdir())):
+            print(
+                f"credly-contract: report: --output {target} must be a new or empty folder "
+                "(a run's own folder is never rewritten)",
+                file=sys.stderr,
+            )
+            return ExitCode.CONFIG
+        target.mkdir(parents=True, exist_ok=True)
+        (target / CERTIFICATE_JSON).write_bytes((run_dir / CERTIFICATE_JSON).read_bytes())
+        (target / CERTIFICATE_HTML).write_text(html, encoding="utf-8")
+        manifest = write_manifest(target)
+        print(f"rendered: {target / CERTIFICATE_HTML} (manifest {manifest})")
+    for line in verdict_lines(certificate, run_dir):
+        print(line)
+    return ExitCode.CERTIFIED
 
 
 def summary(certificate: dict[str, Any]) -> str:

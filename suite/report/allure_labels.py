@@ -13,25 +13,27 @@ import allure
 from allure_commons.model2 import Status, StatusDetails
 
 from credly_contract import catalogue
+from credly_contract.catalogue import Requirement
 from credly_contract.scrub import scrub
 
 SEVERITY = {"MUST": allure.severity_level.CRITICAL, "SHOULD": allure.severity_level.NORMAL}
 REQUIREMENT_LABEL = "requirement"
 
 
-def label_test(requirement_ids: Iterable[str]) -> None:
+def label_test(requirements: Iterable[Requirement]) -> None:
     """Label the running test with what it proves; call it while the test is being set up."""
-    requirements = [catalogue.get(rid) for rid in requirement_ids]
+    requirements = list(requirements)
     if not requirements:
         return
+    dynamic: Any = allure.dynamic  # allure-pytest ships no type hints
     for requirement in requirements:
-        allure.dynamic.label(REQUIREMENT_LABEL, requirement.id)
-        allure.dynamic.tag(requirement.id)
-    allure.dynamic.feature(*dict.fromkeys(r.feature for r in requirements))
+        dynamic.label(REQUIREMENT_LABEL, requirement.id)
+        dynamic.tag(requirement.id)
+    dynamic.feature(*dict.fromkeys(r.feature for r in requirements))
     # A test proving a MUST is as severe as its most severe requirement.
     level = "MUST" if any(r.level == "MUST" for r in requirements) else "SHOULD"
-    allure.dynamic.severity(SEVERITY[level])
-    allure.dynamic.link(catalogue.docs_url(), name="Credly documentation")
+    dynamic.severity(SEVERITY[level])
+    dynamic.link(catalogue.docs_url(), name="Credly documentation")
 
 
 def report_failures(config: Any, failures: list[dict[str, Any]]) -> None:
@@ -39,12 +41,14 @@ def report_failures(config: Any, failures: list[dict[str, Any]]) -> None:
     by CheckFailed.evidence()).
 
     Requirement failures recorded softly (``expect``, the passive checks) fail the pytest report
-    only after allure-pytest has read it, so the Allure result is corrected here."""
+    only after allure-pytest has read it, and allure-pytest calls any exception that is not an
+    AssertionError (a schemathesis failure group) "broken": a broken requirement is a failed test,
+    so the Allure result is corrected here."""
     listener = config.pluginmanager.get_plugin("allure_listener")
     if listener is None or not failures:
         return
     result = listener.allure_logger.get_test(None)
-    if result is not None and result.status in (None, Status.PASSED):
+    if result is not None and result.status in (None, Status.PASSED, Status.BROKEN):
         result.status = Status.FAILED
         result.statusDetails = StatusDetails(
             message=scrub("\n".join(f"{f['requirement']}: {f['message']}" for f in failures))

@@ -16,6 +16,8 @@ from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED, Results
 from credly_contract.scrub import scrub
 
 STATUSES = (PASSED, FAILED, WAIVED, NOT_RUN)
+# Who declared a requirement: credly-contract's catalogue, or a team's --credly-requirements file.
+BUILTIN, TEAM = "credly-contract", "team"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 HTML_TEMPLATE = "certificate.html.j2"
 # Failures of one requirement shown with full evidence in the HTML; the rest get one line each.
@@ -41,7 +43,8 @@ def build_certificate(
     today = dt.datetime.fromtimestamp(finished_at, dt.UTC).date()
     applied, waiver_observations = apply_waivers(results.statuses(), waivers, today)
     requirements = []
-    for rid, requirement in catalogue.requirements().items():
+    builtin = catalogue.requirements()
+    for rid, requirement in results.requirements.items():
         outcome = results.outcomes[rid]
         status = WAIVED if outcome.status == FAILED and rid in applied else outcome.status
         entry: dict[str, Any] = {
@@ -50,6 +53,8 @@ def build_certificate(
             "title": requirement.title,
             "source": requirement.source,
             "status": status,
+            "in_scope": results.in_scope(rid),
+            "declared_by": BUILTIN if rid in builtin else TEAM,
             "tests": list(outcome.tests),
         }
         if status in (FAILED, WAIVED):
@@ -67,7 +72,14 @@ def build_certificate(
         requirements.append(entry)
     observations = scrub(list(results.observations)) + waiver_observations
     if results.error:
-        observations.insert(0, {"kind": "run_error", "detail": scrub(results.error)})
+        observations.insert(
+            0,
+            {
+                "kind": "run_error",
+                "error": results.error.kind.value,
+                "detail": scrub(results.error.message),
+            },
+        )
     elif run is None:
         observations.insert(
             0,
@@ -78,7 +90,7 @@ def build_certificate(
             },
         )
     certificate = {
-        "verdict": results.verdict(waived=set(applied)),
+        "verdict": results.verdict(waived=set(applied)).value,
         "target": run.target.public() if run is not None else None,
         "suite_version": __version__,
         "spec_sha256": spec.spec_sha256(),

@@ -1,4 +1,5 @@
-"""Loads the certification plugin for `pytest suite/scenarios`; wraps each scenario in its cassette.
+"""Makes `pytest suite/scenarios` a certification run scoped to the requirements its scenarios are
+tagged with (never a full certification), and wraps each scenario in its cassette.
 
 With ``--credly-target replay`` each scenario replays ``<cassettes dir>/<scenario>.yaml`` (no
 network); with an emulated or live target and ``--credly-cassettes-dir`` it records them afresh;
@@ -6,17 +7,24 @@ with neither it simply runs the scenarios against the target.
 """
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from credly_contract import plugin
-from credly_contract.cassettes import NOT_IN_CASSETTE, PREFLIGHT, Cassettes, explain_mismatch
+from credly_contract.cassettes import NOT_IN_CASSETTE, Cassettes, explain_mismatch
 from credly_contract.checks import CheckFailed
 from credly_contract.checks.applications import application_objects_match_schema
 from credly_contract.client import Exchange
-from credly_contract.plugin import *  # noqa: F403
+from credly_contract.config import Target
+from credly_contract.fixtures import certification_of
+from credly_contract.plugin import Certification, activate
+from credly_contract.recording import PREFLIGHT
 from credly_contract.session import CertificationRun
+from credly_contract.verdict import ErrorKind, RunError
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    activate(config, scoped=True)
 
 
 def cassette_name(item: pytest.Item) -> str:
@@ -27,10 +35,12 @@ def cassette_name(item: pytest.Item) -> str:
 def cassettes(request: pytest.FixtureRequest) -> Iterator[Cassettes]:
     """The session's cassettes; the run's opening requests (preflight) go to preflight.yaml."""
     config = request.config
+    plugin = certification_of(config)
 
-    def target():  # the run (and so the target) exists only once `certification` is built
-        run = config.stash.get(plugin.RUN_KEY, None)
-        return run.target if run is not None else None
+    def target() -> (
+        Target | None
+    ):  # the run (and so the target) exists only once `certification` is built
+        return plugin.run.target if plugin.run is not None else None
 
     session = Cassettes.for_options(
         config.getoption("credly_target"), config.getoption("credly_cassettes_dir"), target
@@ -39,14 +49,10 @@ def cassettes(request: pytest.FixtureRequest) -> Iterator[Cassettes]:
         with session.use(PREFLIGHT):
             run: CertificationRun = request.getfixturevalue("certification")
     except NOT_IN_CASSETTE as error:
-        failure = explain_mismatch(error)
-        config.stash[plugin.RESULTS_KEY].error = f"unreachable: {failure}"
-        pytest.exit(f"credly-contract: {failure}", returncode=plugin.EXIT_UNREACHABLE)
+        plugin.fail(RunError(ErrorKind.UNREACHABLE, str(explain_mismatch(error))))
     session.started(run)
-    run.client.on_exchange = _with_contract_checks(
-        run.client.on_exchange, run.target.applications_url()
-    )
-    config.stash[plugin.RESULTS_KEY].observe({
+    run.client.on_exchange = _with_contract_checks(plugin, run.target.applications_url())
+    plugin.results.observe({
         "kind": "scope",
         "detail": "the cassette scenarios prove the requirements they are tagged with; the others "
                   "are not run by this suite (run `credly-contract certify` for all of them)",
@@ -54,12 +60,13 @@ def cassettes(request: pytest.FixtureRequest) -> Iterator[Cassettes]:
     yield session
 
 
-def _with_contract_checks(passive, applications_url: str):
+def _with_contract_checks(
+    plugin: Certification, applications_url: str
+) -> Callable[[Exchange], None]:
     """The plugin's passive checks, plus the contract's application schema on every 2xx answer."""
 
     def on_exchange(exchange: Exchange) -> None:
-        if passive is not None:
-            passive(exchange)
+        plugin.passive_checks(exchange)
         if exchange.url.startswith(applications_url) and 200 <= exchange.status < 300:
             try:
                 application_objects_match_schema(exchange)

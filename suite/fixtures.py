@@ -1,0 +1,85 @@
+"""The certification's fixtures (the run, its target, client, tokens and applications), registered
+by the plugin only when a run is a certification, so other pytest runs never see their names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from credly_contract.checks import CheckFailed
+from credly_contract.config import Target
+from credly_contract.session import CertificationRun
+
+if TYPE_CHECKING:
+    from credly_contract.plugin import Certification
+
+CERTIFICATION_KEY = pytest.StashKey["Certification"]()
+
+
+def certification_of(config: pytest.Config) -> Certification:
+    """The run's Certification plugin object; a clear usage error outside a certification run."""
+    plugin = config.stash.get(CERTIFICATION_KEY, None)
+    if plugin is None:
+        raise pytest.UsageError(
+            "the credly-contract fixtures need a certification run: pass --credly-target "
+            "emulated|live|replay (or set CREDLY_TARGET)"
+        )
+    return plugin
+
+
+@pytest.fixture(scope="session")
+def certification(pytestconfig: pytest.Config) -> Iterator[CertificationRun]:
+    """The run: target, client, tokens, the applications it creates (deleted at the end)."""
+    plugin = certification_of(pytestconfig)
+    run = plugin.start_run()
+    yield run
+    plugin.shutdown(run)
+
+
+@pytest.fixture
+def expect(pytestconfig: pytest.Config) -> Callable[..., Any]:
+    """Run a check softly: a failure is recorded and the test goes on to its other checks."""
+    plugin = certification_of(pytestconfig)
+
+    def run(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return check(*args, **kwargs)
+        except CheckFailed as failure:
+            plugin.soft_fail(failure)
+            return None
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def target(certification: CertificationRun) -> Target:
+    return certification.target
+
+
+@pytest.fixture(scope="session")
+def api(certification: CertificationRun) -> Any:
+    return certification.client
+
+
+@pytest.fixture(scope="session")
+def tokens(certification: CertificationRun) -> Any:
+    return certification.tokens
+
+
+@pytest.fixture(scope="session")
+def apps(certification: CertificationRun) -> Any:
+    return certification.resources
+
+
+@pytest.fixture(scope="session")
+def profile(certification: CertificationRun) -> Any:
+    return certification.profile
+
+
+@pytest.fixture
+def mutating(certification: CertificationRun) -> None:
+    """Skip a test that creates or changes data under a read-only profile."""
+    if certification.profile.read_only:
+        pytest.skip("the read-only profile creates nothing")

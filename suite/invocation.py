@@ -1,0 +1,111 @@
+"""How the CLI runs a suite under pytest: the one place the pytest command line is built (for
+certify, replay and record), and the one place its outcome becomes an exit code and the console's
+last lines (the verdict, the counts and where the certificate is)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from credly_contract.plugin import Certification
+from credly_contract.scrub import scrub
+from credly_contract.verdict import ExitCode
+
+PACKAGE = Path(__file__).resolve().parent
+CERTIFICATION_DIR = PACKAGE / "certification"
+SCENARIOS_DIR = PACKAGE / "scenarios"
+# pytest's own exit codes that reach us when the plugin could not judge anything.
+PYTEST_INTERRUPTED = 2
+
+
+@dataclass
+class Invocation:
+    """One pytest run of a suite folder with the certification plugin's options."""
+
+    suite: Path
+    target: str
+    run_id: str
+    reports_dir: Path
+    profile: str | None = None
+    verbose: bool = False
+    workers: int = 1
+    # --credly-<name> options: a string, a list (repeated flag) or True (a switch); None is left out.
+    options: Mapping[str, str | list[str] | bool | None] = field(default_factory=dict)
+
+
+def pytest_arguments(invocation: Invocation) -> list[str]:
+    """The pytest command line for ``invocation``."""
+    reports = invocation.reports_dir
+    arguments = [
+        str(invocation.suite),
+        "-c", str(invocation.suite / "pytest.ini"),
+        "--rootdir", str(invocation.suite),
+        # The plugin by its entry point name: loaded even where plugin autoloading is disabled.
+        "-p", "credly_contract",
+        "-p", "no:cacheprovider",
+        "--credly-target", invocation.target,
+        "--credly-run-id", invocation.run_id,
+        "--credly-reports-dir", str(reports),
+        "--junitxml", str(reports / "junit.xml"),
+        "-q" if not invocation.verbose else "-v",
+        # Every failure printed once, in full: --tb=line cuts a requirement's message at 50
+        # characters and the short summary repeats it cut at the terminal's width.
+        "--tb=short",
+        "-rN",
+        "-W", "ignore",
+        # Plain asserts: rewriting the suite's dependencies on every start costs seconds where no
+        # bytecode cache is kept, and the checks raise their own messages anyway.
+        "--assert=plain",
+        # Its five gc.collect() passes at exit cost ~0.4 s and guard nothing the suite relies on.
+        "-p", "no:unraisableexception",
+    ]  # fmt: skip
+    if invocation.suite == CERTIFICATION_DIR:
+        arguments += ["--alluredir", str(reports / "allure-results")]
+    if invocation.profile:
+        arguments += ["--credly-profile", invocation.profile]
+    for name, value in invocation.options.items():
+        flag = "--credly-" + name.replace("_", "-")
+        if value is True:
+            arguments.append(flag)
+        elif isinstance(value, list):
+            for item in value:
+                arguments += [flag, item]
+        elif value is not None and value is not False:
+            arguments += [flag, str(value)]
+    if invocation.workers > 1:
+        arguments += ["-p", "xdist", "-n", str(invocation.workers)]
+    return arguments
+
+
+def run_suite(invocation: Invocation) -> tuple[ExitCode, Certification]:
+    """Run the suite; print the verdict lines last; return the exit code and the run's results."""
+    # Hypothesis keeps a Unicode table (~2 s to build) in its storage directory: keep it in a
+    # per-user cache rather than in whatever folder the command runs from.
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "credly-contract"
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache / "hypothesis"))
+    import pytest
+
+    from credly_contract.report import verdict_lines
+
+    certification = Certification(driven_by_cli=True)
+    code = int(pytest.main(pytest_arguments(invocation), plugins=[certification]))
+    sys.stdout.flush()
+    error = certification.results.error
+    if error is not None:
+        print(f"credly-contract: {scrub(str(error))}", file=sys.stderr)
+    if certification.certificate is not None:
+        for line in verdict_lines(certification.certificate, certification.reports_dir):
+            print(line)
+    return exit_code(code, certification), certification
+
+
+def exit_code(pytest_code: int, certification: Certification) -> ExitCode:
+    """The command's exit code: the plugin's judgement, or what pytest's own code means."""
+    if certification.results.error is not None or certification.certificate is not None:
+        return certification.exit_code()
+    if pytest_code == PYTEST_INTERRUPTED:
+        return ExitCode.INTERRUPTED
+    return ExitCode.CONFIG

@@ -1,0 +1,116 @@
+"""The recording commands: `credly-contract record` (the cassette scenarios against a target, into a
+recording folder) and `credly-contract certify --target replay` (the same scenarios, offline)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from credly_contract.invocation import SCENARIOS_DIR, Invocation, run_suite
+from credly_contract.recording import (
+    EMULATOR_ORGANIZATION_ID,
+    EMULATOR_RUN_ID,
+    METADATA_FILE,
+    PREFLIGHT,
+    default_folder,
+    load_metadata,
+    replay_folder,
+)
+from credly_contract.report.folders import run_folder
+from credly_contract.session import new_run_id
+from credly_contract.targets import guarded_live_target, target_overrides
+from credly_contract.verdict import ExitCode
+
+
+def replay(args: argparse.Namespace) -> int:
+    """`credly-contract certify --target replay [--cassettes-dir DIR]`: the scenarios, offline.
+
+    Its verdict is passed_in_scope at best: the recordings prove only the requirements the
+    scenarios are tagged with."""
+    folder = replay_folder(getattr(args, "cassettes_dir", None))
+    # A missing or broken folder is a configuration error, before pytest; its run id is the one
+    # the recorded application names carry, and so the reports folder's.
+    run_id = str(load_metadata(folder)["run_id"])
+    code, _ = run_suite(
+        Invocation(
+            SCENARIOS_DIR,
+            "replay",
+            run_id,
+            run_folder(getattr(args, "reports_dir", None), run_id),
+            verbose=getattr(args, "verbose", False),
+            options={"cassettes_dir": str(folder)},
+        )
+    )
+    return code
+
+
+def record(args: argparse.Namespace) -> int:
+    """`credly-contract record [--target emulated|live] [--cassettes-dir DIR]`: all scenarios anew.
+
+    The recording goes to a sibling folder first and replaces DIR only when every scenario ran, so a
+    broken target never destroys the cassettes that were there.
+    """
+    kind = args.target
+    target = None
+    options: dict[str, str | list[str] | bool | None] = {}
+    if kind == "live":
+        overrides = target_overrides(args)
+        target = guarded_live_target(
+            overrides,
+            allow_production=False,
+            read_only=False,
+            refusal="refusing to record against production ({hosts}): the scenarios create and "
+            "delete applications; record a staging target instead",
+        )
+        options.update(overrides)
+        run_id = new_run_id()
+    else:
+        options["organization_id"] = EMULATOR_ORGANIZATION_ID
+        run_id = EMULATOR_RUN_ID
+    folder = Path(args.cassettes_dir) if args.cassettes_dir else default_folder(kind, target)
+    staging = folder.with_name(folder.name + ".recording")
+    shutil.rmtree(staging, ignore_errors=True)
+    options["cassettes_dir"] = str(staging)
+    started = time.monotonic()
+    code, _ = run_suite(
+        Invocation(
+            SCENARIOS_DIR,
+            kind,
+            run_id,
+            run_folder(getattr(args, "reports_dir", None), run_id),
+            options=options,
+        )
+    )
+    if (
+        code not in (ExitCode.CERTIFIED, ExitCode.NOT_COMPLIANT)
+        or not (staging / METADATA_FILE).is_file()
+    ):
+        shutil.rmtree(staging, ignore_errors=True)
+        print(f"credly-contract: nothing recorded; {folder} is unchanged", file=sys.stderr)
+        return code
+    _replace_recording(staging, folder)
+    scenarios = [
+        p for p in folder.glob("*.yaml") if p.stem not in (PREFLIGHT, Path(METADATA_FILE).stem)
+    ]
+    print(
+        f"recorded {len(scenarios)} scenario cassettes, {PREFLIGHT}.yaml and {METADATA_FILE} "
+        f"into {folder} in {time.monotonic() - started:.1f} s"
+    )
+    if code == ExitCode.NOT_COMPLIANT:
+        print(
+            "credly-contract: the target broke requirements; the cassettes hold the evidence",
+            file=sys.stderr,
+        )
+    return code
+
+
+def _replace_recording(staging: Path, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.yaml"):
+        old.unlink()
+    for new in staging.glob("*.yaml"):
+        new.replace(folder / new.name)
+    shutil.rmtree(staging, ignore_errors=True)

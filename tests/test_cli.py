@@ -1,0 +1,105 @@
+"""The command line's promises that need no target: help on every flag, help that names only flags
+a subcommand has, and one definition of the exit codes and verdicts that everything speaks."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from credly_contract import cli
+from credly_contract.verdict import EXIT_CODES_HELP, ExitCode, Verdict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def subcommand_parsers() -> dict[str, argparse.ArgumentParser]:
+    parser = cli.build_parser()
+    found: dict[str, argparse.ArgumentParser] = {}
+
+    def walk(prefix: str, current: argparse.ArgumentParser) -> None:
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    found[f"{prefix} {name}".strip()] = child
+                    walk(f"{prefix} {name}", child)
+
+    walk("", parser)
+    return found
+
+
+@pytest.mark.parametrize("command", sorted(subcommand_parsers()))
+def test_every_flag_of_every_subcommand_has_help_text(command):
+    parser = subcommand_parsers()[command]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            continue
+        assert action.help and action.help != argparse.SUPPRESS, (
+            f"{command} {'/'.join(action.option_strings) or action.dest}"
+        )
+
+
+@pytest.mark.parametrize("command", sorted(subcommand_parsers()))
+def test_help_mentions_only_flags_the_subcommand_has(command):
+    parser = subcommand_parsers()[command]
+    own = {option for action in parser._actions for option in action.option_strings}
+    # "see emulate --list-faults" names another subcommand's flag, with that subcommand.
+    others = "|".join(name for name in subcommand_parsers() if " " not in name)
+    text = re.sub(rf"\b(?:{others})\s+--[a-z-]+", "", parser.format_help())
+    mentioned = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", text))
+    assert mentioned <= own, f"{command} --help mentions {sorted(mentioned - own)}"
+
+
+def test_record_and_sweep_never_mention_the_readonly_profile():
+    parsers = subcommand_parsers()
+    for command in ("record", "sweep"):
+        assert "readonly" not in parsers[command].format_help(), command
+
+
+def test_help_explains_every_exit_code_and_verdict_including_replay_and_report():
+    certify_help = subcommand_parsers()["certify"].format_help()
+    for code in ExitCode:
+        assert re.search(rf"(?m)^\s+{code.value}\b|; {code.value}\b", EXIT_CODES_HELP), code
+    for verdict in Verdict:
+        assert verdict.value in EXIT_CODES_HELP
+    assert EXIT_CODES_HELP in certify_help
+    assert "replay" in EXIT_CODES_HELP and "report" in EXIT_CODES_HELP
+    assert "4 the folder does not verify" in subcommand_parsers()["report"].format_help()
+
+
+def test_a_verdict_and_its_exit_code_never_disagree():
+    assert Verdict.CERTIFIED.exit_code == ExitCode.CERTIFIED
+    assert Verdict.PASSED_IN_SCOPE.exit_code == ExitCode.CERTIFIED
+    assert Verdict.NOT_CERTIFIED.exit_code == ExitCode.NOT_COMPLIANT
+    assert Verdict.ERROR.exit_code == ExitCode.UNREACHABLE
+
+
+def test_exit_codes_are_defined_in_one_place():
+    stray = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in ("suite", "tests")
+        for path in (ROOT / folder).rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if re.match(r"\s*EXIT_[A-Z_]+\s*[,=]\s*\d", line)
+    ]
+    assert stray == []
+
+
+def test_a_new_subcommand_is_one_entry_in_the_handler_table(capsys):
+    def add(commands):
+        parser = commands.add_parser("hello", help="say hello")
+        parser.add_argument("--name", default="QA", help="who to greet")
+        return parser
+
+    def run(args):
+        print(f"hello {args.name}")
+        return ExitCode.CERTIFIED
+
+    cli.SUBCOMMANDS.append(cli.Subcommand("hello", add, run))
+    try:
+        assert cli.main(["hello", "--name", "lead"]) == 0
+    finally:
+        cli.SUBCOMMANDS.pop()
+    assert capsys.readouterr().out == "hello lead\n"
