@@ -31,6 +31,7 @@ from credly_contract.interrupts import Interrupts
 from credly_contract.profiles import PROFILES
 from credly_contract.report.allure_labels import label_test, report_failures
 from credly_contract.report.folders import run_folder
+from credly_contract.request_plan import CLEANUP, SETUP
 from credly_contract.results import NOT_RUN, Results
 from credly_contract.scrub import scrub
 from credly_contract.session import CertificationRun, new_run_id
@@ -136,6 +137,8 @@ class Certification:
         self._late_failures: dict[str, list[CheckFailed]] = {}
         # What teardowns found, as recorded: an xdist worker hands it to the controller.
         self._recorded_late: dict[str, list[dict[str, Any]]] = {}
+        # Who pays for the requests sent now: a test (and its requirements) or a bucket.
+        self._charged: tuple[str, list[str]] = (SETUP, [])
 
     # -- set-up ------------------------------------------------------------------------------------
 
@@ -257,6 +260,7 @@ class Certification:
     def shutdown(self, run: CertificationRun) -> None:
         """Delete what the run created (a second Ctrl-C skips it) and note what was left."""
         results, interrupts = self.results, self.interrupts
+        self.charge_requests_to(CLEANUP)
         created = len(run.ledger.outstanding())
         skipped = interrupts.skip_cleanup
         if interrupts.interrupted and created and not skipped:
@@ -275,6 +279,7 @@ class Certification:
             run.client.close()
             left = run.ledger.outstanding()
         results.requests_sent = run.client.requests_sent
+        self.charge_requests_to(CLEANUP)
         self._observe_client(run)
         if left:
             why = "cleanup skipped (second Ctrl-C)" if skipped else "cleanup could not delete all"
@@ -320,10 +325,18 @@ class Certification:
 
     # -- findings ----------------------------------------------------------------------------------
 
+    def charge_requests_to(self, who: str, requirement_ids: list[str] | None = None) -> None:
+        """Charge the requests sent so far to whoever was paying, and from now on to ``who``."""
+        if self.run is not None:
+            self.results.spent.charge(self.run.client.requests_sent, *self._charged)
+        self._charged = (who, requirement_ids or [])
+
     def passive_checks(self, exchange: Exchange) -> None:
         """Rules every response must keep, checked on every exchange of every test (and of
         fixtures' set-up and teardown)."""
         run = self.run
+        if run is not None:
+            self.results.spent.charge(run.client.requests_sent, *self._charged)
         checks: list[Callable[[Exchange], None]] = [no_server_error]
         if run is not None and exchange.url.startswith(run.target.token_url):
             checks.append(token_response_not_cacheable)
@@ -365,6 +378,7 @@ class Certification:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.current = item
+        self.charge_requests_to(item.nodeid, self.requirement_ids(item))
         label_test([self.requirement(rid) for rid in self.requirement_ids(item)])
 
     @pytest.hookimpl(tryfirst=True)
@@ -375,8 +389,22 @@ class Certification:
 
     def pytest_runtest_logfinish(self) -> None:
         self.current = None
+        self.charge_requests_to(SETUP)
         self._record_late_failures()
         self._teardown_of = "session teardown"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, Any, Any]:
+        """A session fixture's requests (tokens, scratch applications) serve every test: they are
+        charged to setup, not to the test that happened to need them first."""
+        if fixturedef.scope != "session":
+            return (yield)
+        paying = self._charged
+        self.charge_requests_to(SETUP)
+        try:
+            return (yield)
+        finally:
+            self.charge_requests_to(*paying)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(
@@ -512,6 +540,7 @@ class Certification:
         facts = json.loads(raw)
         results = self.results
         results.requests_sent += facts["requests_sent"]
+        results.spent.merge(facts["spent"])
         for observation in facts["observations"]:
             results.observe(observation)
         if facts["error"]:
@@ -539,6 +568,7 @@ class Certification:
                     "target": run.target.public() if run else None,
                     "started_at": run.started_at if run else None,
                     "requests_sent": results.requests_sent,
+                    "spent": results.spent.to_facts(),
                     "observations": results.observations,
                     "error": results.error.public() if results.error else None,
                     "late_failures": self._recorded_late,

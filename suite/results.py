@@ -8,6 +8,7 @@ from typing import Any
 
 from credly_contract import catalogue
 from credly_contract.catalogue import Requirement
+from credly_contract.request_plan import RequestAccounting
 from credly_contract.verdict import RunError, Verdict
 
 PASSED, FAILED, WAIVED, NOT_RUN = "passed", "failed", "waived", "not_run"
@@ -41,6 +42,7 @@ class Results:
         self.scope: set[str] | None = None
         self.tests = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
         self.requests_sent = 0
+        self.spent = RequestAccounting()  # requests per test and requirement (request_plan.py)
 
     def fail_run(self, error: RunError) -> None:
         """Record what stopped the run; the first cause wins."""
