@@ -33,7 +33,9 @@ class RequestAccounting:
         self.buckets: dict[str, int] = {SETUP: 0, CLEANUP: 0}
         self._seen = 0
 
-    def charge(self, sent_total: int, test: str | None, requirement_ids: Iterable[str] = ()) -> None:
+    def charge(
+        self, sent_total: int, test: str | None, requirement_ids: Iterable[str] = ()
+    ) -> None:
         """Charge what the client sent since the last call to ``test`` (a bucket name when None
         is given: ``setup`` before the first test ends, ``cleanup`` after)."""
         spent, self._seen = max(0, sent_total - self._seen), max(sent_total, self._seen)
@@ -144,7 +146,11 @@ def measure(profiles: Iterable[str]) -> dict[str, Any]:
             certificate = json.loads(certificate_path.read_text(encoding="utf-8"))
         accounting = certificate["request_plan"]["spent"]
         measured[profile] = {key: value for key, value in accounting.items() if key != "tests"}
-    return {"measured_on": "the embedded emulator", "suite_version": __version__, "profiles": measured}
+    return {
+        "measured_on": "the embedded emulator",
+        "suite_version": __version__,
+        "profiles": measured,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     table = measure(args.profiles)
     args.output.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {args.output}: " + ", ".join(f"{p} {m['total']}" for p, m in table["profiles"].items()))
+    print(
+        f"wrote {args.output}: "
+        + ", ".join(f"{p} {m['total']}" for p, m in table["profiles"].items())
+    )
     return 0
 
 

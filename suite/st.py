@@ -21,7 +21,9 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.config import OperationConfig
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.filters import FilterSet
 
 from credly_contract import spec
 from credly_contract.checks import CheckFailed, count, register
@@ -223,11 +225,23 @@ def requirement_checks(
 
 
 def load_schema(
-    run: CertificationRun, mode: GenerationMode, phases: tuple[str, ...] = ("examples", "fuzzing")
+    run: CertificationRun,
+    mode: GenerationMode,
+    phases: tuple[str, ...] = ("examples", "fuzzing"),
+    skip: tuple[str, ...] = (),
 ) -> Any:
-    """The contract as a schemathesis schema aimed at the run's target, with client-credentials auth.
-    Each call loads its own copy: schemathesis schemas share their config with every filtered view."""
+    """The contract as a schemathesis schema aimed at the run's target, with client-credentials auth,
+    without the operations in ``skip`` (the profile leaves them to other tests). Each call loads its
+    own copy: schemathesis schemas share their config with every filtered view."""
     schema = schemathesis.openapi.from_path(str(spec.SPEC_PATH))
+    if skip:
+        # Through the config: schemathesis's pytest integration keeps a fixture schema's
+        # configured operation filters, and replaces its own.
+        skipped = FilterSet()
+        skipped.include(operation_id=list(skip))
+        schema.config.operations.operations.append(
+            OperationConfig(filter_set=skipped, enabled=False)
+        )
     schema.config.update(
         base_url=run.target.api_base_url,
         request_timeout=run.client.limits.timeout,
