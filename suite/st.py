@@ -22,6 +22,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.config import OperationConfig
+from schemathesis.core import NotSet
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.filters import FilterSet
 
@@ -189,7 +190,8 @@ def built_in_failures(case: Any, response: Any, exchange: Exchange) -> list[Chec
 
 def _request_violations(case: Any, operation_id: str) -> list[str]:
     schema_name = spec.operations()[operation_id]["request_schema"]
-    if schema_name is None or case.body is None:
+    # A case without a body holds schemathesis's NotSet: nothing was sent, so nothing is invalid.
+    if schema_name is None or case.body is None or isinstance(case.body, NotSet):
         return []
     return spec.schema_errors(schema_name, case.body)
 
@@ -254,9 +256,13 @@ def load_schema(
     class ClientCredentials:
         """Fetches (and refreshes on 401) a client-credentials token from the token URL."""
 
+        fetched = False
+
         def get(self, case: Any, ctx: Any) -> str:
-            run.tokens.forget()
-            return run.tokens.get(*spec.api_scopes())
+            # The run's shared token first; a fresh one each refresh interval after that.
+            token = run.tokens.get(*spec.api_scopes(), fresh=self.fetched)
+            self.fetched = True
+            return token
 
         def set(self, case: Any, data: str, ctx: Any) -> None:
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}

@@ -22,19 +22,15 @@ def test_token_response_is_well_formed_and_not_cacheable(api):
 
 @pytest.mark.requirement("TOKEN-SCOPE")
 @pytest.mark.parametrize("scope", SCOPES)
-def test_each_documented_scope_can_be_requested_alone(api, scope):
-    oauth_checks.requested_scope_granted(api.request_token(scope), [scope])
+def test_each_documented_scope_can_be_requested_alone(tokens, scope):
+    oauth_checks.requested_scope_granted(tokens.issue(scope), [scope])
 
 
 @pytest.mark.requirement("TOKEN-SCOPE")
-def test_documented_scopes_can_be_combined(api, profile, expect):
+def test_documented_scopes_can_be_combined(tokens, profile, expect):
     combinations = [SCOPES] + [list(pair) for pair in itertools.combinations(SCOPES, 2)]
     for combination in combinations[: 1 + profile.examples]:
-        expect(
-            oauth_checks.requested_scope_granted,
-            api.request_token(" ".join(combination)),
-            combination,
-        )
+        expect(oauth_checks.requested_scope_granted, tokens.issue(*combination), combination)
 
 
 @pytest.mark.requirement("TOKEN-SCOPE", "OAUTH-NO-STORE")
