@@ -23,6 +23,8 @@ class Profile:
     # the same profile already send such calls through the same checks (quick: APPLICATION_OPERATIONS).
     skip_generated_valid: tuple[str, ...] = ()
     skip_generated_invalid: tuple[str, ...] = ()
+    # schemathesis's state machine over the OpenAPI links (create, then get/update/delete the id).
+    linked_workflows: bool = True
 
     def stateful_settings(self) -> Any:
         """Hypothesis settings for the stateful tests: this profile's sequences, no shrinking (every
@@ -39,12 +41,14 @@ class Profile:
         )
 
 
-# What quick leaves to other tests, by operation id. Valid create/get/update/delete calls: the linked
-# workflows (test_schemathesis_stateful.py) generate them under the same built-in checks, and the
-# Hypothesis state machine and scenario tests judge their answers too. Invalid ones: test_input.py
-# sends bad bodies to create and update and unknown ids to get, update and delete through the same
-# bad_input_refused check, and test_applications.py the nameless creates. Only the two lists (whose
-# query parameters nothing else generates) keep their generated examples on quick.
+# What quick leaves to other tests of the same profile, by operation id. Valid create/get/update/
+# delete calls: the scenario tests (test_applications.py, test_oauth.py) and the Hypothesis state
+# machine send them and judge every answer with the requirement checks, which validate the same
+# contract schemas (application_objects_match_schema) and statuses; so quick runs neither these
+# generated examples nor the linked workflows. Invalid ones: test_input.py sends bad bodies to
+# create and update and unknown ids to get, update and delete through the same bad_input_refused
+# check, and test_applications.py the nameless creates. The two lists (whose query parameters
+# nothing else generates) keep their generated examples; standard and thorough generate everything.
 APPLICATION_OPERATIONS = (
     "createOAuthApplication",
     "getOAuthApplication",
@@ -63,6 +67,7 @@ PROFILES = {
         live_budget=600,
         skip_generated_valid=APPLICATION_OPERATIONS,
         skip_generated_invalid=APPLICATION_OPERATIONS,
+        linked_workflows=False,
     ),
     "standard": Profile("standard", 25, 15, 10, 3, description="the default", live_budget=1800),
     "thorough": Profile("thorough", 100, 60, 20, 4, description="nightly", live_budget=9000),

@@ -14,8 +14,8 @@ SCOPES = spec.oauth_scopes()
 
 
 @pytest.mark.requirement("TOKEN-ISSUE", "OAUTH-NO-STORE")
-def test_token_response_is_well_formed_and_not_cacheable(api):
-    exchange = api.request_token("oauth_applications")
+def test_token_response_is_well_formed_and_not_cacheable(tokens):
+    exchange = tokens.issue("oauth_applications")
     oauth_checks.token_response_is_well_formed(exchange)
     oauth_checks.token_response_not_cacheable(exchange)
 

@@ -35,6 +35,8 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
             self.model: dict[int, dict[str, Any]] = {}
             self.deleted: set[int] = set()
             self.credentials: dict[int, tuple[str, str]] = {}
+            # A listing already compared with an unchanged model proves nothing new: not sent again.
+            self.listed_unchanged = False
 
         def _read(self, application_id: int):
             exchange = api.get(target.application_url(application_id), token=token)
@@ -48,6 +50,7 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
             if description is not None:
                 sent["description"] = description
             exchange = apps.create(sent)
+            self.listed_unchanged = False
             data = app_checks.create_answers_201_with_application(exchange, sent)
             secret = app_checks.secret_shown_on_create(exchange)
             app_checks.application_objects_match_schema(exchange)
@@ -75,6 +78,7 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
             if description is not None:
                 sent["description"] = description
             exchange = api.put(target.application_url(application_id), json=sent, token=token)
+            self.listed_unchanged = False
             app_checks.secret_hidden_after_create(exchange)
             app_checks.update_answers_200_with_changes(exchange, sent, self.model[application_id])
             self.model[application_id].update(sent)
@@ -84,6 +88,7 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
             if application_id in self.deleted:
                 return
             exchange = apps.delete(application_id)
+            self.listed_unchanged = False
             self.model.pop(application_id)
             self.deleted.add(application_id)
             app_checks.delete_answers_204_without_body(exchange)
@@ -99,6 +104,9 @@ def machine_for(api, target, tokens, apps) -> type[RuleBasedStateMachine]:
 
         @rule()
         def list_matches_model(self):
+            if self.listed_unchanged:
+                return
+            self.listed_unchanged = True
             listed = {a.get("id") for a in list_all(api, target, token)}
             exchange = api.recent[-1] if api.recent else None
             if exchange is not None:
