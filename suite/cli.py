@@ -140,6 +140,11 @@ def add_certify(commands: Any) -> argparse.ArgumentParser:
     certify.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     certify.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
     certify.add_argument("-v", "--verbose", action="store_true", help="show every test")
+    certify.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing: print what each requirement costs in requests on the profile and exit",
+    )
     _add_target_flags(certify, "allow production hosts (only with --profile readonly)")
     return certify
 
@@ -150,6 +155,9 @@ def certify(args: argparse.Namespace) -> int:
     from credly_contract.session import new_run_id
     from credly_contract.targets import guarded_live_target, target_overrides
 
+    if args.target == "replay" and args.dry_run:
+        print("--target replay sends nothing: it replays the recorded cassettes offline")
+        return ExitCode.CERTIFIED
     if args.target == "replay":
         from credly_contract.recorder import replay
 
@@ -168,7 +176,8 @@ def certify(args: argparse.Namespace) -> int:
             read_only=PROFILES[args.profile].read_only,
         )
         # Prove the settings before pytest starts: a wrong one costs a second and prints one line.
-        _preflight(target, args.timeout)
+        if not args.dry_run:
+            _preflight(target, args.timeout)
     if args.fault:
         from credly_contract.emulator.faults import Faults
 
@@ -177,6 +186,8 @@ def certify(args: argparse.Namespace) -> int:
         from credly_contract.report.waivers import load_waivers
 
         load_waivers(args.waivers)  # a malformed file stops the run here, before anything is sent
+    if args.dry_run:
+        return _print_request_plan(args)
     run_id = new_run_id()
     options: dict[str, str | list[str] | bool | None] = {
         "timeout": str(args.timeout),
@@ -201,6 +212,20 @@ def certify(args: argparse.Namespace) -> int:
         )
     )
     return code
+
+
+def _print_request_plan(args: argparse.Namespace) -> int:
+    """``certify --dry-run``: the measured request plan of the chosen profile; nothing is sent."""
+    from credly_contract import catalogue
+    from credly_contract.request_plan import plan_lines
+
+    for line in plan_lines(args.profile, catalogue.requirements()):
+        print(line)
+    profile = PROFILES[args.profile]
+    budget = args.max_requests or (profile.live_budget if args.target == "live" else None)
+    if budget is not None:
+        print(f"request budget: {budget} (--max-requests)")
+    return ExitCode.CERTIFIED
 
 
 def _preflight(target: Any, timeout: float) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,30 +123,54 @@ def plan_lines(profile: str, requirement_ids: Iterable[str], path: Path = PLAN_P
     lines.append(f"{'setup (session fixtures)':29} {plan[SETUP]:>8}")
     lines.append(f"{'cleanup':29} {plan[CLEANUP]:>8}")
     lines.append(
-        f"total: about {plan['total']} requests against the emulator (a live target adds retries "
-        "after 429 or 502/503/504, and cleanup of what already exists in the organization)"
+        f"total: about {plan['total']} requests against the emulator (median of runs that sent "
+        f"{', '.join(map(str, plan.get('runs', [])))}; generated examples vary from run to run, and a "
+        "live target adds retries after 429 or 502/503/504)"
     )
     return lines
 
 
-def measure(profiles: Iterable[str]) -> dict[str, Any]:
-    """Certify the emulator once per profile (in a fresh process each) and collect the accounting."""
+def _certify(profile: str) -> dict[str, Any]:
+    """One certification of the emulator on ``profile`` in a fresh process; its request accounting."""
+    with tempfile.TemporaryDirectory() as reports:
+        command = [sys.executable, "-m", "credly_contract.cli", "certify"]
+        command += ["--profile", profile, "--reports-dir", reports]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        certificate_path = Path(reports) / "certificate.json"
+        if done.returncode != 0 or not certificate_path.exists():
+            raise SystemExit(
+                f"certify --profile {profile} exited {done.returncode}: {done.stdout[-2000:]}"
+            )
+        certificate = json.loads(certificate_path.read_text(encoding="utf-8"))
+    spent: dict[str, Any] = certificate["request_plan"]["spent"]
+    return spent
+
+
+def _median(values: list[int]) -> int:
+    return int(statistics.median(values)) if values else 0
+
+
+def measure(profiles: Iterable[str], runs: int = 3) -> dict[str, Any]:
+    """Certify the emulator ``runs`` times per profile and keep the median of every figure (the
+    generated examples differ from run to run, and so do their requests)."""
     from credly_contract import __version__
 
     measured: dict[str, Any] = {}
     for profile in profiles:
-        with tempfile.TemporaryDirectory() as reports:
-            command = [sys.executable, "-m", "credly_contract.cli", "certify"]
-            command += ["--profile", profile, "--reports-dir", reports]
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            certificate_path = Path(reports) / "certificate.json"
-            if done.returncode != 0 or not certificate_path.exists():
-                raise SystemExit(
-                    f"certify --profile {profile} exited {done.returncode}: {done.stdout[-2000:]}"
-                )
-            certificate = json.loads(certificate_path.read_text(encoding="utf-8"))
-        accounting = certificate["request_plan"]["spent"]
-        measured[profile] = {key: value for key, value in accounting.items() if key != "tests"}
+        samples = [_certify(profile) for _ in range(runs)]
+        ids = sorted({rid for sample in samples for rid in sample["requirements"]})
+        measured[profile] = {
+            key: _median([sample[key] for sample in samples]) for key in ("total", SETUP, CLEANUP)
+        } | {
+            "requirements": {
+                rid: {
+                    field: _median([s["requirements"].get(rid, {}).get(field, 0) for s in samples])
+                    for field in ("requests", "share")
+                }
+                for rid in ids
+            },
+            "runs": [sample["total"] for sample in samples],
+        }
     return {
         "measured_on": "the embedded emulator",
         "suite_version": __version__,
@@ -159,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         description="Measure what each profile sends per requirement and write request_plan.json.",
     )
     parser.add_argument("--profiles", nargs="+", default=["quick", "standard", "thorough"])
+    parser.add_argument("--runs", type=int, default=3, help="certifications per profile (median)")
     parser.add_argument("--output", type=Path, default=PLAN_PATH)
     args = parser.parse_args(argv)
-    table = measure(args.profiles)
+    table = measure(args.profiles, args.runs)
     args.output.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(
         f"wrote {args.output}: "
