@@ -131,6 +131,13 @@ def add_certify(commands: Any) -> argparse.ArgumentParser:
     )
     certify.add_argument("--workers", type=int, default=1, help="parallel pytest-xdist workers")
     certify.add_argument(
+        "--latency",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="emulated target only: the emulator answers every request MS milliseconds late",
+    )
+    certify.add_argument(
         "--max-requests",
         type=int,
         default=None,
@@ -155,6 +162,11 @@ def certify(args: argparse.Namespace) -> int:
     from credly_contract.session import new_run_id
     from credly_contract.targets import guarded_live_target, target_overrides
 
+    if args.latency is not None and (args.target != "emulated" or args.latency < 0):
+        raise ConfigError(
+            "--latency takes 0 or more milliseconds and only applies to --target emulated "
+            "(for another target, run `credly-contract emulate --latency MS` and certify it live)"
+        )
     if args.target == "replay" and args.dry_run:
         print("--target replay sends nothing: it replays the recorded cassettes offline")
         return ExitCode.CERTIFIED
@@ -192,6 +204,7 @@ def certify(args: argparse.Namespace) -> int:
     options: dict[str, str | list[str] | bool | None] = {
         "timeout": str(args.timeout),
         "fault": args.fault,
+        "latency": None if args.latency is None else str(args.latency),
         "max_requests": args.max_requests,
         "rate_limit": args.rate_limit,
         "waivers": args.waivers,
@@ -273,6 +286,13 @@ def add_emulate(commands: Any) -> argparse.ArgumentParser:
         help="access token lifetime (default: the emulator's, like Credly's)",
     )
     emulate.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="answer every request MS milliseconds late, like a distant server (default 0)",
+    )
+    emulate.add_argument(
         "--list-faults", action="store_true", help="list the faults --fault accepts and exit"
     )
     return emulate
@@ -294,7 +314,10 @@ def emulate(args: argparse.Namespace) -> int:
             token_lifetime=args.token_lifetime,
             organization_id=args.seed_organization,
             seed_applications=args.seed_applications,
+            latency_ms=args.latency,
         )
+    except ValueError as error:
+        raise ConfigError(f"--latency: {error}") from None
     except OSError as error:
         raise ConfigError(
             f"cannot listen on {args.host}:{args.port}: {error.strerror}; choose another --port"
@@ -303,6 +326,8 @@ def emulate(args: argparse.Namespace) -> int:
     print(f"Credly emulator on {server.origin} (Ctrl-C to stop)")
     if args.fault:
         print(f"faults: {', '.join(args.fault)}")
+    if args.latency:
+        print(f"latency: {args.latency:g} ms added to every request")
     print("Point the suite or your integration at it:")
     print(f"  export CREDLY_API_BASE_URL={server.api_base_url}")
     print(f"  export CREDLY_TOKEN_URL={server.token_url}")

@@ -77,6 +77,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     option("--credly-requirements", default=None, help="a YAML catalogue of your own requirements")
     option("--credly-fault", action="append", default=[], help="emulated target: break one rule")
     option("--credly-seed-applications", type=int, default=0, help="emulated target: seed N apps")
+    option(
+        "--credly-latency",
+        type=float,
+        default=0.0,
+        help="emulated target: answer every request this many milliseconds late",
+    )
     option("--credly-cassettes-dir", default=None, help="record into / replay from this folder")
     option("--credly-waivers", default=None, help="waivers.yaml for known SHOULD failures")
     option(
@@ -230,6 +236,7 @@ class Certification:
                 faults=option("credly_fault"),
                 seed_applications=option("credly_seed_applications"),
                 organization_id=option("credly_organization_id"),
+                latency_ms=option("credly_latency"),
             ).start()
             target = emulated_target(emulator)
         elif kind == "live":
@@ -250,7 +257,7 @@ class Certification:
             timeout=option("credly_timeout"),
             budget=budget,
             min_interval=1.0 / rate if rate else (0.05 if kind == "live" else 0.0),
-        )
+        ).shared_by(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
         return CertificationRun(
             target, profile, option("credly_run_id"), self.reports_dir, limits, emulator
         )

@@ -5,6 +5,7 @@ Used by `credly-contract emulate`, by `certify --target emulated` and by the pro
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,18 @@ class Bootstrap:
     client_secret: str
 
 
+def with_latency(app: Any, seconds: float) -> Any:
+    """The ASGI app, answering every HTTP request ``seconds`` later, as a distant server would; the
+    wait does not block the event loop, so concurrent requests wait side by side."""
+
+    async def delayed(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await asyncio.sleep(seconds)
+        await app(scope, receive, send)
+
+    return delayed
+
+
 class EmulatorServer:
     """An emulator with a seeded primary and foreign organization, served on ``host:port``.
 
@@ -40,7 +53,11 @@ class EmulatorServer:
         token_lifetime: int | None = None,
         organization_id: str | None = None,
         seed_applications: int = 0,
+        latency_ms: float = 0.0,
     ) -> None:
+        if latency_ms < 0:
+            raise ValueError(f"latency must be 0 or more milliseconds, not {latency_ms}")
+        self.latency_ms = latency_ms
         self.clock = Clock()
         Faults(faults)  # refuse unknown names before doing anything else
         # Faults break the API, not the seed: a fault like created_not_persisted must not lose the
@@ -66,8 +83,11 @@ class EmulatorServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
+        app: Any = create_app(self.store)
+        if latency_ms:
+            app = with_latency(app, latency_ms / 1000)
         config = uvicorn.Config(
-            create_app(self.store),
+            app,
             log_level="warning",
             access_log=False,
             lifespan="off",
