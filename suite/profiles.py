@@ -59,8 +59,8 @@ APPLICATION_OPERATIONS = (
 PROFILES = {
     "quick": Profile(
         "quick",
-        5,
-        4,
+        3,
+        3,
         6,
         3,
         description="every pull request",
