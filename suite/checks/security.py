@@ -105,7 +105,7 @@ def refused_input_kept_the_count(
     if before != after:
         raise Violation(
             f"{what} were refused ({', '.join(str(r.status) for r in refusals)}), yet the "
-            f"organization's application count went from {before} to {after}",
+            f"organization's applications (other than this run's own) went from {before} to {after}",
             refusals[-1] if refusals else None,
         )
 
