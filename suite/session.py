@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 
 from credly_contract import spec
-from credly_contract.checks import CheckFailed, prerequisite
+from credly_contract.checks import CheckFailed, Tally, prerequisite
 from credly_contract.checks.applications import (
     create_answers_201_with_application,
+    created_application_has_uid,
     list_answers_200_with_data_and_metadata,
+    secret_shown_on_create,
 )
 from credly_contract.checks.oauth import token_response_is_well_formed
 from credly_contract.client import ApiClient, Exchange, Limits
@@ -162,6 +164,15 @@ class Resources:
         exchange = self.create(body)
         data = prerequisite(create_answers_201_with_application, exchange, body)
         return exchange, data
+
+    @staticmethod
+    def credentials(created: Exchange) -> dict[str, str]:
+        """The client id and secret a create answered, as token-request parameters; a create that
+        shows neither breaks APP-SCHEMA or APP-SECRET-ONCE (PrerequisiteFailed)."""
+        return {
+            "client_id": prerequisite(created_application_has_uid, created),
+            "client_secret": prerequisite(secret_shown_on_create, created),
+        }
 
     def scratch_application(self) -> ApplicationId:
         """The id of an application this run created, for generated updates and deletes to hit."""
@@ -328,6 +339,9 @@ class CertificationRun:
         self.ledger = Ledger(work_dir / f"ledger-{run_id}.jsonl", run_id)
         self.resources = Resources(self.client, self.tokens, self.ledger)
         self.client.read_only = profile.read_only
+        # How often each check judged during this run; counted while `checks.tallying(run.tally)`
+        # is in force (the plugin holds it for the session), read with `run.tally.by_requirement()`.
+        self.tally = Tally()
 
     def preflight(self) -> None:
         """Prove the configuration before any test: credentials, scopes, organization."""

@@ -67,7 +67,7 @@ def oauth_scopes() -> list[str]:
 
 @cache
 def operations() -> dict[str, dict[str, Any]]:
-    """operationId -> {method, path, scopes, requirement, request_schema, responses}: the scopes
+    """operationId -> {method, path, scopes, requirement, request_schema, body_required, responses}: the scopes
     from the operation's oauth2 security requirement, the requirement id from its
     ``x-requirement``, the request body's component schema name (or None)."""
     found: dict[str, dict[str, Any]] = {}
@@ -81,6 +81,7 @@ def operations() -> dict[str, dict[str, Any]]:
                     "scopes": scopes,
                     "requirement": op.get("x-requirement"),
                     "request_schema": _request_schema(op),
+                    "body_required": bool(op.get("requestBody", {}).get("required", False)),
                     "responses": op["responses"],
                 }
     return found

@@ -189,9 +189,11 @@ def built_in_failures(case: Any, response: Any, exchange: Exchange) -> list[Chec
 
 
 def _request_violations(case: Any, operation_id: str) -> list[str]:
-    schema_name = spec.operations()[operation_id]["request_schema"]
-    # A case without a body holds schemathesis's NotSet: nothing was sent, so nothing is invalid.
-    if schema_name is None or case.body is None or isinstance(case.body, NotSet):
+    operation = spec.operations()[operation_id]
+    if case.body is None or isinstance(case.body, NotSet):
+        return ["the required request body is missing"] if operation["body_required"] else []
+    schema_name = operation["request_schema"]
+    if schema_name is None:
         return []
     return spec.schema_errors(schema_name, case.body)
 
@@ -208,17 +210,20 @@ def requirement_checks(
     violations = _request_violations(case, operation_id)
     if violations:
         body = case.body
-        nameless = (
-            operation_id == "createOAuthApplication"
-            and isinstance(body, dict)
-            and (
-                body.get("name") is None
-                or (isinstance(body["name"], str) and not body["name"].strip())
+        missing = body is None or isinstance(body, NotSet)
+        nameless = operation_id == "createOAuthApplication" and (
+            missing
+            or (
+                isinstance(body, dict)
+                and (
+                    body.get("name") is None
+                    or (isinstance(body["name"], str) and not body["name"].strip())
+                )
             )
         )
         try:
             if nameless:
-                nameless_create_refused(exchange, body)
+                nameless_create_refused(exchange, None if missing else body)
             else:
                 bad_input_refused(exchange, f"{operation_id} with {violations[0]}")
         except CheckFailed as failure:

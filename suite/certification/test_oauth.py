@@ -78,10 +78,7 @@ def test_created_credentials_obtain_a_token_and_the_secret_is_not_shown_again(
     api, target, tokens, apps, expect, mutating
 ):
     exchange, created = apps.new_application("credentials")
-    secret = app_checks.secret_shown_on_create(exchange)
-    token_exchange = api.request_token(
-        "issued_badges", client_id=created["uid"], client_secret=secret
-    )
+    token_exchange = api.request_token("issued_badges", **apps.credentials(exchange))
     app_checks.created_credentials_obtain_token(token_exchange)
     expect(oauth_checks.token_response_is_well_formed, token_exchange)
     for read in (

@@ -209,6 +209,16 @@ def secret_hidden_after_create(exchange: Exchange) -> None:
             )
 
 
+@check("APP-SCHEMA")
+def created_application_has_uid(exchange: Exchange) -> str:
+    """The create response names the client id (uid, a string per the docs)."""
+    data = (exchange.json() or {}).get("data") if isinstance(exchange.json(), dict) else None
+    uid = data.get("uid") if isinstance(data, dict) else None
+    if not isinstance(uid, str) or not uid:
+        raise Violation(f"the create response shows uid={uid!r}, expected the client id", exchange)
+    return uid
+
+
 @check("APP-CREDENTIALS")
 def created_credentials_obtain_token(exchange: Exchange) -> str:
     if exchange.status != 200:

@@ -21,8 +21,8 @@ from credly_contract.scenarios.steps import create_application, ids, pages
 
 @pytest.mark.requirement("APP-DELETE", "SEC-REVOKE-ON-DELETE", "APP-SCHEMA")
 def test_delete_answers_204_and_revokes(api, apps, tokens, target, expect, mutating):
-    _, application = create_application(apps, "delete", 1)
-    credentials = {"client_id": application["uid"], "client_secret": application["secret"]}
+    created, application = create_application(apps, "delete", 1)
+    credentials = apps.credentials(created)
     own_token = created_credentials_obtain_token(
         api.request_token("oauth_applications", **credentials)
     )

