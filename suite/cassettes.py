@@ -35,9 +35,6 @@ class CassetteMismatch(TargetUnreachable):
 NOT_IN_CASSETTE = (CannotOverwriteExistingCassetteException, UnhandledHTTPRequestError)
 
 
-# --- the cassette session used by suite/scenarios/conftest.py -------------------------------------
-
-
 def _serialize(cassette: dict[str, Any]) -> str:
     # Request before response, headers as sent: easier to read than vcrpy's sorted keys.
     return yaml.dump(

@@ -118,12 +118,6 @@ def add_certify(commands: Any) -> argparse.ArgumentParser:
     )
     certify.add_argument("--waivers", default=None, help="waivers.yaml for known SHOULD failures")
     certify.add_argument(
-        "--requirements",
-        default=None,
-        metavar="FILE",
-        help="a YAML catalogue of your own requirements (see docs/plugin.md)",
-    )
-    certify.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -208,7 +202,6 @@ def certify(args: argparse.Namespace) -> int:
         "max_requests": args.max_requests,
         "rate_limit": args.rate_limit,
         "waivers": args.waivers,
-        "requirements": args.requirements,
         "allow_production": args.allow_production,
         **target_overrides(args),
     }
@@ -507,6 +500,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("credly-contract: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # `credly-contract report DIR | head`: stop quietly, and keep Python's exit-time flush of
+        # the closed pipe from printing a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OUTPUT_CLOSED
 
 
 if __name__ == "__main__":

@@ -418,7 +418,7 @@ class Certification:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        if call.when == "call" or (call.when == "setup" and report.failed):
+        if call.when == "call" or (call.when == "setup" and not report.passed):
             self._judge(item, call, report)
         report.longrepr = _scrubbed_longrepr(report)
         return report
@@ -433,7 +433,14 @@ class Certification:
             failures += found
             for other in others:
                 completed = False
-                if isinstance(other, ReadOnlyViolation):
+                if isinstance(other, KeyboardInterrupt):
+                    # Ctrl-C or SIGTERM that a library turned into a failed test (Hypothesis may):
+                    # nothing about the target was learnt; end the run the way the signal meant.
+                    self._note_interrupt()
+                    item.session.shouldstop = f"credly-contract: {self.results.error}"
+                    report.outcome = "skipped"
+                    report.longrepr = (str(item.path), 0, f"Skipped: {self.results.error}")
+                elif isinstance(other, ReadOnlyViolation):
                     # Refused before it was sent: under the read-only profile this test cannot run.
                     report.outcome = "skipped"
                     report.longrepr = (str(item.path), 0, f"Skipped: {other}")
@@ -451,15 +458,20 @@ class Certification:
                         CheckFailed(rid, f"the test stopped on {type(other).__name__}: {other}")
                         for rid in ids
                     ]
+        skipped = _skip_reason(report)
         if failures:
             # A requirement broke, whatever else happened to the test (even a skip after it).
+            text = "\n\n".join(f.describe() for f in failures)
+            if skipped:
+                report.longrepr = f"{text}\n\n(then the test skipped: {skipped})"
+            elif completed:
+                report.longrepr = text
             report.outcome = "failed"
-            if completed:
-                report.longrepr = "\n\n".join(f.describe() for f in failures)
         evidence = [{"requirement": f.requirement, **f.evidence()} for f in failures]
         payload = {
             "requirements": ids,
             "completed": completed and not report.skipped,
+            "skipped": skipped,
             "failures": evidence,
         }
         report.user_properties.append(("credly", json.dumps(payload)))
@@ -476,28 +488,37 @@ class Certification:
                     payload["requirements"],
                     payload["failures"],
                     payload["completed"],
+                    payload.get("skipped"),
                 )
+
+    def _note_interrupt(self) -> None:
+        received = self.interrupts.received
+        self.results.fail_run(
+            RunError(
+                ErrorKind.INTERRUPTED,
+                f"interrupted by {self.interrupts.describe() or 'Ctrl-C'}: the run did not finish",
+                received[0] if received else None,
+            )
+        )
 
     @pytest.hookimpl(trylast=True)
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         if self.interrupts.interrupted:
-            self.results.fail_run(
-                RunError(
-                    ErrorKind.INTERRUPTED,
-                    f"interrupted by {self.interrupts.describe()}: the run did not finish",
-                    self.interrupts.received[0],
-                )
-            )
-        # One line instead of pytest's "!!! KeyboardInterrupt !!!" block (the crash location and a
-        # --full-trace hint), which reads as a crash: pytest prints only the message's line unless
-        # it names KeyboardInterrupt.
-        terminal = self.config.pluginmanager.get_plugin("terminalreporter") if self.config else None
-        memo: Any = getattr(terminal, "_keyboardinterrupt_memo", None)
-        if self.interrupts.interrupted and getattr(memo, "reprcrash", None) is not None:
-            memo.reprcrash.message = (
-                f"credly-contract: interrupted by {self.interrupts.describe()}; "
-                "the run stopped and cleaned up"
-            )
+            self._note_interrupt()
+        # One line instead of pytest's "!!! KeyboardInterrupt !!!" block (a separator, the crash
+        # location and a --full-trace hint), which reads as a crash. `credly-contract` prints that
+        # line itself, with the verdict; under plain pytest the terminal reporter prints it.
+        terminal: Any = (
+            self.config.pluginmanager.get_plugin("terminalreporter") if self.config else None
+        )
+        if self.interrupts.interrupted and hasattr(terminal, "_report_keyboardinterrupt"):
+            line = f"credly-contract: {self.results.error}"
+
+            def one_line() -> None:
+                if not self.driven_by_cli:
+                    terminal.write_line(line)
+
+            terminal._report_keyboardinterrupt = one_line
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.interrupts.restore()
@@ -514,7 +535,9 @@ class Certification:
                     in_scope = results.in_scope(rid)
                     out_of_scope += not in_scope
                     why = (
-                        "  (outside this run's scope)" if not in_scope else "  (no test proved it)"
+                        "  (outside this run's scope)"
+                        if not in_scope
+                        else f"  ({results.not_run_reason(rid)})"
                     )
                 write(f"{outcome.status.upper():8} {rid}{why}")
             if out_of_scope:
@@ -523,12 +546,11 @@ class Certification:
                     "outside this run's scope: the cassette scenarios do not prove them; "
                     "`credly-contract certify` does"
                 )
-            elif results.scope is None and any(
-                o.status == NOT_RUN for o in results.outcomes.values()
-            ):
+            elif unproven := sum(o.status == NOT_RUN for o in results.outcomes.values()):
                 write(
-                    "credly-contract: a NOT_RUN requirement had no test that completed (skipped "
-                    "by the profile, or stopped): the certificate lists its tests"
+                    f"credly-contract: {unproven} requirement(s) are NOT_RUN: no test of this run "
+                    "proved them (not collected, skipped by the profile, or stopped); a "
+                    "certification needs every one"
                 )
         if self.cleanup_note:
             write(f"credly-contract: {self.cleanup_note}")
@@ -616,6 +638,14 @@ def _scrubbed_longrepr(report: Any) -> Any:
     if report.failed:
         return scrub(str(longrepr))
     return longrepr
+
+
+def _skip_reason(report: Any) -> str | None:
+    """Why a skipped test did not run, as pytest words it ("Skipped: " left out)."""
+    if not report.skipped or not isinstance(report.longrepr, tuple):
+        return None
+    reason: str = scrub(str(report.longrepr[2]))
+    return reason.removeprefix("Skipped: ")
 
 
 def _failures_from(exc: BaseException) -> tuple[list[CheckFailed], list[BaseException]]:

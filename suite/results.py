@@ -19,6 +19,8 @@ class RequirementOutcome:
     tests: list[str] = field(default_factory=list)
     proven_by: list[str] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # Why its tests did not run to the end (skip reasons), for a requirement left not_run.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -57,6 +59,7 @@ class Results:
         requirement_ids: list[str],
         failures: list[dict[str, Any]],
         completed: bool,
+        skipped: str | None = None,
     ) -> None:
         failed_ids = {f["requirement"] for f in failures}
         for rid in dict.fromkeys(requirement_ids + sorted(failed_ids)):
@@ -71,6 +74,8 @@ class Results:
                 )
             elif completed and test_id not in outcome.proven_by:
                 outcome.proven_by.append(test_id)
+            if skipped and skipped not in outcome.skipped:
+                outcome.skipped.append(skipped)
 
     def count(self, when: str, outcome: str) -> None:
         """Count a test (or generated subtest) once: by its call, or by a setup that skipped or
@@ -92,6 +97,17 @@ class Results:
 
     def in_scope(self, requirement_id: str) -> bool:
         return self.scope is None or requirement_id in self.scope
+
+    def not_run_reason(self, requirement_id: str) -> str:
+        """Why a requirement is not_run, in a few words."""
+        outcome = self.outcomes[requirement_id]
+        if not self.in_scope(requirement_id):
+            return "outside this run's scope (the cassette scenarios do not prove it)"
+        if outcome.skipped:
+            return "skipped: " + "; ".join(outcome.skipped)
+        if outcome.tests:
+            return "its tests stopped before they proved it"
+        return "no test of this run proves it"
 
     def verdict(self, waived: Iterable[str] = ()) -> Verdict:
         if self.error:

@@ -29,6 +29,8 @@ class ExitCode(IntEnum):
     """Ctrl-C (128 + SIGINT)."""
     TERMINATED = 143
     """SIGTERM, e.g. CI cancelling the job (128 + SIGTERM)."""
+    OUTPUT_CLOSED = 141
+    """Whatever read the output went away (`| head`), as shells report SIGPIPE (128 + 13)."""
 
     @classmethod
     def for_signal(cls, signum: int) -> ExitCode:
@@ -103,7 +105,7 @@ EXIT_CODES_HELP = """exit codes:
        any HTTP answer that breaks the contract is exit 1, never 3)
   4    report: the run folder does not verify (manifest mismatch, inconsistent or unreadable
        certificate)
-  130  interrupted (Ctrl-C); 143 terminated (SIGTERM)
+  130  interrupted (Ctrl-C); 143 terminated (SIGTERM); 141 the output's reader went away
 
 verdicts (certificate.json, console, JUnit): certified, not_certified, passed_in_scope
 (a replay: only the requirements its recordings prove), error (the target could not be tested)."""

@@ -18,6 +18,7 @@ import yaml
 
 from credly_contract.cassette_diff import Recording, diff_recordings, interaction_changes
 from credly_contract.cassettes import Cassettes, normalized_body
+from credly_contract.cli import main
 from credly_contract.emulator import EmulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +47,11 @@ STALE = "cassettes/emulator no longer matches the suite: re-record it with `cred
 def cli(
     *args: str, offline: bool = False, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-c", OFFLINE] if offline else [sys.executable, "-m", "credly_contract.cli"]
+    command = (
+        [sys.executable, "-c", OFFLINE]
+        if offline
+        else [sys.executable, "-m", "credly_contract.cli"]
+    )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CREDLY_")}
     environment.update(env or {})
     return subprocess.run(
@@ -361,3 +366,23 @@ def test_replay_passes_in_a_sandbox_without_any_network_interface(tmp_path):
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "5 passed" in result.stdout
+
+
+def test_record_refuses_production_before_anything_is_sent_without_naming_a_profile(
+    monkeypatch, capsys
+):
+    for key in list(os.environ):
+        if key.startswith("CREDLY_"):
+            monkeypatch.delenv(key)
+    for key, value in {
+        "CREDLY_API_BASE_URL": "https://api.credly.com/v1",
+        "CREDLY_TOKEN_URL": "https://www.credly.com/oauth/token",
+        "CREDLY_ORGANIZATION_ID": "org",
+        "CREDLY_CLIENT_ID": "id",
+        "CREDLY_CLIENT_SECRET": "secret-value",
+    }.items():
+        monkeypatch.setenv(key, value)
+    assert main(["record", "--target", "live"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("credly-contract: refusing to record against production (api.credly.com")
+    assert "readonly" not in err and "\n" not in err

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,17 @@ def test_a_new_subcommand_is_one_entry_in_the_handler_table(capsys):
     finally:
         cli.SUBCOMMANDS.pop()
     assert capsys.readouterr().out == "hello lead\n"
+
+
+def test_output_cut_short_by_its_reader_ends_quietly_without_a_traceback():
+    # Like `credly-contract emulate --list-faults | head -0`: the reader is gone before the first
+    # line is written.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "credly_contract.cli", "emulate", "--list-faults"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    assert process.wait(60) == ExitCode.OUTPUT_CLOSED
+    assert b"Traceback" not in process.stderr.read()

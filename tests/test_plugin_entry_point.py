@@ -81,6 +81,19 @@ def pytest_run(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str
     )
 
 
+def certify_team_tests(folder: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Only the team's own tests, against the emulator, with the team's requirements declared."""
+    return pytest_run(
+        folder,
+        "test_team.py",
+        "--credly-target=emulated",
+        "--credly-requirements=team-requirements.yaml",
+        "--credly-reports-dir=reports",
+        "-q",
+        *extra,
+    )
+
+
 def certificate(folder: Path) -> dict:
     return json.loads((folder / "reports" / "certificate.json").read_text(encoding="utf-8"))
 
@@ -147,17 +160,7 @@ def test_an_undeclared_requirement_id_is_one_clear_usage_error(team_folder):
 
 def test_a_server_error_met_in_session_teardown_reaches_the_certificate(team_folder):
     (team_folder / "test_team.py").write_text(TEARDOWN_5XX, encoding="utf-8")
-    done = pytest_run(
-        team_folder,
-        "test_team.py",
-        "--credly-target",
-        "emulated",
-        "--credly-requirements",
-        "team-requirements.yaml",
-        "--credly-reports-dir",
-        "reports",
-        "-q",
-    )
+    done = certify_team_tests(team_folder)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     issued = certificate(team_folder)
     no_5xx = next(r for r in issued["requirements"] if r["id"] == "SEC-NO-5XX")
@@ -182,19 +185,7 @@ def test_a_failure_reported_the_way_schemathesis_does(certification):
 
 def test_allure_marks_a_requirement_failed_inside_an_exception_group_failed_not_broken(team_folder):
     (team_folder / "test_team.py").write_text(GROUPED_FAILURE, encoding="utf-8")
-    done = pytest_run(
-        team_folder,
-        "test_team.py",
-        "--credly-target",
-        "emulated",
-        "--credly-requirements",
-        "team-requirements.yaml",
-        "--credly-reports-dir",
-        "reports",
-        "--alluredir",
-        "allure",
-        "-q",
-    )
+    done = certify_team_tests(team_folder, "--alluredir", "allure")
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     (result,) = [
         json.loads(path.read_text(encoding="utf-8"))

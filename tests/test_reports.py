@@ -21,7 +21,8 @@ import pytest
 from credly_contract import catalogue, spec
 from credly_contract.cli import main
 from credly_contract.config import ENVIRONMENT, ConfigError
-from credly_contract.report import link_latest
+from credly_contract.report import link_latest, verdict_lines
+from credly_contract.report.certificate import build_certificate
 from credly_contract.report.manifest import MANIFEST, verify_manifest, write_manifest
 from credly_contract.report.verify import (
     SCHEMA_PATH,
@@ -30,7 +31,8 @@ from credly_contract.report.verify import (
     schema_problems,
 )
 from credly_contract.report.waivers import Waiver, apply_waivers, load_waivers
-from credly_contract.verdict import ExitCode, Verdict
+from credly_contract.results import Results
+from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
 
 slow = pytest.mark.slow  # the tests that read the module's three certification runs
 
@@ -301,6 +303,27 @@ def test_certificate_html_puts_failures_right_after_the_verdict_banner_which_lin
     failures = html[html.index('id="failures"') : html.index('id="matrix"')]
     assert f'id="failure-{MUST_FAULT_BREAKS}"' in failures
     assert "Reproduce" in failures and "curl -i -X POST" in failures
+
+
+@slow
+def test_the_console_prints_each_failure_once_in_full_never_cut_mid_word(runs):
+    run = runs["must_fault"]
+    lines = [line.rstrip() for line in run.stdout.splitlines() if line.strip()]
+    assert "short test summary info" not in run.stdout
+    messages = [e["message"] for e in run.requirement(MUST_FAULT_BREAKS)["evidence"]]
+    for message in messages:
+        first = message.splitlines()[0]
+        assert any(first in line for line in lines), first
+    cut = [
+        (short, full)
+        for short in lines
+        for full in lines
+        if short != full
+        and len(short) > 40
+        and full.startswith(short)
+        and full[len(short)].isalnum()
+    ]
+    assert cut == [], f"a line repeated cut mid-word: {cut[:2]}"
 
 
 def _chromium() -> str | None:
@@ -742,3 +765,90 @@ def test_a_waiver_holds_through_its_expiry_day():
     assert applied == {"SEC-NO-5XX": waiver} and notes == []
     applied, notes = apply_waivers({"SEC-NO-5XX": "failed"}, [waiver], dt.date(2030, 2, 1))
     assert applied == {} and [n["kind"] for n in notes] == ["waiver_expired"]
+
+
+# --- verdicts from results, without a run ----------------------------------------------------------
+
+
+def _built(results: Results) -> dict:
+    return build_certificate(results, None, profile="quick", waivers=[], finished_at=0.0)
+
+
+def _all_passed(results: Results, only: set[str] | None = None) -> Results:
+    for rid in results.outcomes:
+        if only is None or rid in only:
+            results.record(f"test_{rid}", [rid], [], completed=True)
+    return results
+
+
+def test_a_run_that_proves_every_requirement_is_certified_and_its_certificate_verifies():
+    certificate = _built(_all_passed(Results()))
+    assert certificate["verdict"] == Verdict.CERTIFIED
+    assert schema_problems(certificate) == [] and consistency_problems(certificate) == []
+
+
+def test_a_scoped_run_is_passed_in_scope_even_when_its_scope_holds_everything():
+    scoped = Results()
+    scoped.limit_scope({"APP-LIST", "TOKEN-ISSUE"})
+    certificate = _built(_all_passed(scoped, {"APP-LIST", "TOKEN-ISSUE"}))
+    assert certificate["verdict"] == Verdict.PASSED_IN_SCOPE
+    assert sum(r["in_scope"] for r in certificate["requirements"]) == 2
+    assert consistency_problems(certificate) == [] and schema_problems(certificate) == []
+    everything = Results()
+    everything.limit_scope(everything.outcomes)
+    assert _all_passed(everything).verdict() == Verdict.PASSED_IN_SCOPE
+
+
+def test_a_scoped_run_with_a_failure_or_an_unproven_requirement_in_scope_is_not_certified():
+    failed = Results()
+    failed.limit_scope({"APP-LIST"})
+    failed.record("t", ["APP-LIST"], [{"requirement": "APP-LIST", "message": "m"}], True)
+    assert failed.verdict() == Verdict.NOT_CERTIFIED
+    unproven = Results()
+    unproven.limit_scope({"APP-LIST"})
+    assert unproven.verdict() == Verdict.NOT_CERTIFIED
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        (ErrorKind.UNREACHABLE, ExitCode.UNREACHABLE),
+        (ErrorKind.CONFIGURATION, ExitCode.CONFIG),
+        (ErrorKind.INTERRUPTED, ExitCode.INTERRUPTED),
+    ],
+)
+def test_a_run_error_is_verdict_error_with_its_own_exit_code_and_a_valid_certificate(kind, code):
+    results = _all_passed(Results())
+    results.fail_run(RunError(kind, "what happened"))
+    certificate = _built(results)
+    assert certificate["verdict"] == Verdict.ERROR and results.error.exit_code == code
+    assert certificate["observations"][0] == {
+        "kind": "run_error",
+        "error": kind.value,
+        "detail": "what happened",
+    }
+    assert schema_problems(certificate) == [] and consistency_problems(certificate) == []
+    assert "credly-contract: " + kind.value + ": what happened" in verdict_lines(certificate, None)
+
+
+def test_the_first_run_error_is_kept():
+    results = Results()
+    results.fail_run(RunError(ErrorKind.UNREACHABLE, "first"))
+    results.fail_run(RunError(ErrorKind.CONFIGURATION, "second"))
+    assert results.error is not None and results.error.message == "first"
+
+
+def test_a_not_run_requirement_says_why_in_the_certificate():
+    results = _all_passed(Results(), set(catalogue.requirements()) - {"APP-CREATE", "APP-GET"})
+    results.record(
+        "t", ["APP-CREATE"], [], completed=False, skipped="the read-only profile creates nothing"
+    )
+    results.limit_scope(set(results.outcomes) - {"APP-GET"})
+    certificate = _built(results)
+    reasons = {r["id"]: r.get("reason") for r in certificate["requirements"]}
+    assert reasons["APP-CREATE"] == "skipped: the read-only profile creates nothing"
+    assert reasons["APP-GET"].startswith("outside this run's scope")
+    assert reasons["APP-LIST"] is None
+    assert schema_problems(certificate) == [] and consistency_problems(certificate) == []
+    del certificate["requirements"][1]["reason"]
+    assert any("'reason' is a required property" in p for p in schema_problems(certificate))

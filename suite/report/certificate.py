@@ -69,6 +69,8 @@ def build_certificate(
             )
         if status == WAIVED:
             entry["waiver"] = applied[rid].public()
+        if status == NOT_RUN:
+            entry["reason"] = results.not_run_reason(rid)
         requirements.append(entry)
     observations = scrub(list(results.observations)) + waiver_observations
     if results.error:
