@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from credly_contract import plugin, spec
+from credly_contract import spec
 from credly_contract.checks import security
+from credly_contract.fixtures import certification_of
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def test_token_cannot_act_on_another_organization(
         )
         if 400 <= exchange.status < 500:
             # Which refusal (403 or 404) is the server's choice: the docs do not say.
-            pytestconfig.stash[plugin.RESULTS_KEY].observe(
+            certification_of(pytestconfig).results.observe(
                 {
                     "kind": "tenant_refusal",
                     "detail": f"another organization's applications are refused with "
