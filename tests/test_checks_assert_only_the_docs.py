@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from credly_contract.checks import CheckFailed
+from credly_contract.checks import CheckFailed, pagination, security
 from credly_contract.checks import applications as app_checks
 from credly_contract.checks import oauth as oauth_checks
-from credly_contract.checks import pagination, security
 from credly_contract.checks.observations import undocumented_behaviour
 from credly_contract.client import Exchange
 
