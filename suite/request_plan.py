@@ -65,7 +65,7 @@ class RequestAccounting:
                 cost["requests"] += spent
                 cost["share"] += spent / len(ids)
         return {
-            rid: {"requests": int(cost["requests"]), "share": round(cost["share"])}
+            rid: {"requests": int(cost["requests"]), "share": round(cost["share"], 1)}
             for rid, cost in costs.items()
         }
 
@@ -164,8 +164,12 @@ def measure(profiles: Iterable[str], runs: int = 3) -> dict[str, Any]:
         } | {
             "requirements": {
                 rid: {
-                    field: _median([s["requirements"].get(rid, {}).get(field, 0) for s in samples])
-                    for field in ("requests", "share")
+                    "requests": _median(
+                        [s["requirements"].get(rid, {}).get("requests", 0) for s in samples]
+                    ),
+                    "share": statistics.median(
+                        [s["requirements"].get(rid, {}).get("share", 0) for s in samples]
+                    ),
                 }
                 for rid in ids
             },

@@ -30,8 +30,8 @@ def test_requests_are_charged_to_the_running_test_and_its_requirements():
     assert spent.buckets == {SETUP: 2, CLEANUP: 3}
     assert spent.total == 9
     assert spent.by_requirement() == {
-        "APP-LIST": {"requests": 4, "share": 2},  # 3 (shared with PAGE-META) + 1: 1.5 + 1 -> 2
-        "PAGE-META": {"requests": 3, "share": 2},
+        "APP-LIST": {"requests": 4, "share": 2.5},  # 3 shared with PAGE-META (1.5 each) + 1
+        "PAGE-META": {"requests": 3, "share": 1.5},
     }
 
 
