@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from credly_contract.checks import applications as app_checks
@@ -74,9 +76,16 @@ def test_creates_without_a_name_are_refused_and_create_nothing(
                 (exchange.json() or {}).get("data") if isinstance(exchange.json(), dict) else None
             )
             accepted.add((data or {}).get("id") if isinstance(data, dict) else None)
-    # The run's own applications (its ledger is shared by every worker) may come and go meanwhile.
-    own = read_outstanding(apps.ledger.path) if apps.ledger.path.exists() else []
-    after = _listed_ids(api, target, tokens) - accepted - {e["application_id"] for e in own}
+    # The run's own applications (its ledger is shared by every worker) may come and go meanwhile;
+    # the ledger is read once the listing is in, and again a moment later should another worker's
+    # create have been listed before its answer reached the ledger.
+    after = _listed_ids(api, target, tokens) - accepted
+    for settle in (0.0, 0.5):
+        time.sleep(settle)
+        own = read_outstanding(apps.ledger.path) if apps.ledger.path.exists() else []
+        after -= {entry["application_id"] for entry in own}
+        if after <= before:
+            break
     expect(app_checks.refused_create_created_nothing, before, after)
 
 
