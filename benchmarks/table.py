@@ -211,7 +211,7 @@ def _lean_section(results: Results) -> list[str]:
             f"{label}: <= {TARGET_SECONDS:.0f} s at the default pace",
             f"{_s(repeated.wall)} wall ({_s(repeated.cpu)} CPU), {repeated.requests} requests, "
             f"{repeated.verdicts}",
-            verdict if proven else "**missed**: not certified",
+            verdict if proven else "**missed**: a run was not certified",
         ])  # fmt: skip
     if results.side_by_side is not None:
         suite_found, suite_minutes, plain_found, plain_minutes = _findings(results.side_by_side)
@@ -223,7 +223,10 @@ def _lean_section(results: Results) -> list[str]:
             f"{_per(suite_found, suite_minutes)} per minute; schemathesis "
             f"{plain_found}/{len(results.side_by_side.faults)}, {_per(plain_found, plain_minutes)}"
             " per minute",
-            "met" if suite_rate >= plain_rate else f"**missed** by {plain_rate - suite_rate:.1f} per minute",
+            "met"
+            if suite_rate >= plain_rate
+            else f"**missed** by {plain_rate - suite_rate:.2f} per minute "
+            f"({suite_rate:.2f} against {plain_rate:.2f})",
         ])  # fmt: skip
     if not rows:
         return []
