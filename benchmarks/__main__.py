@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import st_baseline
+from benchmarks import latency, st_baseline
 from benchmarks.certify_runs import (
     WHAT_IF,
     Variant,
@@ -35,6 +35,7 @@ from benchmarks.certify_runs import (
 from benchmarks.emulator_load import measure_emulator
 from benchmarks.measure import REPO, Load, run
 from benchmarks.table import FIRST_FAILURE_FAULT, Results, render
+from credly_contract.profiles import PROFILES
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results.md"
 
@@ -56,6 +57,8 @@ class Plan:
     first_failure_profiles: tuple[str, ...]
     growth: tuple[int, ...]
     what_if_runs: int
+    latency_runs: int = 2
+    latency_workers: tuple[int, ...] = (1, 2)
 
 
 FULL = Plan(
@@ -68,7 +71,7 @@ QUICK = Plan(
     name="quick", budget_minutes=4, quick_runs=2, standard_runs=1, thorough_runs=0,
     replay_runs=2, workers_runs=0, profile_standard=False, load_count=1500, load_seconds=2,
     faults=st_baseline.QUICK_FAULTS, fault_free_runs=1, first_failure_profiles=("standard",),
-    growth=(10, 1000), what_if_runs=0,
+    growth=(10, 1000), what_if_runs=0, latency_runs=1,
 )  # fmt: skip
 
 
@@ -130,8 +133,15 @@ def run_all(plan: Plan, workspace: Workspace, load: Load) -> Results:
         results.emulator = measure_emulator(plan.load_count, plan.load_seconds)
 
     def side_by_side() -> None:
+        # Plain schemathesis gets the same examples per operation as the suite's quick profile.
+        examples = PROFILES["quick"].examples
         results.side_by_side = st_baseline.side_by_side(
-            workspace, "quick", 5, plan.faults, timeout, plan.fault_free_runs
+            workspace, "quick", examples, plan.faults, timeout, plan.fault_free_runs
+        )
+
+    def quick_at_latency() -> None:
+        results.latency = latency.quick_at_latency(
+            workspace, plan.latency_workers, plan.latency_runs, timeout, sections.deadline
         )
 
     def plain_standard() -> None:
@@ -170,6 +180,7 @@ def run_all(plan: Plan, workspace: Workspace, load: Load) -> Results:
 
     sections.run("certify per profile (quick, standard)", 60, profiles)
     sections.run("certify --target replay", 10, replay)
+    sections.run("quick against a target 100 ms away", 60, quick_at_latency)
     sections.run("pyinstrument profile of a quick run", 30, profile_quick)
     sections.run("emulator alone under load", 20, emulator)
     sections.run("side by side with plain schemathesis", 60, side_by_side)

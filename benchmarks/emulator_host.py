@@ -38,10 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.emulator_host")
     parser.add_argument("--fault", action="append", default=[])
     parser.add_argument("--seed-applications", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="milliseconds per request")
     args = parser.parse_args(argv)
     from credly_contract.emulator import EmulatorServer
 
-    server = EmulatorServer(faults=args.fault, seed_applications=args.seed_applications)
+    server = EmulatorServer(
+        faults=args.fault, seed_applications=args.seed_applications, latency_ms=args.latency
+    )
     # The benchmark counts requests at the server, the same way for every client it compares.
     counter = CountingApp(server._server.config.app)
     server._server.config.app = counter
@@ -67,11 +70,13 @@ def main(argv: list[str] | None = None) -> int:
 class EmulatorProcess:
     """A running `benchmarks.emulator_host`: its URLs, credentials, request count and CPU time."""
 
-    def __init__(self, faults: tuple[str, ...] = (), seed_applications: int = 0) -> None:
+    def __init__(
+        self, faults: tuple[str, ...] = (), seed_applications: int = 0, latency_ms: float = 0.0
+    ) -> None:
         argv = [sys.executable, "-m", "benchmarks.emulator_host"]
         for fault in faults:
             argv += ["--fault", fault]
-        argv += ["--seed-applications", str(seed_applications)]
+        argv += ["--seed-applications", str(seed_applications), "--latency", str(latency_ms)]
         # uvicorn's warnings about the fuzzers' malformed requests would drown the progress lines.
         self._stderr = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed in close())
         self.process = subprocess.Popen(
@@ -97,6 +102,17 @@ class EmulatorProcess:
     @property
     def organization_id(self) -> str:
         return self.info["organization_id"]
+
+    def live_environment(self) -> dict[str, str | None]:
+        """The CREDLY_* variables that make this emulator a `--target live`."""
+        return {
+            "CREDLY_API_BASE_URL": self.api_base_url,
+            "CREDLY_TOKEN_URL": self.info["token_url"],
+            "CREDLY_ORGANIZATION_ID": self.organization_id,
+            "CREDLY_CLIENT_ID": self.info["client_id"],
+            "CREDLY_CLIENT_SECRET": self.info["client_secret"],
+            "CREDLY_CLIENT_SECRET_FILE": None,
+        }
 
     @property
     def applications_path(self) -> str:

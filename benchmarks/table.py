@@ -37,6 +37,7 @@ class Results:
     first_failure: dict[str, tuple[FirstFailure, float]] = field(default_factory=dict)
     growth: list[Growth] = field(default_factory=list)
     what_if: dict[str, Repeated] = field(default_factory=dict)
+    latency: dict[str, Repeated] = field(default_factory=dict)  # quick at 100 ms (issue 13)
     notes: list[str] = field(default_factory=list)
     elapsed: float = 0.0
 
@@ -106,6 +107,7 @@ def render(results: Results, load: Load) -> str:
             "",
         ]
     out += _certify_section(results)
+    out += _lean_section(results)
     out += _targets_section(results)
     out += _profile_section(results)
     out += _emulator_section(results)
@@ -134,7 +136,9 @@ def _certify_section(results: Results) -> list[str]:
         rows.append(_run_row(f"certify --profile {name}", repeated, examples))
     if results.cold_start is not None:
         cold = Repeated("cold start", [results.cold_start])
-        rows.insert(0, _run_row("certify --profile quick", cold, "5 / 4x6", ", cold start"))
+        quick = PROFILES["quick"]
+        examples = f"{quick.examples} / {quick.stateful_examples}x{quick.stateful_steps}"
+        rows.insert(0, _run_row("certify --profile quick", cold, examples, ", cold start"))
     standard = results.single or results.profiles.get("standard")
     parts: list[str | list[str]] = []
     if results.workers and results.workers.runs and standard and standard.runs:
@@ -165,6 +169,74 @@ def _certify_section(results: Results) -> list[str]:
         "run with an empty hypothesis cache (`.hypothesis/` in the working directory), as on a "
         "fresh clone or in CI; every other run finds it filled.",
         *parts,
+    )
+
+
+def _findings(sbs: SideBySide) -> tuple[int, float, int, float]:
+    """Faults found and minutes of runs, by the suite and by plain schemathesis."""
+    return (
+        sum(c.suite_detects for c in sbs.faults),
+        sum(c.suite.run.wall for c in sbs.faults) / 60,
+        sum(c.plain_detects for c in sbs.faults),
+        sum(c.plain.run.wall for c in sbs.faults) / 60,
+    )
+
+
+def _lean_section(results: Results) -> list[str]:
+    """Issue 13: quick's requests and proof, quick at 100 ms latency, findings per minute."""
+    from benchmarks.latency import TARGET_SECONDS
+
+    rows = []
+    quick = results.profiles.get("quick")
+    if quick is not None and quick.runs:
+        counts = [c.requests for c in quick.runs if c.requests is not None]
+        proven = all(c.verdict == "certified" and c.not_run == 0 for c in quick.runs)
+        worst = max(counts) if counts else None
+        verdict = "met" if proven and worst is not None and worst <= 200 else "**missed**"
+        if worst is not None and worst > 200:
+            verdict += f" by {worst - 200} requests"
+        rows.append([
+            "quick proves all 23 requirements in <= 200 requests",
+            f"{', '.join(map(str, counts))} requests ({len(counts)} runs); all 23 proven: "
+            f"{_yes(proven)}",
+            verdict,
+        ])  # fmt: skip
+    for label, repeated in results.latency.items():
+        if not repeated.runs:
+            continue
+        proven = all(c.verdict == "certified" for c in repeated.runs)
+        met = repeated.wall <= TARGET_SECONDS and proven
+        verdict = "met" if met else f"**missed** by {repeated.wall - TARGET_SECONDS:.1f} s"
+        rows.append([
+            f"{label}: <= {TARGET_SECONDS:.0f} s at the default pace",
+            f"{_s(repeated.wall)} wall ({_s(repeated.cpu)} CPU), {repeated.requests} requests, "
+            f"{repeated.verdicts}",
+            verdict if proven else "**missed**: a run was not certified",
+        ])  # fmt: skip
+    if results.side_by_side is not None:
+        suite_found, suite_minutes, plain_found, plain_minutes = _findings(results.side_by_side)
+        suite_rate = suite_found / suite_minutes if suite_minutes else 0.0
+        plain_rate = plain_found / plain_minutes if plain_minutes else 0.0
+        rows.append([
+            "findings per minute >= plain schemathesis's (same faults, same run)",
+            f"suite {suite_found}/{len(results.side_by_side.faults)} faults, "
+            f"{_per(suite_found, suite_minutes)} per minute; schemathesis "
+            f"{plain_found}/{len(results.side_by_side.faults)}, {_per(plain_found, plain_minutes)}"
+            " per minute",
+            "met"
+            if suite_rate >= plain_rate
+            else f"**missed** by {plain_rate - suite_rate:.2f} per minute "
+            f"({suite_rate:.2f} against {plain_rate:.2f})",
+        ])  # fmt: skip
+    if not rows:
+        return []
+    return _section(
+        "Lean live runs (issue 13)",
+        _table(["Target", "Measured", "Met?"], rows),
+        "The latency rows certify an emulator process that answers every request 100 ms late as a "
+        "`--target live` (the default live pace: 20 requests per second, a total across xdist "
+        "workers). Requests per requirement: `credly-contract certify --dry-run` and the "
+        "certificate's request plan.",
     )
 
 
@@ -295,10 +367,7 @@ def _side_by_side_section(results: Results) -> list[str]:
         new = ", ".join(sorted(f"{code} {op}" for code, op in c.plain_new_failures)) or NONE
         rows.append([f"`{c.fault}`", suite, str(c.suite.requests or NONE), plain,
                      str(c.plain.requests or NONE), new])  # fmt: skip
-    suite_found = sum(c.suite_detects for c in sbs.faults)
-    plain_found = sum(c.plain_detects for c in sbs.faults)
-    suite_minutes = sum(c.suite.run.wall for c in sbs.faults) / 60
-    plain_minutes = sum(c.plain.run.wall for c in sbs.faults) / 60
+    suite_found, suite_minutes, plain_found, plain_minutes = _findings(sbs)
     header = ["Fault", "Suite: detected, wall (failed requirements)", "Suite requests",
               "schemathesis: detected, wall", "schemathesis requests",
               "schemathesis failures (new vs fault-free)"]  # fmt: skip

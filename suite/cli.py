@@ -126,6 +126,13 @@ def add_certify(commands: Any) -> argparse.ArgumentParser:
     )
     certify.add_argument("--workers", type=int, default=1, help="parallel pytest-xdist workers")
     certify.add_argument(
+        "--latency",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="emulated target only: the emulator answers every request MS milliseconds late",
+    )
+    certify.add_argument(
         "--max-requests",
         type=int,
         default=None,
@@ -135,6 +142,11 @@ def add_certify(commands: Any) -> argparse.ArgumentParser:
     certify.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     certify.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
     certify.add_argument("-v", "--verbose", action="store_true", help="show every test")
+    certify.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing: print what each requirement costs in requests on the profile and exit",
+    )
     _add_target_flags(certify, "allow production hosts (only with --profile readonly)")
     return certify
 
@@ -145,6 +157,14 @@ def certify(args: argparse.Namespace) -> int:
     from credly_contract.session import new_run_id
     from credly_contract.targets import guarded_live_target, target_overrides
 
+    if args.latency is not None and (args.target != "emulated" or args.latency < 0):
+        raise ConfigError(
+            "--latency takes 0 or more milliseconds and only applies to --target emulated "
+            "(for another target, run `credly-contract emulate --latency MS` and certify it live)"
+        )
+    if args.target == "replay" and args.dry_run:
+        print("--target replay sends nothing: it replays the recorded cassettes offline")
+        return ExitCode.CERTIFIED
     if args.target == "replay":
         from credly_contract.recorder import replay
 
@@ -163,7 +183,8 @@ def certify(args: argparse.Namespace) -> int:
             read_only=PROFILES[args.profile].read_only,
         )
         # Prove the settings before pytest starts: a wrong one costs a second and prints one line.
-        _preflight(target, args.timeout)
+        if not args.dry_run:
+            _preflight(target, args.timeout)
     if args.fault:
         from credly_contract.emulator.faults import Faults
 
@@ -172,10 +193,13 @@ def certify(args: argparse.Namespace) -> int:
         from credly_contract.report.waivers import load_waivers
 
         load_waivers(args.waivers)  # a malformed file stops the run here, before anything is sent
+    if args.dry_run:
+        return _print_request_plan(args)
     run_id = new_run_id()
     options: dict[str, str | list[str] | bool | None] = {
         "timeout": str(args.timeout),
         "fault": args.fault,
+        "latency": None if args.latency is None else str(args.latency),
         "max_requests": args.max_requests,
         "rate_limit": args.rate_limit,
         "waivers": args.waivers,
@@ -195,6 +219,20 @@ def certify(args: argparse.Namespace) -> int:
         )
     )
     return code
+
+
+def _print_request_plan(args: argparse.Namespace) -> int:
+    """``certify --dry-run``: the measured request plan of the chosen profile; nothing is sent."""
+    from credly_contract import catalogue
+    from credly_contract.request_plan import plan_lines
+
+    for line in plan_lines(args.profile, catalogue.requirements()):
+        print(line)
+    profile = PROFILES[args.profile]
+    budget = args.max_requests or (profile.live_budget if args.target == "live" else None)
+    if budget is not None:
+        print(f"request budget: {budget} (--max-requests)")
+    return ExitCode.CERTIFIED
 
 
 def _preflight(target: Any, timeout: float) -> None:
@@ -242,6 +280,13 @@ def add_emulate(commands: Any) -> argparse.ArgumentParser:
         help="access token lifetime (default: the emulator's, like Credly's)",
     )
     emulate.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="answer every request MS milliseconds late, like a distant server (default 0)",
+    )
+    emulate.add_argument(
         "--list-faults", action="store_true", help="list the faults --fault accepts and exit"
     )
     return emulate
@@ -263,7 +308,10 @@ def emulate(args: argparse.Namespace) -> int:
             token_lifetime=args.token_lifetime,
             organization_id=args.seed_organization,
             seed_applications=args.seed_applications,
+            latency_ms=args.latency,
         )
+    except ValueError as error:
+        raise ConfigError(f"--latency: {error}") from None
     except OSError as error:
         raise ConfigError(
             f"cannot listen on {args.host}:{args.port}: {error.strerror}; choose another --port"
@@ -272,6 +320,8 @@ def emulate(args: argparse.Namespace) -> int:
     print(f"Credly emulator on {server.origin} (Ctrl-C to stop)")
     if args.fault:
         print(f"faults: {', '.join(args.fault)}")
+    if args.latency:
+        print(f"latency: {args.latency:g} ms added to every request")
     print("Point the suite or your integration at it:")
     print(f"  export CREDLY_API_BASE_URL={server.api_base_url}")
     print(f"  export CREDLY_TOKEN_URL={server.token_url}")

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import threading
@@ -158,6 +159,17 @@ class Limits:
     min_interval: float = 0.0
     max_retry_after: float = 30.0
     retries: int = 3
+
+    def shared_by(self, clients: int) -> Limits:
+        """The limits of one of ``clients`` clients that run side by side against one target (xdist
+        workers): the pace and the budget are totals of the run, so each gets its part."""
+        if clients <= 1:
+            return self
+        return dataclasses.replace(
+            self,
+            min_interval=self.min_interval * clients,
+            budget=None if self.budget is None else max(1, self.budget // clients),
+        )
 
 
 class ApiClient:

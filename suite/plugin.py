@@ -31,6 +31,7 @@ from credly_contract.interrupts import Interrupts
 from credly_contract.profiles import PROFILES
 from credly_contract.report.allure_labels import label_test, report_failures
 from credly_contract.report.folders import run_folder
+from credly_contract.request_plan import CLEANUP, SETUP
 from credly_contract.results import NOT_RUN, Results
 from credly_contract.scrub import scrub
 from credly_contract.session import CertificationRun, new_run_id
@@ -76,6 +77,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     option("--credly-requirements", default=None, help="a YAML catalogue of your own requirements")
     option("--credly-fault", action="append", default=[], help="emulated target: break one rule")
     option("--credly-seed-applications", type=int, default=0, help="emulated target: seed N apps")
+    option(
+        "--credly-latency",
+        type=float,
+        default=0.0,
+        help="emulated target: answer every request this many milliseconds late",
+    )
     option("--credly-cassettes-dir", default=None, help="record into / replay from this folder")
     option("--credly-waivers", default=None, help="waivers.yaml for known SHOULD failures")
     option(
@@ -136,6 +143,8 @@ class Certification:
         self._late_failures: dict[str, list[CheckFailed]] = {}
         # What teardowns found, as recorded: an xdist worker hands it to the controller.
         self._recorded_late: dict[str, list[dict[str, Any]]] = {}
+        # Who pays for the requests sent now: a test (and its requirements) or a bucket.
+        self._charged: tuple[str, list[str]] = (SETUP, [])
 
     # -- set-up ------------------------------------------------------------------------------------
 
@@ -227,6 +236,7 @@ class Certification:
                 faults=option("credly_fault"),
                 seed_applications=option("credly_seed_applications"),
                 organization_id=option("credly_organization_id"),
+                latency_ms=option("credly_latency"),
             ).start()
             target = emulated_target(emulator)
         elif kind == "live":
@@ -247,7 +257,7 @@ class Certification:
             timeout=option("credly_timeout"),
             budget=budget,
             min_interval=1.0 / rate if rate else (0.05 if kind == "live" else 0.0),
-        )
+        ).shared_by(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
         return CertificationRun(
             target, profile, option("credly_run_id"), self.reports_dir, limits, emulator
         )
@@ -257,6 +267,7 @@ class Certification:
     def shutdown(self, run: CertificationRun) -> None:
         """Delete what the run created (a second Ctrl-C skips it) and note what was left."""
         results, interrupts = self.results, self.interrupts
+        self.charge_requests_to(CLEANUP)
         created = len(run.ledger.outstanding())
         skipped = interrupts.skip_cleanup
         if interrupts.interrupted and not skipped:
@@ -278,6 +289,7 @@ class Certification:
             left = run.ledger.outstanding()
         results.requests_sent = run.client.requests_sent
         results.count_checks(run.tally.counts())
+        self.charge_requests_to(CLEANUP)
         self._observe_client(run)
         if left:
             why = "cleanup skipped (second Ctrl-C)" if skipped else "cleanup could not delete all"
@@ -323,10 +335,18 @@ class Certification:
 
     # -- findings ----------------------------------------------------------------------------------
 
+    def charge_requests_to(self, who: str, requirement_ids: list[str] | None = None) -> None:
+        """Charge the requests sent so far to whoever was paying, and from now on to ``who``."""
+        if self.run is not None:
+            self.results.spent.charge(self.run.client.requests_sent, *self._charged)
+        self._charged = (who, requirement_ids or [])
+
     def passive_checks(self, exchange: Exchange) -> None:
         """Rules every response must keep, checked on every exchange of every test (and of
         fixtures' set-up and teardown)."""
         run = self.run
+        if run is not None:
+            self.results.spent.charge(run.client.requests_sent, *self._charged)
         checks: list[Callable[[Exchange], None]] = [no_server_error]
         if run is not None and exchange.url.startswith(run.target.token_url):
             checks.append(token_response_not_cacheable)
@@ -368,6 +388,7 @@ class Certification:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.current = item
+        self.charge_requests_to(item.nodeid, self.requirement_ids(item))
         label_test([self.requirement(rid) for rid in self.requirement_ids(item)])
 
     @pytest.hookimpl(tryfirst=True)
@@ -378,8 +399,22 @@ class Certification:
 
     def pytest_runtest_logfinish(self) -> None:
         self.current = None
+        self.charge_requests_to(SETUP)
         self._record_late_failures()
         self._teardown_of = "session teardown"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, Any, Any]:
+        """A session fixture's requests (tokens, scratch applications) serve every test: they are
+        charged to setup, not to the test that happened to need them first."""
+        if fixturedef.scope != "session":
+            return (yield)
+        paying = self._charged
+        self.charge_requests_to(SETUP)
+        try:
+            return (yield)
+        finally:
+            self.charge_requests_to(*paying)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(
@@ -541,6 +576,7 @@ class Certification:
         results = self.results
         results.requests_sent += facts["requests_sent"]
         results.count_checks(facts["checks"])
+        results.spent.merge(facts["spent"])
         for observation in facts["observations"]:
             results.observe(observation)
         if facts["error"]:
@@ -569,6 +605,7 @@ class Certification:
                     "started_at": run.started_at if run else None,
                     "requests_sent": results.requests_sent,
                     "checks": results.check_counts,
+                    "spent": results.spent.to_facts(),
                     "observations": results.observations,
                     "error": results.error.public() if results.error else None,
                     "late_failures": self._recorded_late,

@@ -8,6 +8,7 @@ from typing import Any
 
 from credly_contract import catalogue
 from credly_contract.catalogue import Requirement
+from credly_contract.request_plan import RequestAccounting
 from credly_contract.verdict import RunError, Verdict
 
 PASSED, FAILED, WAIVED, NOT_RUN = "passed", "failed", "waived", "not_run"
@@ -43,6 +44,7 @@ class Results:
         self.scope: set[str] | None = None
         self.tests = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
         self.requests_sent = 0
+        self.spent = RequestAccounting()  # requests per test and requirement (request_plan.py)
         # check name -> {"judged": n, "failed": m}: every judgement the run's checks made.
         self.check_counts: dict[str, dict[str, int]] = {}
 

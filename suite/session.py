@@ -65,18 +65,25 @@ def new_run_id() -> str:
 
 
 class Tokens:
-    """Access tokens of the bootstrap application, fetched once per scope set. The preflight proved
-    the bootstrap may have every scope, so a token endpoint that then issues no usable token breaks
-    TOKEN-ISSUE: that fails the requirement (PrerequisiteFailed), it is no configuration error."""
+    """Access tokens of the bootstrap application, fetched once per scope set and shared by every
+    test (the token answers too: a test that judges a token request for scopes another test already
+    asked for judges that answer, and sends nothing). The preflight proved the bootstrap may have
+    every scope, so a token endpoint that then issues no usable token breaks TOKEN-ISSUE: that fails
+    the requirement (PrerequisiteFailed), it is no configuration error."""
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client
         self._cache: dict[frozenset[str], str] = {}
+        self._answers: dict[frozenset[str], Exchange] = {}
 
-    def get(self, *scopes: str) -> str:
+    def get(self, *scopes: str, fresh: bool = False) -> str:
+        """A token for exactly these scopes; ``fresh`` fetches a new one (an old one may expire)."""
         key = frozenset(scopes)
+        if fresh:
+            self._cache.pop(key, None)
+            self._answers.pop(key, None)
         if key not in self._cache:
-            exchange = self.client.request_token(" ".join(sorted(key)))
+            exchange = self.issue(*scopes)
             token = _access_token(exchange)
             if token is None:
                 # Only a usable token is required to go on; the checks say what is wrong with it.
@@ -84,11 +91,29 @@ class Tokens:
             self._cache[key] = token
         return self._cache[key]
 
-    def remember(self, scopes: list[str], token: str) -> None:
-        self._cache[frozenset(scopes)] = token
+    def issue(self, *scopes: str) -> Exchange:
+        """The token endpoint's answer to a request for exactly these scopes: the one that issued
+        the shared token when there is one, else a new request (its token shared when usable)."""
+        key = frozenset(scopes)
+        if key in self._answers:
+            return self._answers[key]
+        exchange = self.client.request_token(" ".join(sorted(key)))
+        token = _access_token(exchange)
+        if token is not None:
+            self._answers[key] = exchange
+            self._cache[key] = token
+        return exchange
+
+    def remember(self, scopes: list[str], exchange: Exchange) -> None:
+        """Share a token answer some other request got (the preflight's, for every scope)."""
+        token = _access_token(exchange)
+        if token is not None:
+            self._cache[frozenset(scopes)] = token
+            self._answers[frozenset(scopes)] = exchange
 
     def forget(self) -> None:
         self._cache.clear()
+        self._answers.clear()
 
 
 class Resources:
@@ -273,7 +298,7 @@ def preflight(client: ApiClient, tokens: Tokens) -> None:
             f"the token endpoint CREDLY_TOKEN_URL={target.token_url} answered {answer} instead of "
             f"a token for CREDLY_CLIENT_ID={target.client_id}: check the bootstrap application"
         )
-    tokens.remember(scopes, token)
+    tokens.remember(scopes, exchange)
     listing = client.get(target.applications_url(), token=token, params={"per": 1})
     if listing.status >= 500:
         return  # SEC-NO-5XX, for the tests to judge

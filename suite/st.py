@@ -21,8 +21,10 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.config import OperationConfig
 from schemathesis.core import NotSet
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.filters import FilterSet
 
 from credly_contract import spec
 from credly_contract.checks import CheckFailed, count, register
@@ -232,11 +234,23 @@ def requirement_checks(
 
 
 def load_schema(
-    run: CertificationRun, mode: GenerationMode, phases: tuple[str, ...] = ("examples", "fuzzing")
+    run: CertificationRun,
+    mode: GenerationMode,
+    phases: tuple[str, ...] = ("examples", "fuzzing"),
+    skip: tuple[str, ...] = (),
 ) -> Any:
-    """The contract as a schemathesis schema aimed at the run's target, with client-credentials auth.
-    Each call loads its own copy: schemathesis schemas share their config with every filtered view."""
+    """The contract as a schemathesis schema aimed at the run's target, with client-credentials auth,
+    without the operations in ``skip`` (the profile leaves them to other tests). Each call loads its
+    own copy: schemathesis schemas share their config with every filtered view."""
     schema = schemathesis.openapi.from_path(str(spec.SPEC_PATH))
+    if skip:
+        # Through the config: schemathesis's pytest integration keeps a fixture schema's
+        # configured operation filters, and replaces its own.
+        skipped = FilterSet()
+        skipped.include(operation_id=list(skip))
+        schema.config.operations.operations.append(
+            OperationConfig(filter_set=skipped, enabled=False)
+        )
     schema.config.update(
         base_url=run.target.api_base_url,
         request_timeout=run.client.limits.timeout,
@@ -249,9 +263,13 @@ def load_schema(
     class ClientCredentials:
         """Fetches (and refreshes on 401) a client-credentials token from the token URL."""
 
+        fetched = False
+
         def get(self, case: Any, ctx: Any) -> str:
-            run.tokens.forget()
-            return run.tokens.get(*spec.api_scopes())
+            # The run's shared token first; a fresh one each refresh interval after that.
+            token = run.tokens.get(*spec.api_scopes(), fresh=self.fetched)
+            self.fetched = True
+            return token
 
         def set(self, case: Any, data: str, ctx: Any) -> None:
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}

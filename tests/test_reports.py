@@ -47,6 +47,7 @@ CERTIFICATE_FIELDS = {
     "requirements",
     "observations",
     "counts",
+    "request_plan",
 }
 MUST_FAULT, MUST_FAULT_BREAKS = "token_cacheable", "OAUTH-NO-STORE"
 SHOULD_FAULT, SHOULD_FAULT_BREAKS = "tokens_survive_delete", "SEC-REVOKE-ON-DELETE"

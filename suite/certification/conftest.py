@@ -17,12 +17,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def positive_schema(certification: CertificationRun) -> Any:
-    return st.load_schema(certification, GenerationMode.POSITIVE)
+    skip = certification.profile.skip_generated_valid
+    return st.load_schema(certification, GenerationMode.POSITIVE, skip=skip)
 
 
 @pytest.fixture(scope="session")
 def negative_schema(certification: CertificationRun) -> Any:
-    return st.load_schema(certification, GenerationMode.NEGATIVE)
+    skip = certification.profile.skip_generated_invalid
+    return st.load_schema(certification, GenerationMode.NEGATIVE, skip=skip)
 
 
 @pytest.fixture(scope="session")

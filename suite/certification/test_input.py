@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ from credly_contract.checks import Expect, security
 from credly_contract.checks import applications as app_checks
 from credly_contract.client import ApiClient, Exchange
 from credly_contract.config import Target
+from credly_contract.ledger import ApplicationId, read_outstanding
 from credly_contract.profiles import Profile
 from credly_contract.session import Resources, Tokens, list_all
 
@@ -27,115 +28,156 @@ BAD_BODIES = [
         "application/json",
     ),
 ]
+UNKNOWN_IDS = ["0", "-1", "not-an-id", "99999999999999999999"]
 
 
-def _snapshot(api: ApiClient, target: Target, tokens: Tokens) -> list[dict[str, Any]]:
-    return sorted(
-        list_all(api, target, tokens.get("oauth_applications")), key=lambda a: a.get("id") or 0
+def _application_count(api: ApiClient, target: Target, tokens: Tokens, apps: Resources) -> int:
+    """How many applications the organization holds that this run did not create, in one request:
+    the list's total_count (a list without it is counted page by page, which that list's own tests
+    fail) less the run's own, as its ledger has them (shared by every worker of the run, so what
+    tests running side by side create and delete cancels out). Side by side, a create of another
+    worker may be counted before its answer reaches the ledger: the count is read again until two
+    readings agree."""
+    readings = [_count_not_ours(api, target, tokens, apps)]
+    while _side_by_side() and len(readings) < 4 and readings[-2:-1] != readings[-1:]:
+        readings.append(_count_not_ours(api, target, tokens, apps))
+    return readings[-1]
+
+
+def _side_by_side() -> bool:
+    return int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1
+
+
+def _count_not_ours(api: ApiClient, target: Target, tokens: Tokens, apps: Resources) -> int:
+    token = tokens.get("oauth_applications")
+    body = api.get(target.applications_url(), token=token, params={"per": 1}).json()
+    meta = body.get("metadata") if isinstance(body, dict) else None
+    total: object = meta.get("total_count") if isinstance(meta, dict) else None
+    if not isinstance(total, int):
+        total = len(list_all(api, target, token))
+    own = read_outstanding(apps.ledger.path) if apps.ledger.path.exists() else []
+    own_here: int = sum(entry["organization_id"] == target.organization_id for entry in own)
+    return total - own_here
+
+
+def _read(
+    api: ApiClient, target: Target, tokens: Tokens, application_id: ApplicationId
+) -> list[dict[str, Any]]:
+    """The one application a refused update was aimed at, as a snapshot of one."""
+    exchange = api.get(
+        target.application_url(application_id), token=tokens.get("oauth_applications")
     )
+    body = exchange.json()
+    data = body.get("data") if isinstance(body, dict) else None
+    return [data] if isinstance(data, dict) else []
 
 
-def _refused_and_unchanged(
-    api: ApiClient,
-    target: Target,
-    tokens: Tokens,
-    expect: Expect,
-    what: str,
-    send: Callable[[], Exchange],
-) -> None:
-    """Send one bad request; it must get a 4xx, and a refused request must leave every application as
-    it was (a request that was not refused has failed already; comparing after it says nothing more)."""
-    before = _snapshot(api, target, tokens)
-    exchange = send()
-    expect(security.bad_input_refused, exchange, what)
-    if 400 <= exchange.status < 500:
-        after = _snapshot(api, target, tokens)
-        expect(security.refused_input_changed_nothing, before, after, exchange, what)
+def _each_refused(expect: Expect, sent: list[tuple[str, Exchange]]) -> list[Exchange]:
+    """Judge every bad request's answer; the refusals, when every one was refused (a request that
+    was not refused has failed already, and what it changed says nothing about the others)."""
+    for what, exchange in sent:
+        expect(security.bad_input_refused, exchange, what)
+    refusals = [exchange for _, exchange in sent]
+    return refusals if all(400 <= r.status < 500 for r in refusals) else []
 
 
 @pytest.mark.requirement("SEC-INPUT-REJECTED")
-@pytest.mark.parametrize("operation", ["create", "update"])
-@pytest.mark.parametrize(
-    ("what", "body", "content_type"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES]
-)
-def test_bad_body_is_refused_and_changes_nothing(
-    api: ApiClient,
-    target: Target,
-    tokens: Tokens,
-    apps: Resources,
-    operation: str,
-    what: str,
-    body: bytes,
-    content_type: str,
-    expect: Expect,
-    mutating: None,
+def test_bad_create_bodies_are_refused_and_create_nothing(
+    api: ApiClient, target: Target, tokens: Tokens, apps: Resources, expect: Expect, mutating: None
 ) -> None:
-    if operation == "create":
-        method, url = "POST", target.applications_url()
-    else:
-        method, url = "PUT", target.application_url(apps.scratch_application())
-
-    def send() -> Exchange:
+    """One count before and one after the five bad bodies: a refusal that created (or deleted) an
+    application changes the organization's total_count."""
+    before = _application_count(api, target, tokens, apps)
+    sent = []
+    for what, body, content_type in BAD_BODIES:
         exchange = api.request(
-            method,
+            "POST",
+            target.applications_url(),
+            content=body,
+            token=tokens.get("oauth_applications"),
+            headers={"Content-Type": content_type},
+        )
+        apps.note_created(exchange)
+        sent.append((f"create with {what}", exchange))
+    refusals = _each_refused(expect, sent)
+    if refusals:
+        after = _application_count(api, target, tokens, apps)
+        expect(security.refused_input_kept_the_count, before, after, refusals, "bad create bodies")
+
+
+@pytest.mark.requirement("SEC-INPUT-REJECTED")
+def test_bad_update_bodies_are_refused_and_change_nothing(
+    api: ApiClient, target: Target, tokens: Tokens, apps: Resources, expect: Expect, mutating: None
+) -> None:
+    """One read of the application before and one after the five bad bodies sent to update it."""
+    application_id = apps.scratch_application()
+    url = target.application_url(application_id)
+    before = _read(api, target, tokens, application_id)
+    sent = []
+    for what, body, content_type in BAD_BODIES:
+        exchange = api.request(
+            "PUT",
             url,
             content=body,
             token=tokens.get("oauth_applications"),
             headers={"Content-Type": content_type},
         )
-        if operation == "create":
-            apps.note_created(exchange)
-        return exchange
-
-    _refused_and_unchanged(api, target, tokens, expect, f"{operation} with {what}", send)
+        sent.append((f"update with {what}", exchange))
+    refusals = _each_refused(expect, sent)
+    if refusals:
+        after = _read(api, target, tokens, application_id)
+        expect(
+            security.refused_input_changed_nothing, before, after, refusals[-1], "bad update bodies"
+        )
 
 
 @pytest.mark.requirement("APP-CREATE", "SEC-INPUT-REJECTED")
 def test_a_long_name_is_accepted_intact_or_refused_without_change(
-    api: ApiClient,
-    target: Target,
-    tokens: Tokens,
-    apps: Resources,
-    expect: Expect,
-    mutating: None,
+    api: ApiClient, target: Target, tokens: Tokens, apps: Resources, expect: Expect, mutating: None
 ) -> None:
     """The docs set no maximum length: accepting the name (and keeping it intact) and refusing it
     (and changing nothing) both keep the contract. Which one happened is an observation."""
     name = apps.name("long ") + "x" * LONG_NAME_LENGTH
-    before = _snapshot(api, target, tokens)
+    before = _application_count(api, target, tokens, apps)
     exchange = apps.create({"name": name})
     if 400 <= exchange.status < 500:
-        after = _snapshot(api, target, tokens)
-        expect(security.refused_input_changed_nothing, before, after, exchange, "a long name")
+        after = _application_count(api, target, tokens, apps)
+        expect(security.refused_input_kept_the_count, before, after, [exchange], "a long name")
     else:
         app_checks.create_answers_201_with_application(exchange, {"name": name})
 
 
 @pytest.mark.requirement("SEC-INPUT-REJECTED")
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
-@pytest.mark.parametrize("application_id", ["0", "-1", "not-an-id", "99999999999999999999"])
 def test_unknown_application_ids_are_refused(
     api: ApiClient,
     target: Target,
     tokens: Tokens,
-    method: str,
-    application_id: str,
+    apps: Resources,
     expect: Expect,
     profile: Profile,
 ) -> None:
-    if method != "GET" and profile.read_only:
-        pytest.skip("the read-only profile changes nothing")
-    body = {"description": "credly-contract probe"} if method == "PUT" else None
-    url = target.application_url(application_id)
+    """Four ids no application has, read, updated and deleted (read only, under the read-only
+    profile); one count before and one after them all."""
+    methods = ["GET"] if profile.read_only else ["GET", "PUT", "DELETE"]
     token = tokens.get("oauth_applications")
-    _refused_and_unchanged(
-        api,
-        target,
-        tokens,
-        expect,
-        f"{method} of application id {application_id!r}",
-        lambda: api.request(method, url, json=body, token=token),
-    )
+    before = _application_count(api, target, tokens, apps)
+    sent = []
+    for method in methods:
+        body = {"description": "credly-contract probe"} if method == "PUT" else None
+        for application_id in UNKNOWN_IDS:
+            url = target.application_url(application_id)
+            exchange = api.request(method, url, json=body, token=token)
+            sent.append((f"{method} of application id {application_id!r}", exchange))
+    refusals = _each_refused(expect, sent)
+    if refusals:
+        after = _application_count(api, target, tokens, apps)
+        expect(
+            security.refused_input_kept_the_count,
+            before,
+            after,
+            refusals,
+            "requests for unknown application ids",
+        )
 
 
 @pytest.mark.requirement("SEC-NO-5XX")

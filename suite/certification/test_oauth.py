@@ -19,29 +19,25 @@ SCOPES = spec.oauth_scopes()
 
 
 @pytest.mark.requirement("TOKEN-ISSUE", "OAUTH-NO-STORE")
-def test_token_response_is_well_formed_and_not_cacheable(api: ApiClient) -> None:
-    exchange = api.request_token("oauth_applications")
+def test_token_response_is_well_formed_and_not_cacheable(tokens: Tokens) -> None:
+    exchange = tokens.issue("oauth_applications")
     oauth_checks.token_response_is_well_formed(exchange)
     oauth_checks.token_response_not_cacheable(exchange)
 
 
 @pytest.mark.requirement("TOKEN-SCOPE")
 @pytest.mark.parametrize("scope", SCOPES)
-def test_each_documented_scope_can_be_requested_alone(api: ApiClient, scope: str) -> None:
-    oauth_checks.requested_scope_granted(api.request_token(scope), [scope])
+def test_each_documented_scope_can_be_requested_alone(tokens: Tokens, scope: str) -> None:
+    oauth_checks.requested_scope_granted(tokens.issue(scope), [scope])
 
 
 @pytest.mark.requirement("TOKEN-SCOPE")
 def test_documented_scopes_can_be_combined(
-    api: ApiClient, profile: Profile, expect: Expect
+    tokens: Tokens, profile: Profile, expect: Expect
 ) -> None:
     combinations = [SCOPES] + [list(pair) for pair in itertools.combinations(SCOPES, 2)]
     for combination in combinations[: 1 + profile.examples]:
-        expect(
-            oauth_checks.requested_scope_granted,
-            api.request_token(" ".join(combination)),
-            combination,
-        )
+        expect(oauth_checks.requested_scope_granted, tokens.issue(*combination), combination)
 
 
 @pytest.mark.requirement("TOKEN-SCOPE", "OAUTH-NO-STORE")
@@ -88,12 +84,7 @@ def test_missing_grant_type_is_refused(api: ApiClient) -> None:
 
 @pytest.mark.requirement("APP-CREDENTIALS", "APP-SECRET-ONCE", "TOKEN-ISSUE")
 def test_created_credentials_obtain_a_token_and_the_secret_is_not_shown_again(
-    api: ApiClient,
-    target: Target,
-    tokens: Tokens,
-    apps: Resources,
-    expect: Expect,
-    mutating: None,
+    api: ApiClient, target: Target, tokens: Tokens, apps: Resources, expect: Expect, mutating: None
 ) -> None:
     exchange, created = apps.new_application("credentials")
     token_exchange = api.request_token("issued_badges", **apps.credentials(exchange))

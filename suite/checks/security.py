@@ -96,6 +96,20 @@ def bad_input_refused(exchange: Exchange, what: str) -> None:
 
 
 @check("SEC-INPUT-REJECTED")
+def refused_input_kept_the_count(
+    before: int, after: int, refusals: list[Exchange], what: str
+) -> None:
+    """Judged only when every request was refused: the organization's application count (one read of
+    the list's total_count) is what it was before them."""
+    if before != after:
+        raise Violation(
+            f"{what} were refused ({', '.join(str(r.status) for r in refusals)}), yet the "
+            f"organization's applications (other than this run's own) went from {before} to {after}",
+            refusals[-1] if refusals else None,
+        )
+
+
+@check("SEC-INPUT-REJECTED")
 def refused_input_changed_nothing(
     before: list[dict[str, Any]], after: list[dict[str, Any]], refusal: Exchange, what: str
 ) -> None:

@@ -5,6 +5,7 @@ recording proxy alike.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, create_app
 from credly_contract.emulator.faults import Faults
@@ -26,6 +27,18 @@ class Bootstrap:
     organization_id: str
     client_id: str
     client_secret: str
+
+
+def with_latency(app: ASGIApp, seconds: float) -> ASGIApp:
+    """The ASGI app, answering every HTTP request ``seconds`` later, as a distant server would; the
+    wait does not block the event loop, so concurrent requests wait side by side."""
+
+    async def delayed(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await asyncio.sleep(seconds)
+        await app(scope, receive, send)
+
+    return delayed
 
 
 class LoopbackServer:
@@ -106,7 +119,11 @@ class EmulatorServer(LoopbackServer):
         organization_id: str | None = None,
         seed_applications: int = 0,
         middleware: Callable[[ASGIApp], ASGIApp] | None = None,
+        latency_ms: float = 0.0,
     ) -> None:
+        if latency_ms < 0:
+            raise ValueError(f"latency must be 0 or more milliseconds, not {latency_ms}")
+        self.latency_ms = latency_ms
         self.clock = Clock()
         Faults(faults)  # refuse unknown names before doing anything else
         # Faults break the API, not the seed: a fault like created_not_persisted must not lose the
@@ -127,7 +144,9 @@ class EmulatorServer(LoopbackServer):
             )
         for name in faults:
             self.faults.enable(name)
-        app = create_app(self.store)
+        app: ASGIApp = create_app(self.store)
+        if latency_ms:
+            app = with_latency(app, latency_ms / 1000)
         # certify-client records (and shapes) every exchange with an ASGI middleware around the app.
         super().__init__(middleware(app) if middleware else app, host, port, name="emulator")
 

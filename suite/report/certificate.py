@@ -10,7 +10,7 @@ from typing import Any
 
 import jinja2
 
-from credly_contract import __version__, catalogue, spec
+from credly_contract import __version__, catalogue, request_plan, spec
 from credly_contract.report.waivers import Waiver, apply_waivers
 from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED, Results
 from credly_contract.scrub import scrub
@@ -106,6 +106,10 @@ def build_certificate(
             "requirements": {s: sum(r["status"] == s for r in requirements) for s in STATUSES},
             "tests": dict(results.tests),
             "requests_sent": results.requests_sent,
+        },
+        "request_plan": {
+            "spent": results.spent.public(),
+            "planned": request_plan.planned(profile),
         },
     }
     return certificate

@@ -1,0 +1,78 @@
+"""Latency-aware runs: the emulator can answer late like a distant server (`emulate --latency MS`,
+`certify --latency MS`), and clients that run side by side share one pace and one budget."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from credly_contract.client import Limits
+from credly_contract.emulator import EmulatorServer
+
+CLI = [sys.executable, "-m", "credly_contract.cli"]
+
+
+def _timed_token_request(server: EmulatorServer) -> float:
+    started = time.monotonic()
+    response = httpx.post(
+        server.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": server.bootstrap.client_id,
+            "client_secret": server.bootstrap.client_secret,
+            "scope": "oauth_applications",
+        },
+    )
+    assert response.status_code == 200
+    return time.monotonic() - started
+
+
+def test_the_emulator_answers_each_request_the_given_latency_late():
+    with EmulatorServer(latency_ms=300) as slow, EmulatorServer() as fast:
+        assert _timed_token_request(slow) >= 0.3
+        assert _timed_token_request(fast) < 0.3
+
+
+def test_requests_sent_side_by_side_wait_side_by_side():
+    """The wait is the network's, not the server's CPU: four requests at once take about one wait."""
+    with EmulatorServer(latency_ms=400) as slow:
+        started = time.monotonic()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: _timed_token_request(slow), range(4)))
+        assert time.monotonic() - started < 4 * 0.4
+
+
+def test_a_negative_latency_is_refused():
+    with pytest.raises(ValueError, match="latency"):
+        EmulatorServer(latency_ms=-1)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["emulate", "--latency", "-5", "--port", "0"],
+        ["certify", "--latency", "-5"],
+        ["certify", "--target", "replay", "--latency", "100"],
+    ],
+    ids=["emulate-negative", "certify-negative", "certify-not-emulated"],
+)
+def test_a_wrong_latency_gets_one_line_naming_the_option(arguments):
+    done = subprocess.run([*CLI, *arguments], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--latency" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_pace_and_budget_are_totals_across_clients_side_by_side():
+    """Four xdist workers at a 20-per-second pace send 5 per second each, never 20 each."""
+    limits = Limits(min_interval=0.05, budget=601)
+    shared = limits.shared_by(4)
+    assert shared.min_interval == pytest.approx(0.2)
+    assert 4 / shared.min_interval == pytest.approx(1 / limits.min_interval)
+    assert shared.budget == 150  # rounded down: together never more than the budget
+    assert limits.shared_by(1) is limits
