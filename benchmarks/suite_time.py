@@ -33,6 +33,7 @@ class SuiteRun:
     cores: int
     others_share: float | None  # the share of all cores other processes used meanwhile
     slowest: list[str]  # pytest's --durations lines, when asked for
+    failed: list[str]  # pytest's "FAILED ..." / "ERROR ..." summary lines
 
 
 def measure_test_suite(*pytest_args: str) -> SuiteRun:
@@ -61,6 +62,7 @@ def measure_test_suite(*pytest_args: str) -> SuiteRun:
         seconds_per_file=per_file,
         cores=load.cores,
         others_share=load.others_share,
+        failed=re.findall(r"^(?:FAILED|ERROR) .*$", finished.output, re.M),
         slowest=re.findall(r"^\d+\.\d+s (?:call|setup|teardown) .*$", finished.output, re.M),
     )
 
@@ -81,6 +83,8 @@ def render(result: SuiteRun) -> str:
     ]
     for name, seconds in result.seconds_per_file.most_common(8):
         rows.append(f"| {name} | {_minutes(seconds)} |")
+    if result.failed:
+        rows += ["", "Failed:", "", *(f"    {line}" for line in result.failed)]
     if result.slowest:
         rows += [
             "",
