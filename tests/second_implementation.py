@@ -265,6 +265,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "credly2"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    # Answer at once: with Nagle's algorithm each keep-alive response waits ~40 ms for the
+    # client's delayed ACK.
+    disable_nagle_algorithm = True
     store: Store  # set per server class
 
     def log_message(self, format: str, *args: Any) -> None:
