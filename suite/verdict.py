@@ -10,7 +10,8 @@ from enum import Enum, IntEnum, StrEnum
 
 
 class ExitCode(IntEnum):
-    """What `credly-contract` returns. CI keys on these: 1 is a broken target, 3 a broken pipe."""
+    """What `credly-contract` returns. CI keys on these: 1 is a contract break, 3 a target that gave no
+    HTTP answer (infrastructure: retry)."""
 
     CERTIFIED = 0
     """certify: every requirement held; replay: every requirement in its scope held; report: the
