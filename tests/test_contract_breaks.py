@@ -13,10 +13,10 @@ import pytest
 
 from credly_contract.checks import PrerequisiteFailed
 from credly_contract.client import ApiClient
-from credly_contract.config import Target
 from credly_contract.emulator import EmulatorServer
 from credly_contract.ledger import Ledger
 from credly_contract.session import Resources, Tokens, preflight
+from credly_contract.targets import emulated_target
 
 Rewrite = Callable[[httpx.Request, dict], dict | None]
 
@@ -48,19 +48,8 @@ class RewritingTransport(httpx.HTTPTransport):
         )
 
 
-def target_of(emulator: EmulatorServer) -> Target:
-    return Target(
-        kind="emulated",
-        api_base_url=emulator.api_base_url,
-        token_url=emulator.token_url,
-        organization_id=emulator.bootstrap.organization_id,
-        client_id=emulator.bootstrap.client_id,
-        client_secret=emulator.bootstrap.client_secret,
-    )
-
-
 def resources(emulator: EmulatorServer, tmp_path: Path, rewrite: Rewrite) -> Resources:
-    client = ApiClient(target_of(emulator), transport=RewritingTransport(rewrite))
+    client = ApiClient(emulated_target(emulator), transport=RewritingTransport(rewrite))
     return Resources(client, Tokens(client), Ledger(tmp_path / "ledger.jsonl", "feedc0de"))
 
 
@@ -110,6 +99,8 @@ def test_preflight_lets_a_server_error_through_for_the_tests_to_judge(emulator, 
     def server_error(request: httpx.Request, body: dict) -> dict | None:
         return {"error": "boom"} if request.method == "GET" else None
 
-    client = ApiClient(target_of(emulator), transport=RewritingTransport(server_error, status=500))
+    client = ApiClient(
+        emulated_target(emulator), transport=RewritingTransport(server_error, status=500)
+    )
     preflight(client, Tokens(client))  # neither ConfigError nor TargetUnreachable
     client.close()
