@@ -5,14 +5,13 @@ run certifies and exits 0."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from credly_contract import catalogue
 from credly_contract.emulator.faults import FAULTS
+from tests.cli_process import run_cli
 
 # fault -> the requirements it must fail, as each fault declares next to its definition (faults.py).
 EXPECTED_FAILURES: dict[str, set[str]] = {name: set(fault.breaks) for name, fault in FAULTS.items()}
@@ -25,19 +24,10 @@ def expected_failures(fault: str) -> set[str]:
 
 def certify(tmp_path: Path, *faults: str) -> tuple[int, dict]:
     reports = tmp_path / "reports"
-    command = [
-        sys.executable,
-        "-m",
-        "credly_contract.cli",
-        "certify",
-        "--profile",
-        "quick",
-        "--reports-dir",
-        str(reports),
-    ]
+    arguments = ["certify", "--profile", "quick", "--reports-dir", str(reports)]
     for fault in faults:
-        command += ["--fault", fault]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        arguments += ["--fault", fault]
+    done = run_cli(*arguments, timeout=600)
     certificate = json.loads((reports / "certificate.json").read_text())
     return done.returncode, certificate
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -19,8 +17,9 @@ from credly_contract.config import (
     normalised_host,
 )
 from credly_contract.verdict import ExitCode
+from tests.cli_process import run_cli
 
-CERTIFY_LIVE = [sys.executable, "-m", "credly_contract.cli", "certify", "--target", "live"]
+CERTIFY_LIVE = ["certify", "--target", "live"]
 STAGING_API = "https://sandbox-api.credly.com/v1"
 STAGING_TOKEN = "https://sandbox.credly.com/oauth/token"
 
@@ -98,13 +97,7 @@ def test_certify_refuses_production_spellings_with_exit_2_and_one_line(
         "ALL_PROXY": "http://127.0.0.1:9",
         "NO_PROXY": "",
     }
-    done = subprocess.run(
-        [*CERTIFY_LIVE, "--reports-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=60,
-    )
+    done = run_cli(*CERTIFY_LIVE, "--reports-dir", str(tmp_path), env=environment, timeout=60)
     assert done.returncode == ExitCode.CONFIG == 2, done.stderr
     assert "refusing to certify against production host" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout

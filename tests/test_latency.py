@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,8 +11,7 @@ import pytest
 
 from credly_contract.client import Limits
 from credly_contract.emulator import EmulatorServer
-
-CLI = [sys.executable, "-m", "credly_contract.cli"]
+from tests.cli_process import run_cli
 
 
 def _timed_token_request(server: EmulatorServer) -> float:
@@ -62,7 +59,7 @@ def test_a_negative_latency_is_refused():
     ids=["emulate-negative", "certify-negative", "certify-not-emulated"],
 )
 def test_a_wrong_latency_gets_one_line_naming_the_option(arguments):
-    done = subprocess.run([*CLI, *arguments], capture_output=True, text=True, timeout=60)
+    done = run_cli(*arguments, timeout=60)
     assert done.returncode == 2
     assert "--latency" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

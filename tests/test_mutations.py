@@ -11,7 +11,6 @@ quick` runs through it, one certification per test item so that xdist spreads th
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 
 from tests.fault_proxy import FaultProxy
 from tests.mutation_proxy import BREAKING, MUTATIONS, PRESERVING, Mutation
-from tests.test_safety import certify_command, live_env
+from tests.test_safety import live_env, run_certify
 
 
 @dataclass
@@ -51,14 +50,7 @@ def certify_through(mutation: Mutation, make_emulator: Any, workdir: Path) -> Ce
     rewrite = mutation.rewrite()
     with FaultProxy(emulator.origin) as proxy:
         proxy.rewrite = rewrite
-        done = subprocess.run(
-            certify_command(workdir / "reports"),
-            env=live_env(emulator, via=proxy),
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = run_certify(live_env(emulator, via=proxy), workdir)
     certificate_file = workdir / "reports" / "certificate.json"
     certificate = json.loads(certificate_file.read_text()) if certificate_file.exists() else None
     assert not rewrite.errors, rewrite.errors

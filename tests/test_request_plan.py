@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +13,7 @@ import pytest
 from credly_contract import catalogue
 from credly_contract.report.verify import consistency_problems, schema_problems
 from credly_contract.request_plan import CLEANUP, SETUP, RequestAccounting, load_plan
-
-CLI = [sys.executable, "-m", "credly_contract.cli"]
+from tests.cli_process import run_cli
 
 
 def test_requests_are_charged_to_the_running_test_and_its_requirements():
@@ -71,13 +68,7 @@ def test_dry_run_prints_each_requirements_cost_and_sends_nothing():
         "CREDLY_CLIENT_ID": "dry-run-client",
         "CREDLY_CLIENT_SECRET": "dry-run-secret-0000000000000000",
     }
-    done = subprocess.run(
-        [*CLI, "certify", "--target", "live", "--dry-run"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    done = run_cli("certify", "--target", "live", "--dry-run", env=env, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     plan = load_plan()["profiles"]["quick"]  # live targets default to quick
     lines = done.stdout.splitlines()
@@ -90,12 +81,7 @@ def test_dry_run_prints_each_requirements_cost_and_sends_nothing():
 
 
 def test_dry_run_with_a_wrong_setting_still_names_it(tmp_path):
-    done = subprocess.run(
-        [*CLI, "certify", "--dry-run", "--profile", "no-such-profile"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli("certify", "--dry-run", "--profile", "no-such-profile", timeout=60)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
 
@@ -103,12 +89,7 @@ def test_dry_run_with_a_wrong_setting_still_names_it(tmp_path):
 @pytest.mark.slow
 def test_the_certificate_shows_what_each_requirement_cost(tmp_path: Path):
     reports = tmp_path / "reports"
-    done = subprocess.run(
-        [*CLI, "certify", "--profile", "quick", "--reports-dir", str(reports)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_cli("certify", "--profile", "quick", "--reports-dir", str(reports), timeout=600)
     assert done.returncode == 0, done.stdout[-3000:]
     certificate = json.loads((reports / "certificate.json").read_text())
     assert schema_problems(certificate) == []

@@ -2,9 +2,10 @@
 Ctrl-C, SIGTERM and outages), never touches anything it did not create, refuses production, fails
 clearly on broken targets and bad settings, and never leaks a credential.
 
-Whole certifications run as subprocesses (`python -m credly_contract.cli certify --target live`) against an
-emulator (and a FaultProxy in front of it) living in this test process, so a test can read the
-emulator's store before and after and send the run real signals.
+Whole certifications (`credly-contract certify --target live`) run as processes of their own against
+an emulator (and a FaultProxy in front of it) living in this test process, so a test can read the
+emulator's store before and after; tests that send the run real signals start it with
+`python -m credly_contract.cli`, the others fork it from tests/cli_process.py.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from credly_contract.emulator import EmulatorServer
 from credly_contract.ledger import Ledger, read_outstanding
 from credly_contract.profiles import PROFILES
 from credly_contract.sweep import parse_age
+from tests.cli_process import run_cli
 from tests.fault_proxy import HOP_BY_HOP, FaultProxy
 
 slow = pytest.mark.slow  # runs a whole certification in a subprocess
@@ -79,33 +81,22 @@ def made_up_target(origin: str) -> dict[str, str]:
     }
 
 
+def certify_arguments(reports: Path | None, *extra: str) -> list[str]:
+    """`credly-contract certify` live on quick, unpaced; into ``reports`` unless it is None."""
+    into = ["--reports-dir", str(reports)] if reports is not None else []
+    return ["certify", "--target", "live", "--profile", "quick", *into, *FAST, *extra]
+
+
 def certify_command(reports: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "credly_contract.cli",
-        "certify",
-        "--target",
-        "live",
-        "--profile",
-        "quick",
-        "--reports-dir",
-        str(reports),
-        *FAST,
-        *extra,
-    ]
+    """The same as an interpreter's command line, for tests that signal the process."""
+    return [sys.executable, "-m", "credly_contract.cli", *certify_arguments(reports, *extra)]
 
 
 def run_certify(
     env: dict[str, str], workdir: Path, *extra: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        certify_command(workdir / "reports", *extra),
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    return run_cli(
+        *certify_arguments(workdir / "reports", *extra), env=env, cwd=workdir, timeout=240
     )
 
 
@@ -423,27 +414,11 @@ def test_allow_production_with_the_readonly_profile_runs_and_changes_nothing(
     emulator.store.create_application(emulator.bootstrap.organization_id, {"name": "Neighbour"})
     before = organization_state(emulator)
     env = live_env(emulator, via=proxy, CREDLY_DENY_HOSTS="127.0.0.1")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "credly_contract.cli",
-            "certify",
-            "--target",
-            "live",
-            "--profile",
-            "readonly",
-            "--allow-production",
-            "--reports-dir",
-            str(tmp_path / "reports"),
-            *FAST,
-        ],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    result = run_cli(
+        "certify", "--target", "live", "--profile", "readonly", "--allow-production",
+        "--reports-dir", str(tmp_path / "reports"), *FAST,
+        env=env, cwd=tmp_path, timeout=240,
+    )  # fmt: skip
     # readonly cannot certify (write requirements stay not run), but it ran against the target
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
     assert len(proxy.api_methods()) > 10
@@ -470,14 +445,7 @@ def test_refused_connection_exits_3_within_60s_with_one_line_naming_target_and_c
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDLY_")}
     env.update(made_up_target(origin), PYTHONPATH=str(ROOT))
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "credly_contract.cli", "certify", "--target", "live"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("certify", "--target", "live", env=env, cwd=tmp_path, timeout=60)
     assert time.monotonic() - started < 60
     assert result.returncode == 3
     line = one_line(result.stderr)
@@ -789,14 +757,7 @@ def test_older_than_reads_durations(text: str, seconds: float) -> None:
 def test_the_reports_folder_ledger_and_application_names_share_one_run_id(
     emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    command = [
-        a
-        for a in certify_command(tmp_path / "x")
-        if a not in ("--reports-dir", str(tmp_path / "x"))
-    ]
-    result = subprocess.run(
-        command, env=live_env(emulator), cwd=tmp_path, capture_output=True, text=True, timeout=240
-    )
+    result = run_cli(*certify_arguments(None), env=live_env(emulator), cwd=tmp_path, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     (folder,) = [p for p in (tmp_path / "reports").iterdir() if not p.is_symlink()]
     run_id = folder.name.rsplit("-", 1)[1]
