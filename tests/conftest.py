@@ -23,6 +23,7 @@ Everything a test starts listens on a free port of 127.0.0.1 and writes under it
 from __future__ import annotations
 
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -61,6 +62,13 @@ def _wait_for_emulators_to_stop() -> Iterator[None]:
     yield
     for thread in _stopping:
         thread.join(10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_the_cli_fork_server() -> Iterator[None]:
+    yield
+    if "tests.cli_process" in sys.modules:
+        sys.modules["tests.cli_process"].stop_server()
 
 
 @pytest.fixture
