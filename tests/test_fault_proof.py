@@ -22,14 +22,16 @@ def expected_failures(fault: str) -> set[str]:
     return EXPECTED_FAILURES[fault]
 
 
-def certify(tmp_path: Path, *faults: str) -> tuple[int, dict]:
+def certify(tmp_path: Path, *faults: str) -> tuple[int, dict, str]:
     reports = tmp_path / "reports"
     arguments = ["certify", "--profile", "quick", "--reports-dir", str(reports)]
     for fault in faults:
         arguments += ["--fault", fault]
     done = run_cli(*arguments, timeout=600)
+    output = f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+    assert (reports / "certificate.json").exists(), output
     certificate = json.loads((reports / "certificate.json").read_text())
-    return done.returncode, certificate
+    return done.returncode, certificate, output
 
 
 def statuses(certificate: dict) -> dict[str, str]:
@@ -50,8 +52,8 @@ def test_every_requirement_is_broken_by_some_fault():
 
 @pytest.mark.slow
 def test_the_emulator_without_faults_is_certified(tmp_path):
-    code, certificate = certify(tmp_path)
-    assert certificate["verdict"] == "certified", statuses(certificate)
+    code, certificate, output = certify(tmp_path)
+    assert certificate["verdict"] == "certified", output
     assert set(statuses(certificate).values()) == {"passed"}
     assert code == 0
 
@@ -59,11 +61,11 @@ def test_the_emulator_without_faults_is_certified(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_each_fault_fails_exactly_the_requirements_it_breaks(tmp_path, fault):
-    code, certificate = certify(tmp_path, fault)
+    code, certificate, output = certify(tmp_path, fault)
     failed = {rid for rid, status in statuses(certificate).items() if status == "failed"}
-    assert failed == expected_failures(fault)
-    assert certificate["verdict"] == "not_certified"
-    assert code == 1
+    assert failed == expected_failures(fault), output
+    assert certificate["verdict"] == "not_certified", output
+    assert code == 1, output
     for requirement in certificate["requirements"]:
         if requirement["status"] == "failed":
             assert all(e["message"] for e in requirement["evidence"]), requirement["id"]
