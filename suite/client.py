@@ -159,6 +159,7 @@ class Limits:
     min_interval: float = 0.0
     max_retry_after: float = 30.0
     retries: int = 3
+    clients: int = 1  # how many clients of the run send side by side, sharing these totals
 
     def shared_by(self, clients: int) -> Limits:
         """The limits of one of ``clients`` clients that run side by side against one target (xdist
@@ -169,6 +170,7 @@ class Limits:
             self,
             min_interval=self.min_interval * clients,
             budget=None if self.budget is None else max(1, self.budget // clients),
+            clients=clients,
         )
 
 
@@ -206,8 +208,13 @@ class ApiClient:
             raise TargetUnreachable(str(self.broken))
         with self._lock:
             if self.limits.budget is not None and self.requests_sent >= self.limits.budget:
+                share = (
+                    f" (this worker's share of the run's, split across {self.limits.clients})"
+                    if self.limits.clients > 1
+                    else ""
+                )
                 raise BudgetExhausted(
-                    f"the run reached its request budget of {self.limits.budget} requests "
+                    f"the run reached its request budget of {self.limits.budget} requests{share} "
                     "(raise it with --max-requests)"
                 )
             wait = self._last_sent + self.limits.min_interval - time.monotonic()

@@ -257,7 +257,7 @@ class Certification:
             timeout=option("credly_timeout"),
             budget=budget,
             min_interval=1.0 / rate if rate else (0.05 if kind == "live" else 0.0),
-        ).shared_by(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+        ).shared_by(_workers_of_this_run(self.config))
         return CertificationRun(
             target, profile, option("credly_run_id"), self.reports_dir, limits, emulator
         )
@@ -631,6 +631,14 @@ class Certification:
         if self.certificate is not None:
             return Verdict(self.certificate["verdict"]).exit_code
         return ExitCode.CONFIG
+
+
+def _workers_of_this_run(config: pytest.Config) -> int:
+    """How many xdist workers certify side by side in this run (1 without xdist). xdist tells its
+    own workers; an environment variable would also reach a run started from inside another
+    pytest-xdist session (a CI job, the project's tests) and split this run's budget for nothing."""
+    workerinput = getattr(config, "workerinput", None)
+    return int(workerinput["workercount"]) if workerinput else 1
 
 
 def _scrubbed_longrepr(report: Any) -> Any:

@@ -12,6 +12,7 @@ import pytest
 from credly_contract.client import Limits
 from credly_contract.emulator import EmulatorServer
 from tests.cli_process import run_cli
+from tests.test_safety import live_env, run_certify
 
 
 def _timed_token_request(server: EmulatorServer) -> float:
@@ -73,3 +74,22 @@ def test_the_pace_and_budget_are_totals_across_clients_side_by_side():
     assert 4 / shared.min_interval == pytest.approx(1 / limits.min_interval)
     assert shared.budget == 150  # rounded down: together never more than the budget
     assert limits.shared_by(1) is limits
+
+
+@pytest.mark.slow
+def test_a_run_started_inside_another_xdist_session_keeps_its_whole_budget(make_emulator, tmp_path):
+    """The CI job's (or these tests') own xdist workers are not this run's: at a budget of 600 split
+    eight ways, quick (about 190 requests) would stop at 75."""
+    emulator = make_emulator()
+    env = live_env(emulator, PYTEST_XDIST_WORKER_COUNT="8", PYTEST_XDIST_WORKER="gw7")
+    done = run_certify(env, tmp_path, "--max-requests", "600")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+
+
+@pytest.mark.slow
+def test_workers_of_one_run_share_its_budget(make_emulator, tmp_path):
+    """Two workers with a budget of 150 get 75 each; quick needs about 190 in all, so one stops."""
+    emulator = make_emulator()
+    done = run_certify(live_env(emulator), tmp_path, "--workers", "2", "--max-requests", "150")
+    assert done.returncode == 3, done.stdout[-3000:] + done.stderr
+    assert "request budget of 75 requests (this worker's share" in done.stdout + done.stderr
