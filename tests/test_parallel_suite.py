@@ -21,6 +21,14 @@ def test_the_readme_command_runs_on_every_core_balancing_by_group(pytestconfig: 
     assert "--dist" in options and options[options.index("--dist") + 1] == "loadgroup", options
 
 
+def test_auto_means_two_workers_per_core_unless_the_environment_says(pytestconfig, monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    workers = pytestconfig.hook.pytest_xdist_auto_num_workers(config=pytestconfig)
+    assert workers == 2 * len(os.sched_getaffinity(0))
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "3")
+    assert pytestconfig.hook.pytest_xdist_auto_num_workers(config=pytestconfig) == 3
+
+
 def test_tests_sharing_a_module_fixture_run_on_one_worker():
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     done = subprocess.run(
