@@ -13,6 +13,14 @@ from benchmarks.certify_runs import Certification, FirstFailure, Growth, Repeate
 from benchmarks.emulator_load import Throughput
 from benchmarks.measure import Load, cpu_model
 from benchmarks.st_baseline import SchemathesisRun, SideBySide
+from benchmarks.suite_time import (
+    CI_RUN_TARGET,
+    ISSUE_13_FILED_AT,
+    PREDATING_TARGET,
+    CiRun,
+    SuiteRun,
+    predating_test_files,
+)
 from credly_contract.profiles import PROFILES
 
 NONE = "-"
@@ -38,6 +46,8 @@ class Results:
     growth: list[Growth] = field(default_factory=list)
     what_if: dict[str, Repeated] = field(default_factory=dict)
     latency: dict[str, Repeated] = field(default_factory=dict)  # quick at 100 ms (issue 13)
+    predating_tests: SuiteRun | None = None  # the tests of the day issue 13 was filed
+    ci_run: CiRun | None = None  # .ci/run on a fresh clone
     notes: list[str] = field(default_factory=list)
     elapsed: float = 0.0
 
@@ -228,6 +238,7 @@ def _lean_section(results: Results) -> list[str]:
             else f"**missed** by {plain_rate - suite_rate:.2f} per minute "
             f"({suite_rate:.2f} against {plain_rate:.2f})",
         ])  # fmt: skip
+    rows += _test_suite_rows(results)
     if not rows:
         return []
     return _section(
@@ -238,6 +249,37 @@ def _lean_section(results: Results) -> list[str]:
         "workers). Requests per requirement: `credly-contract certify --dry-run` and the "
         "certificate's request plan.",
     )
+
+
+def _test_suite_rows(results: Results) -> list[list[str]]:
+    rows = []
+    tests = results.predating_tests
+    if tests is not None:
+        rows.append([
+            f"the tests of the day issue 13 was filed (the {len(predating_test_files())} test files "
+            f"of {ISSUE_13_FILED_AT}, as they are now) <= 3 min on {tests.cores} cores",
+            f"{_minutes(tests.wall)} wall ({_minutes(tests.cpu)} CPU): {tests.summary}",
+            _target_verdict(tests.wall, PREDATING_TARGET, tests.returncode),
+        ])  # fmt: skip
+    ci = results.ci_run
+    if ci is not None:
+        rows.append([
+            "the whole `.ci/run` (fresh clone: venv, install, ruff, mypy --strict, every test) "
+            "<= 4.5 min",
+            f"{_minutes(ci.wall)} wall ({_minutes(ci.cpu)} CPU) at {ci.commit}: {ci.summary}",
+            _target_verdict(ci.wall, CI_RUN_TARGET, ci.returncode),
+        ])  # fmt: skip
+    return rows
+
+
+def _target_verdict(wall: float, target: float, returncode: int) -> str:
+    if returncode != 0:
+        return f"**missed**: exit {returncode}"
+    return "met" if wall <= target else f"**missed** by {_minutes(wall - target)}"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
 def _waiting_share(profile: dict[str, Any]) -> float | None:
