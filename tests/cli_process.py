@@ -17,11 +17,13 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NoReturn
 
 # What `credly-contract certify` imports before its certification tests run (the console script,
 # its pytest plugins and their libraries), measured with sys.modules at the end of a run.
@@ -60,15 +62,25 @@ def run_cli(
     env: Mapping[str, str] | None = None,
     cwd: Path | str | None = None,
     timeout: float = 300,
+    offline: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """`credly-contract *args` in a child process; its exit code and its output, as subprocess.run
-    with capture_output=True, text=True would give them. ``env`` replaces the environment whole."""
+    with capture_output=True, text=True would give them. ``env`` replaces the environment whole.
+    ``offline``: every way of opening a connection raises, so a run that touched the network
+    fails instead of quietly passing."""
     environment = dict(os.environ if env is None else env)
     with tempfile.TemporaryDirectory(prefix="credly-cli-") as folder:
         stdout, stderr = Path(folder) / "stdout", Path(folder) / "stderr"
         child = _CONTEXT.Process(
             target=_main,
-            args=(list(args), environment, str(cwd or os.getcwd()), str(stdout), str(stderr)),
+            args=(
+                list(args),
+                environment,
+                str(cwd or os.getcwd()),
+                str(stdout),
+                str(stderr),
+                offline,
+            ),
             name="credly-contract",
         )
         child.start()
@@ -85,6 +97,10 @@ def run_cli(
         )
 
 
+def _refuse(*args: object, **kwargs: object) -> NoReturn:
+    raise OSError("an offline run tried to use the network")
+
+
 def stop_server() -> None:
     """Stop the fork server and reap it, so that the CPU time of every run it forked is counted
     where the test session's is (benchmarks/suite_time.py reads it from wait4)."""
@@ -93,7 +109,9 @@ def stop_server() -> None:
         stop()
 
 
-def _main(args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> None:
+def _main(
+    args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str, offline: bool
+) -> None:
     """The child: the console script's main() with the given environment, folder and output files.
     multiprocessing ends it as the interpreter would: it joins non-daemon threads and flushes."""
     os.dup2(os.open(stdout, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
@@ -102,6 +120,9 @@ def _main(args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: s
     os.environ.update(env)
     os.chdir(cwd)
     sys.argv = ["credly-contract", *args]
+    if offline:
+        socket.socket.connect = socket.socket.connect_ex = _refuse  # type: ignore[method-assign]
+        socket.create_connection = socket.getaddrinfo = _refuse  # type: ignore[assignment]
     from credly_contract.cli import main
 
     sys.exit(main(args))

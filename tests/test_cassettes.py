@@ -20,6 +20,7 @@ from credly_contract.cassette_diff import Recording, diff_recordings, interactio
 from credly_contract.cassettes import Cassettes, normalized_body
 from credly_contract.cli import main
 from credly_contract.emulator import EmulatorServer
+from tests.cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "cassettes" / "emulator"
@@ -30,36 +31,19 @@ SCENARIOS = {
     "delete_answers_204_and_revokes",
     "token_endpoint_issues_and_refuses",
 }
-# Runs the CLI with every way of opening a connection replaced by an error: a replay that touched
-# the network would fail instead of quietly passing.
-OFFLINE = """
-import socket, sys
-def refuse(*args, **kwargs):
-    raise OSError("an offline replay tried to use the network")
-socket.socket.connect = socket.socket.connect_ex = refuse
-socket.create_connection = socket.getaddrinfo = refuse
-from credly_contract.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
 STALE = "cassettes/emulator no longer matches the suite: re-record it with `credly-contract record`"
 
 
 def cli(
     *args: str, offline: bool = False, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    command = (
-        [sys.executable, "-c", OFFLINE]
-        if offline
-        else [sys.executable, "-m", "credly_contract.cli"]
-    )
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in a process of its own; ``offline``: one that cannot open a connection."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CREDLY_")}
     environment.update(env or {})
-    return subprocess.run(
-        [*command, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300
-    )
+    return run_cli(*args, env=environment, cwd=ROOT, offline=offline)
 
 
-def replay(folder: Path, reports: Path) -> subprocess.CompletedProcess:
+def replay(folder: Path, reports: Path) -> subprocess.CompletedProcess[str]:
     return cli("certify", "--target", "replay", "--cassettes-dir", str(folder), "--reports-dir",
                str(reports), offline=True)  # fmt: skip
 
@@ -106,6 +90,13 @@ def test_committed_cassettes_replay_offline_and_pass(tmp_path):
     assert {"PAGE-META", "APP-SECRET-ONCE", "APP-CREDENTIALS", "SCOPE-ENFORCED", "TOKEN-SCOPE",
             "BADGES-LIST", "APP-DELETE", "SEC-REVOKE-ON-DELETE", "TOKEN-ISSUE",
             "OAUTH-INVALID-CLIENT", "OAUTH-GRANT-TYPE", "OAUTH-NO-STORE"} <= proven  # fmt: skip
+
+
+def test_the_offline_guard_stops_a_run_that_uses_the_network(tmp_path):
+    """What makes the offline replays above prove anything: a run that connects cannot pass."""
+    result = cli("certify", "--profile", "quick", "--reports-dir", str(tmp_path), offline=True)
+    assert result.returncode == 3, result.stdout[-2000:] + result.stderr
+    assert "an offline run tried to use the network" in result.stdout + result.stderr
 
 
 def test_replay_is_passed_in_scope_never_certified_and_the_console_says_why(tmp_path):
