@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import json
 import shlex
 import threading
@@ -16,11 +17,12 @@ from typing import Any
 
 import httpx
 
-from credly_contract.config import Target, TargetUnreachable
+from credly_contract.config import ConnectionDropped, Target, TargetUnreachable
 from credly_contract.scrub import register, scrub
 
 GATEWAY_STATUSES = {502, 503, 504}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+IDEMPOTENT_METHODS = SAFE_METHODS | {"PUT", "DELETE"}  # RFC 9110 §9.2.2
 
 
 class BudgetExhausted(TargetUnreachable):
@@ -194,6 +196,7 @@ class ApiClient:
         self.requests_sent = 0
         self.throttled = 0
         self.gateway_errors = 0
+        self.dropped_connections = 0
         self.recent: deque[Exchange] = deque(maxlen=50)
         # Once the target is known to be broken, every further request fails at once: Hypothesis
         # replays a failing example many times, and each replay must not wait for another timeout.
@@ -254,7 +257,7 @@ class ApiClient:
         for attempt in range(self.limits.retries + 1):
             self._pace()
             try:
-                exchange = transmit()
+                exchange = self._transmit(method, transmit)
             except TargetUnreachable as error:
                 self.broken = error
                 raise
@@ -279,6 +282,20 @@ class ApiClient:
         if self.on_exchange is not None:
             self.on_exchange(exchange)
         return exchange
+
+    def _transmit(self, method: str, transmit: Callable[[], Exchange]) -> Exchange:
+        """``transmit()``, once more on a new connection when the connection closed under a request
+        whose method is idempotent (RFC 9112 §9.3.1 allows it; a keep-alive connection that the
+        server or a load balancer closed is no outage). A request that may not be repeated, or a
+        second drop, leaves the target unreachable."""
+        try:
+            return transmit()
+        except ConnectionDropped:
+            if method.upper() not in IDEMPOTENT_METHODS:
+                raise
+            self.dropped_connections += 1
+            self._pace()
+            return transmit()
 
     def refuse_if_read_only(self, method: str, url: str) -> None:
         """Under a read-only profile only reads and token requests may leave the client."""
@@ -332,7 +349,28 @@ def unreachable(method: str, url: str, error: BaseException) -> TargetUnreachabl
     timed_out = isinstance(error, httpx.TimeoutException | TimeoutError)
     if timed_out or "timeout" in type(error).__name__.lower():
         return TargetUnreachable(f"{method} {url} timed out ({type(error).__name__})")
+    if _dropped(error):
+        return ConnectionDropped(f"{method} {url} failed: {_cause(error)}")
     return TargetUnreachable(f"{method} {url} failed: {_cause(error)}")
+
+
+DROPPED = (
+    httpx.RemoteProtocolError,  # "Server disconnected without sending a response."
+    httpx.ReadError,
+    httpx.WriteError,
+    ConnectionResetError,
+    BrokenPipeError,
+    http.client.RemoteDisconnected,
+)
+
+
+def _dropped(error: BaseException, depth: int = 0) -> bool:
+    """Whether ``error`` (or one it wraps: requests nests urllib3's, which nests the socket's) is a
+    connection closed under a request, rather than one refused, unresolved or timed out."""
+    if isinstance(error, DROPPED):
+        return True
+    nested = [a for a in error.args if isinstance(a, BaseException)]
+    return depth < 4 and any(_dropped(inner, depth + 1) for inner in nested)
 
 
 def _cause(error: BaseException) -> str:

@@ -40,6 +40,11 @@ class TargetUnreachable(Exception):
     """
 
 
+class ConnectionDropped(TargetUnreachable):
+    """The connection a request went out on was reset or closed before an answer came (a keep-alive
+    connection the server or a load balancer closed meanwhile): not refused, not timed out."""
+
+
 @dataclass(frozen=True)
 class Target:
     kind: str

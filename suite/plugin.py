@@ -312,7 +312,8 @@ class Certification:
             terminal.write_line(f"credly-contract: {line}")
 
     def _observe_client(self, run: CertificationRun) -> None:
-        """What the client absorbed without failing a requirement: throttling and gateway errors."""
+        """What the client absorbed without failing a requirement: throttling, gateway errors and
+        connections closed under idempotent requests."""
         client = run.client
         if client.throttled:
             self.results.observe(
@@ -330,6 +331,16 @@ class Certification:
                     "count": client.gateway_errors,
                     "detail": f"the target answered 502/503/504 {client.gateway_errors} time(s); "
                     "the client retried",
+                }
+            )
+        if client.dropped_connections:
+            self.results.observe(
+                {
+                    "kind": "dropped_connections",
+                    "count": client.dropped_connections,
+                    "detail": f"a connection closed under an idempotent request "
+                    f"{client.dropped_connections} time(s) before an answer came; the client sent "
+                    "it again on a new connection (RFC 9112 §9.3.1)",
                 }
             )
 

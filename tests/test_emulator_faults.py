@@ -4,6 +4,10 @@ to change the emulator's behaviour over HTTP. (The certification suite proves ea
 
 from __future__ import annotations
 
+import http.client
+import json
+from urllib.parse import urlsplit
+
 import pytest
 
 from credly_contract.emulator import FAULTS, EmulatorServer, Faults
@@ -119,3 +123,30 @@ def test_faults_can_be_switched_on_a_running_server(emulator, api):
     emulator.faults.disable("unknown_id_not_404")
 
     assert (faulty, crud.get(f"{APPS}/999999").status_code) == (400, 404)
+
+
+@pytest.mark.parametrize("emulator", [{"faults": ["per_zero_500"]}], indirect=True)
+def test_a_crash_answers_500_and_keeps_the_connection_open(emulator, token):
+    """A handler that crashes answers 500 in the error envelope, as Credly's Rails app would, and
+    the keep-alive connection serves the next request (uvicorn alone would close it under the
+    client, which then sees a reset instead of an answer)."""
+    origin = urlsplit(emulator.api_base_url)
+    path = f"{origin.path}/organizations/{emulator.bootstrap.organization_id}/oauth_applications"
+    headers = {"Authorization": f"Bearer {token(emulator)}"}
+    connection = http.client.HTTPConnection(origin.hostname, origin.port, timeout=5)
+    try:
+        connection.request("GET", path + "?per=0", headers=headers)
+        crashed = connection.getresponse()
+        assert crashed.status == 500
+        assert json.loads(crashed.read()) == {
+            "data": {"message": "Internal Server Error"},
+            "metadata": {},
+        }
+        assert (crashed.getheader("connection") or "").lower() != "close"
+        used = connection.sock
+        connection.request("GET", path + "?per=1", headers=headers)
+        listed = connection.getresponse()
+        assert listed.status == 200, listed.read()
+        assert connection.sock is used  # the same connection, not a new one
+    finally:
+        connection.close()

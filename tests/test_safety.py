@@ -10,6 +10,7 @@ emulator's store before and after; tests that send the run real signals start it
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 import requests
+import urllib3
 
 from credly_contract import cli
 from credly_contract.client import (
@@ -37,7 +39,13 @@ from credly_contract.client import (
     ReadOnlyViolation,
     unreachable,
 )
-from credly_contract.config import ConfigError, Target, TargetUnreachable, live_target
+from credly_contract.config import (
+    ConfigError,
+    ConnectionDropped,
+    Target,
+    TargetUnreachable,
+    live_target,
+)
 from credly_contract.emulator import EmulatorServer
 from credly_contract.ledger import Ledger, read_outstanding
 from credly_contract.profiles import PROFILES
@@ -436,6 +444,105 @@ def test_the_client_refuses_writes_under_a_read_only_profile(emulator: EmulatorS
 
 
 # Broken targets -------------------------------------------------------------------------------
+
+
+class DropsReusedConnections:
+    """Answers the first request of each connection (200, keep-alive) and closes the connection
+    without an answer when another request arrives on it, as a load balancer that timed out an idle
+    keep-alive connection does; records each request's method."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(16)
+        self.origin = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.methods: list[str] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        with connection, connection.makefile("rb") as reader:
+            for answered in (False, True):
+                request_line = reader.readline()
+                if not request_line:
+                    return
+                length = 0
+                while (line := reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                reader.read(length)
+                self.methods.append(request_line.split()[0].decode())
+                if answered:
+                    return  # closed, no answer
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 2\r\n\r\n{}"
+                )
+
+    def target(self) -> Target:
+        return live_target({}, made_up_target(self.origin))
+
+
+@pytest.fixture
+def dropping() -> Iterator[DropsReusedConnections]:
+    server = DropsReusedConnections()
+    yield server
+    server.socket.close()
+
+
+def test_an_idempotent_request_on_a_connection_closed_under_it_is_sent_once_more(dropping):
+    client = ApiClient(dropping.target())
+    url = client.target.applications_url()
+    assert client.get(url).status == 200
+    assert client.put(url + "/x", json={}).status == 200  # its first connection closed under it
+    assert client.delete(url + "/x").status == 200
+    assert dropping.methods == ["GET", "PUT", "PUT", "DELETE", "DELETE"]
+    assert client.dropped_connections == 2
+    assert client.requests_sent == 5
+
+
+@pytest.mark.parametrize(
+    ("error", "dropped"),
+    [
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."), True),
+        (httpx.ReadError("[Errno 104] Connection reset by peer"), True),
+        (  # how requests (schemathesis's calls) reports a connection closed under it
+            requests.ConnectionError(
+                urllib3.exceptions.ProtocolError(
+                    "Connection aborted.", http.client.RemoteDisconnected("closed")
+                )
+            ),
+            True,
+        ),
+        (httpx.ConnectError("[Errno 111] Connection refused"), False),
+        (requests.ConnectionError(ConnectionRefusedError(111, "Connection refused")), False),
+        (httpx.ReadTimeout("timed out"), False),
+    ],
+    ids=["httpx-disconnect", "httpx-reset", "requests-disconnect", "refused", "requests-refused",
+         "timeout"],
+)  # fmt: skip
+def test_only_a_connection_closed_under_a_request_counts_as_dropped(error, dropped):
+    assert (
+        isinstance(unreachable("GET", "http://127.0.0.1:9/x", error), ConnectionDropped) is dropped
+    )
+
+
+def test_a_post_on_a_connection_closed_under_it_is_never_sent_twice(dropping):
+    client = ApiClient(dropping.target())
+    url = client.target.applications_url()
+    assert client.get(url).status == 200
+    with pytest.raises(TargetUnreachable, match=r"POST .* failed"):
+        client.post(url, json={"name": "x"})
+    assert dropping.methods == ["GET", "POST"]
+    assert client.dropped_connections == 0
 
 
 def test_refused_connection_exits_3_within_60s_with_one_line_naming_target_and_cause(

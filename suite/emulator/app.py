@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credly_contract import spec
 from credly_contract.emulator import oauth
@@ -256,7 +258,43 @@ ROUTES = [
 ]
 
 
+class InternalErrors:
+    """An exception in a handler (a fault's crash such as per_zero_500, or an emulator bug) answers
+    500 with the error envelope, as Credly's Rails app would, and the connection stays open. Left to
+    Starlette, the 500 is sent and the exception re-raised to uvicorn, which then closes the
+    keep-alive connection: a client that had already sent its next request on it saw a reset where
+    Credly would have answered. The traceback is logged as uvicorn logs it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            if started:
+                raise
+            logging.getLogger("uvicorn.error").exception(
+                "emulator: internal error on %s %s", scope["method"], scope["path"]
+            )
+            await credly_error(500, "Internal Server Error")(scope, receive, send)
+
+
 def create_app(store: Store) -> Starlette:
-    app = Starlette(routes=ROUTES, exception_handlers={404: not_found, 405: method_not_allowed})
+    app = Starlette(
+        routes=ROUTES,
+        exception_handlers={404: not_found, 405: method_not_allowed},
+        middleware=[Middleware(InternalErrors)],
+    )
     app.state.store = store
     return app
