@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from credly_contract.spec import read_package_yaml
+
 CATALOGUE_PATH = Path(__file__).with_name("requirements.yaml")
 LEVELS = ("MUST", "SHOULD")
 # The test folders whose @pytest.mark.requirement markers say which tests prove what.
@@ -35,7 +37,7 @@ class Catalogue:
 @cache
 def load(path: Path = CATALOGUE_PATH) -> Catalogue:
     """A catalogue file (the server's by default; certify-client has its own)."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = read_package_yaml(path)
     entries = {item["id"]: Requirement(**item) for item in raw["requirements"]}
     return Catalogue(raw["docs"], entries)
 

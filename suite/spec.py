@@ -19,12 +19,20 @@ from referencing.jsonschema import DRAFT202012
 # openapi/credly.yaml, installed as package data of credly_contract.openapi (see pyproject.toml).
 SPEC_PATH = Path(str(files("credly_contract.openapi") / "credly.yaml"))
 _SPEC_URI = "urn:credly-contract:openapi"
+# libyaml's parser where PyYAML was built with it (its wheels are): the contract parses in ~15 ms
+# instead of ~160 ms with the pure-Python one, on every run and in every emulator.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_package_yaml(path: Path) -> Any:
+    """A YAML file that ships with the package (the contract, the catalogues), safely loaded."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
 
 
 @cache
 def document() -> dict[str, Any]:
     """The parsed OpenAPI document."""
-    parsed: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    parsed: dict[str, Any] = read_package_yaml(SPEC_PATH)
     return parsed
 
 
