@@ -28,6 +28,10 @@ class Profile:
     skip_generated_invalid: tuple[str, ...] = ()
     # schemathesis's state machine over the OpenAPI links (create, then get/update/delete the id).
     linked_workflows: bool = True
+    # The most requests one sequence of the Hypothesis state machine may send, the list and the
+    # deletes it owes for what it created included (None: no limit). Sequences are drawn, so
+    # without it a run's total varies with them.
+    stateful_sequence_requests: int | None = None
 
     def stateful_settings(self) -> settings:
         """Hypothesis settings for the stateful tests: this profile's sequences, no shrinking (every
@@ -71,6 +75,7 @@ PROFILES = {
         skip_generated_valid=APPLICATION_OPERATIONS,
         skip_generated_invalid=APPLICATION_OPERATIONS,
         linked_workflows=False,
+        stateful_sequence_requests=7,
     ),
     "standard": Profile("standard", 25, 15, 10, 3, description="the default", live_budget=1800),
     "thorough": Profile("thorough", 100, 60, 20, 4, description="nightly", live_budget=9000),

@@ -243,34 +243,34 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, monkeypatch, tm
     assert "--api-base-url" not in err  # a flag certify-client does not have
 
 
-@pytest.fixture(scope="module")
-def emulator_process() -> Iterator[dict[str, str]]:
-    """`credly-contract emulate` in its own process, standing in for staging."""
+@contextlib.contextmanager
+def emulate(seed_applications: int) -> Iterator[dict[str, str]]:
+    """`credly-contract emulate` in its own process, standing in for staging; its CREDLY_* settings."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "credly_contract.cli",
-            "emulate",
-            "--port",
-            "0",
-            "--seed-applications",
-            "120",
-        ],
+        [sys.executable, "-m", "credly_contract.cli", "emulate", "--port", "0",
+         "--seed-applications", str(seed_applications)],
         stdout=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
     settings: dict[str, str] = {}
     assert process.stdout is not None
-    for line in process.stdout:
-        found = re.match(r"\s+export (CREDLY_\w+)=(\S+)", line)
-        if found:
-            settings[found[1]] = found[2]
-        if "CREDLY_FOREIGN_APPLICATION_ID" in settings:
-            break
-    yield settings
-    process.terminate()
-    process.wait(10)
+    try:
+        for line in process.stdout:
+            found = re.match(r"\s+export (CREDLY_\w+)=(\S+)", line)
+            if found:
+                settings[found[1]] = found[2]
+            if "CREDLY_FOREIGN_APPLICATION_ID" in settings:
+                break
+        yield settings
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def emulator_process() -> Iterator[dict[str, str]]:
+    with emulate(seed_applications=120) as settings:
+        yield settings
 
 
 @pytest.mark.parametrize(
@@ -299,6 +299,23 @@ def test_live_upstream_judges_through_the_recording_proxy(
     assert cert["target"]["kind"] == "live"
     assert cert["target"]["api_base_url"] != emulator_process["CREDLY_API_BASE_URL"]
     assert all(i["fired_at_exchange"] is not None for i in cert["injections"])
+
+
+def test_a_live_organization_with_one_page_leaves_pagination_not_run_and_says_why(
+    monkeypatch, tmp_path
+):
+    """Against staging the applications are whatever the organization holds: with one page there is
+    no next page to follow, so CLIENT-PAGINATION is not judged, never passed for free."""
+    with emulate(seed_applications=0) as settings:
+        for variable, value in settings.items():
+            monkeypatch.setenv(variable, value)
+        code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC)])
+    requirements = {r["id"]: r for r in certificate(tmp_path)["requirements"]}
+    pagination = requirements.pop("CLIENT-PAGINATION")
+    assert pagination["status"] == "not_run"
+    assert "never read beyond the first page" in json.dumps(pagination)
+    assert {r["status"] for r in requirements.values()} == {"passed"}
+    assert code == 0
 
 
 @pytest.fixture

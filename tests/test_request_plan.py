@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from credly_contract import catalogue
+from credly_contract.profiles import PROFILES
 from credly_contract.report.verify import consistency_problems, schema_problems
 from credly_contract.request_plan import CLEANUP, SETUP, RequestAccounting, load_plan
 from tests.cli_process import run_cli
@@ -105,3 +106,10 @@ def test_the_certificate_shows_what_each_requirement_cost(tmp_path: Path):
     html = (reports / "certificate.html").read_text()
     assert "Requests per requirement" in html
     assert f"<th>{spent['total']}</th>" in html
+    # Only the state machine's sequences are drawn; its allowance bounds them, and so the run.
+    quick = PROFILES["quick"]
+    assert quick.stateful_sequence_requests is not None
+    machine = "test_state_machine.py::test_any_sequence_of_operations_agrees_with_the_model"
+    most = quick.stateful_examples * quick.stateful_sequence_requests
+    assert spent["tests"][machine] <= most
+    assert spent["total"] - spent["tests"][machine] + most <= 200

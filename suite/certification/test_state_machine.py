@@ -11,6 +11,7 @@ from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
     consumes,
+    multiple,
     rule,
     run_state_machine_as_test,
 )
@@ -28,9 +29,21 @@ texts = st.text(
 
 
 def machine_for(
-    api: ApiClient, target: Target, tokens: Tokens, apps: Resources
+    api: ApiClient, target: Target, tokens: Tokens, apps: Resources, allowance: int | None = None
 ) -> type[RuleBasedStateMachine]:
+    """The state machine class; ``allowance`` bounds the requests of each sequence."""
     token = tokens.get("oauth_applications")
+
+    def affordable(machine: ApplicationLifecycle) -> bool:
+        """Another step fits in the sequence's allowance, with a list and the deletes it owes for
+        what is still alive kept in reserve; a step that does not fit sends nothing. Counted from
+        the steps taken, never from the client, and never a precondition: Hypothesis replays a
+        failing sequence and must draw the same steps, and steps it filters out cost it more
+        sequences."""
+        if allowance is None:
+            return True
+        owed = 1 + len(machine.model)
+        return machine.steps_sent + 1 + owed <= allowance
 
     class ApplicationLifecycle(RuleBasedStateMachine):
         created = Bundle("created")
@@ -42,6 +55,7 @@ def machine_for(
             self.credentials: dict[int, tuple[str, str]] = {}
             # A listing already compared with an unchanged model proves nothing new: not sent again.
             self.listed_unchanged = False
+            self.steps_sent = 0  # requests of the steps so far (one each, a listing one)
 
         def _read(self, application_id: int) -> Exchange:
             exchange = api.get(target.application_url(application_id), token=token)
@@ -50,10 +64,13 @@ def machine_for(
             return exchange
 
         @rule(target=created, label=texts, description=st.none() | texts)
-        def create(self, label: str, description: str | None) -> int:
+        def create(self, label: str, description: str | None) -> Any:
+            if not affordable(self):
+                return multiple()  # nothing created, nothing added to the bundle
             sent = {"name": apps.name(label[:30])}
             if description is not None:
                 sent["description"] = description
+            self.steps_sent += 1
             exchange = apps.create(sent)
             self.listed_unchanged = False
             data = app_checks.create_answers_201_with_application(exchange, sent)
@@ -67,6 +84,9 @@ def machine_for(
 
         @rule(application_id=created)
         def get(self, application_id: int) -> None:
+            if not affordable(self):
+                return
+            self.steps_sent += 1
             exchange = self._read(application_id)
             if application_id in self.deleted:
                 app_checks.deleted_application_answers_404(exchange)
@@ -76,13 +96,14 @@ def machine_for(
 
         @rule(application_id=created, name=st.none() | texts, description=st.none() | texts)
         def update(self, application_id: int, name: str | None, description: str | None) -> None:
-            if application_id in self.deleted:
+            if application_id in self.deleted or not affordable(self):
                 return
             sent: dict[str, Any] = {}
             if name is not None:
                 sent["name"] = apps.name(name[:30])
             if description is not None:
                 sent["description"] = description
+            self.steps_sent += 1
             exchange = api.put(target.application_url(application_id), json=sent, token=token)
             self.listed_unchanged = False
             app_checks.secret_hidden_after_create(exchange)
@@ -91,8 +112,9 @@ def machine_for(
 
         @rule(application_id=consumes(created))
         def delete(self, application_id: int) -> None:
-            if application_id in self.deleted:
-                return
+            if application_id in self.deleted or not affordable(self):
+                return  # unaffordable: left to teardown, which deletes what the model holds
+            self.steps_sent += 1
             exchange = apps.delete(application_id)
             self.listed_unchanged = False
             self.model.pop(application_id)
@@ -101,7 +123,10 @@ def machine_for(
 
         @rule(application_id=created)
         def use_credentials(self, application_id: int) -> None:
+            if not affordable(self):
+                return
             uid, secret = self.credentials[application_id]
+            self.steps_sent += 1
             exchange = api.request_token("issued_badges", client_id=uid, client_secret=secret)
             if application_id in self.deleted:
                 security.deleted_application_credentials_refused(exchange)
@@ -113,6 +138,7 @@ def machine_for(
             if self.listed_unchanged:
                 return
             self.listed_unchanged = True
+            self.steps_sent += 1
             # The ids as the server wrote them; the checks judge them.
             listed: set[Any] = {a.get("id") for a in list_all(api, target, token)}
             exchange = api.recent[-1] if api.recent else None
@@ -152,7 +178,7 @@ def test_any_sequence_of_operations_agrees_with_the_model(
 ) -> None:
     if profile.stateful_examples == 0:
         pytest.skip("this profile runs no stateful sequences")
-    machine = machine_for(api, target, tokens, apps)
+    machine = machine_for(api, target, tokens, apps, profile.stateful_sequence_requests)
     run_state_machine_as_test(
         machine,
         settings=profile.stateful_settings(),
