@@ -305,7 +305,8 @@ def test_a_live_organization_with_one_page_leaves_pagination_not_run_and_says_wh
     monkeypatch, tmp_path
 ):
     """Against staging the applications are whatever the organization holds: with one page there is
-    no next page to follow, so CLIENT-PAGINATION is not judged, never passed for free."""
+    no next page to follow, so CLIENT-PAGINATION is not judged, never passed for free, and the
+    integration is not certified (a certification needs every requirement), with nothing failed."""
     with emulate(seed_applications=0) as settings:
         for variable, value in settings.items():
             monkeypatch.setenv(variable, value)
@@ -315,7 +316,8 @@ def test_a_live_organization_with_one_page_leaves_pagination_not_run_and_says_wh
     assert pagination["status"] == "not_run"
     assert "never read beyond the first page" in json.dumps(pagination)
     assert {r["status"] for r in requirements.values()} == {"passed"}
-    assert code == 0
+    assert certificate(tmp_path)["verdict"] == "not_certified"
+    assert code == 1
 
 
 @pytest.fixture
