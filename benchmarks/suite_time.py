@@ -61,14 +61,11 @@ def measure_test_suite(*pytest_args: str) -> SuiteRun:
                 module = case.get("classname", "").split(".")
                 per_file[module[1] if len(module) > 1 else module[0]] += float(case.get("time", 0))
     load.finish()
-    lines = [
-        line for line in finished.output.splitlines() if re.search(r"\d+ (passed|failed)", line)
-    ]
     return SuiteRun(
         wall=finished.wall,
         cpu=finished.cpu,
         returncode=finished.returncode,
-        summary=lines[-1].strip("= ") if lines else finished.output[-300:],
+        summary=pytest_summary(finished.output),
         seconds_per_file=per_file,
         cores=load.cores,
         others_share=load.others_share,
@@ -77,12 +74,21 @@ def measure_test_suite(*pytest_args: str) -> SuiteRun:
     )
 
 
+def pytest_summary(output: str) -> str:
+    """pytest's last line ("N passed, M failed in ..."), or the output's end when it has none."""
+    lines = [line for line in output.splitlines() if re.search(r"\d+ (passed|failed)", line)]
+    return lines[-1].strip("= ") if lines else output[-300:]
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+
+
 def predating_test_files() -> list[str]:
     """The test files that existed when issue 13 was filed and still exist."""
-    listed = subprocess.run(
-        ["git", "ls-tree", "--name-only", ISSUE_13_FILED_AT, "tests/"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+    listed = _git("ls-tree", "--name-only", ISSUE_13_FILED_AT, "tests/").split()
     return [
         name for name in listed
         if Path(name).name.startswith("test_") and name.endswith(".py") and (REPO / name).exists()
@@ -105,24 +111,14 @@ class CiRun:
 def measure_ci_run() -> CiRun:
     """`.ci/run` on a fresh clone of HEAD, as CI runs it (the pip cache of this machine helps the
     install; a CI runner's cold cache would not)."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    commit = _git("rev-parse", "--short", "HEAD").strip()
     with tempfile.TemporaryDirectory(prefix="ci-run-bench-") as folder:
         clone = Path(folder) / "clone"
-        subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=120)
-        load = Load()
+        _git("clone", "-q", str(REPO), str(clone))
         finished = run([str(clone / ".ci" / "run")], cwd=clone, timeout=TIMEOUT)
-        load.finish()
-    lines = [
-        line for line in finished.output.splitlines() if re.search(r"\d+ (passed|failed)", line)
-    ]
-    summary = lines[-1].strip("= ") if lines else finished.output[-300:]
-    return CiRun(finished.wall, finished.cpu, finished.returncode, summary, commit)
+    return CiRun(
+        finished.wall, finished.cpu, finished.returncode, pytest_summary(finished.output), commit
+    )
 
 
 def render(result: SuiteRun) -> str:
@@ -133,14 +129,14 @@ def render(result: SuiteRun) -> str:
         "",
         "| Wall | CPU (all processes) | CPU / cores | Exit | Tests |",
         "| --- | --- | --- | --- | --- |",
-        f"| {_minutes(result.wall)} | {_minutes(result.cpu)} | {_minutes(result.cpu / result.cores)} "
+        f"| {minutes(result.wall)} | {minutes(result.cpu)} | {minutes(result.cpu / result.cores)} "
         f"| {result.returncode} | {result.summary} |",
         "",
         "| Test file | Summed test time |",
         "| --- | --- |",
     ]
     for name, seconds in result.seconds_per_file.most_common(8):
-        rows.append(f"| {name} | {_minutes(seconds)} |")
+        rows.append(f"| {name} | {minutes(seconds)} |")
     if result.failed:
         rows += ["", "Failed:", "", *(f"    {line}" for line in result.failed)]
     if result.slowest:
@@ -153,15 +149,16 @@ def render(result: SuiteRun) -> str:
     return "\n".join(rows)
 
 
-def _minutes(seconds: float) -> str:
+def minutes(seconds: float) -> str:
+    """m:ss.s"""
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--ci-run"]:
         ci = measure_ci_run()
-        print(f".ci/run on a fresh clone of {ci.commit}: {_minutes(ci.wall)} wall, "
-              f"{_minutes(ci.cpu)} CPU, exit {ci.returncode}: {ci.summary}")  # fmt: skip
+        print(f".ci/run on a fresh clone of {ci.commit}: {minutes(ci.wall)} wall, "
+              f"{minutes(ci.cpu)} CPU, exit {ci.returncode}: {ci.summary}")  # fmt: skip
     elif sys.argv[1:] == ["--predating"]:
         print(render(measure_predating()))
     else:

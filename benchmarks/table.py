@@ -19,6 +19,7 @@ from benchmarks.suite_time import (
     PREDATING_TARGET,
     CiRun,
     SuiteRun,
+    minutes,
     predating_test_files,
 )
 from credly_contract.profiles import PROFILES
@@ -258,7 +259,7 @@ def _test_suite_rows(results: Results) -> list[list[str]]:
         rows.append([
             f"the tests of the day issue 13 was filed (the {len(predating_test_files())} test files "
             f"of {ISSUE_13_FILED_AT}, as they are now) <= 3 min on {tests.cores} cores",
-            f"{_minutes(tests.wall)} wall ({_minutes(tests.cpu)} CPU): {tests.summary}",
+            f"{minutes(tests.wall)} wall ({minutes(tests.cpu)} CPU): {tests.summary}",
             _target_verdict(tests.wall, PREDATING_TARGET, tests.returncode),
         ])  # fmt: skip
     ci = results.ci_run
@@ -266,7 +267,7 @@ def _test_suite_rows(results: Results) -> list[list[str]]:
         rows.append([
             "the whole `.ci/run` (fresh clone: venv, install, ruff, mypy --strict, every test) "
             "<= 4.5 min",
-            f"{_minutes(ci.wall)} wall ({_minutes(ci.cpu)} CPU) at {ci.commit}: {ci.summary}",
+            f"{minutes(ci.wall)} wall ({minutes(ci.cpu)} CPU) at {ci.commit}: {ci.summary}",
             _target_verdict(ci.wall, CI_RUN_TARGET, ci.returncode),
         ])  # fmt: skip
     return rows
@@ -275,11 +276,7 @@ def _test_suite_rows(results: Results) -> list[list[str]]:
 def _target_verdict(wall: float, target: float, returncode: int) -> str:
     if returncode != 0:
         return f"**missed**: exit {returncode}"
-    return "met" if wall <= target else f"**missed** by {_minutes(wall - target)}"
-
-
-def _minutes(seconds: float) -> str:
-    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+    return "met" if wall <= target else f"**missed** by {minutes(wall - target)}"
 
 
 def _waiting_share(profile: dict[str, Any]) -> float | None:
