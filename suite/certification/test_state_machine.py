@@ -34,17 +34,6 @@ def machine_for(
     """The state machine class; ``allowance`` bounds the requests of each sequence."""
     token = tokens.get("oauth_applications")
 
-    def affordable(machine: ApplicationLifecycle) -> bool:
-        """Another step fits in the sequence's allowance, with a list and the deletes it owes for
-        what is still alive kept in reserve; a step that does not fit sends nothing. Counted from
-        the steps taken, never from the client, and never a precondition: Hypothesis replays a
-        failing sequence and must draw the same steps, and steps it filters out cost it more
-        sequences."""
-        if allowance is None:
-            return True
-        owed = 1 + len(machine.model)
-        return machine.steps_sent + 1 + owed <= allowance
-
     class ApplicationLifecycle(RuleBasedStateMachine):
         created = Bundle("created")
 
@@ -57,6 +46,18 @@ def machine_for(
             self.listed_unchanged = False
             self.steps_sent = 0  # requests of the steps so far (one each, a listing one)
 
+        def _step(self) -> bool:
+            """Whether this step may send its request (counted when it may): it must fit in the
+            sequence's allowance with a listing and the deletes owed for what is alive kept in
+            reserve; a step that does not fit sends nothing. Counted from the steps taken, never
+            from the client, and never a precondition: Hypothesis replays a failing sequence and
+            must draw the same steps, and steps it filters out cost it more sequences."""
+            owed = 1 + len(self.model)
+            if allowance is not None and self.steps_sent + 1 + owed > allowance:
+                return False
+            self.steps_sent += 1
+            return True
+
         def _read(self, application_id: int) -> Exchange:
             exchange = api.get(target.application_url(application_id), token=token)
             app_checks.secret_hidden_after_create(exchange)
@@ -65,12 +66,11 @@ def machine_for(
 
         @rule(target=created, label=texts, description=st.none() | texts)
         def create(self, label: str, description: str | None) -> Any:
-            if not affordable(self):
+            if not self._step():
                 return multiple()  # nothing created, nothing added to the bundle
             sent = {"name": apps.name(label[:30])}
             if description is not None:
                 sent["description"] = description
-            self.steps_sent += 1
             exchange = apps.create(sent)
             self.listed_unchanged = False
             data = app_checks.create_answers_201_with_application(exchange, sent)
@@ -84,9 +84,8 @@ def machine_for(
 
         @rule(application_id=created)
         def get(self, application_id: int) -> None:
-            if not affordable(self):
+            if not self._step():
                 return
-            self.steps_sent += 1
             exchange = self._read(application_id)
             if application_id in self.deleted:
                 app_checks.deleted_application_answers_404(exchange)
@@ -96,14 +95,13 @@ def machine_for(
 
         @rule(application_id=created, name=st.none() | texts, description=st.none() | texts)
         def update(self, application_id: int, name: str | None, description: str | None) -> None:
-            if application_id in self.deleted or not affordable(self):
+            if application_id in self.deleted or not self._step():
                 return
             sent: dict[str, Any] = {}
             if name is not None:
                 sent["name"] = apps.name(name[:30])
             if description is not None:
                 sent["description"] = description
-            self.steps_sent += 1
             exchange = api.put(target.application_url(application_id), json=sent, token=token)
             self.listed_unchanged = False
             app_checks.secret_hidden_after_create(exchange)
@@ -112,9 +110,8 @@ def machine_for(
 
         @rule(application_id=consumes(created))
         def delete(self, application_id: int) -> None:
-            if application_id in self.deleted or not affordable(self):
+            if application_id in self.deleted or not self._step():
                 return  # unaffordable: left to teardown, which deletes what the model holds
-            self.steps_sent += 1
             exchange = apps.delete(application_id)
             self.listed_unchanged = False
             self.model.pop(application_id)
@@ -123,10 +120,9 @@ def machine_for(
 
         @rule(application_id=created)
         def use_credentials(self, application_id: int) -> None:
-            if not affordable(self):
+            if not self._step():
                 return
             uid, secret = self.credentials[application_id]
-            self.steps_sent += 1
             exchange = api.request_token("issued_badges", client_id=uid, client_secret=secret)
             if application_id in self.deleted:
                 security.deleted_application_credentials_refused(exchange)
