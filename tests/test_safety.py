@@ -199,6 +199,10 @@ class Listener:
             except OSError:
                 return
             self.connections.append(connection)
+            self._connected(connection)
+
+    def _connected(self, connection: socket.socket) -> None:
+        """What a subclass does with a new connection; this one never answers it."""
 
     def close(self) -> None:
         self.socket.close()
@@ -446,26 +450,18 @@ def test_the_client_refuses_writes_under_a_read_only_profile(emulator: EmulatorS
 # Broken targets -------------------------------------------------------------------------------
 
 
-class DropsReusedConnections:
+class DropsReusedConnections(Listener):
     """Answers the first request of each connection (200, keep-alive) and closes the connection
     without an answer when another request arrives on it, as a load balancer that timed out an idle
     keep-alive connection does; records each request's method."""
 
     def __init__(self) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(16)
-        self.origin = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
         self.methods: list[str] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
+        self.origin = f"http://127.0.0.1:{self.port}"
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self.socket.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+    def _connected(self, connection: socket.socket) -> None:
+        threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
 
     def _serve(self, connection: socket.socket) -> None:
         with connection, connection.makefile("rb") as reader:
@@ -495,7 +491,7 @@ class DropsReusedConnections:
 def dropping() -> Iterator[DropsReusedConnections]:
     server = DropsReusedConnections()
     yield server
-    server.socket.close()
+    server.close()
 
 
 def test_an_idempotent_request_on_a_connection_closed_under_it_is_sent_once_more(dropping):
