@@ -39,11 +39,11 @@ CAUSES: list[tuple[str, Callable[[Stack, str], bool]]] = [
     ),
     (
         "emulator start-up and seeding (in-process)",
-        lambda stack, leaf: any("suite/emulator/server.py" in f for f in stack),
+        lambda stack, leaf: any("suite/credly_contract/emulator/server.py" in f for f in stack),
     ),
     (
-        "reports: certificate, HTML, manifest (suite/report)",
-        lambda stack, leaf: any("suite/report/" in f for f in stack),
+        "reports: certificate, HTML, manifest (suite/credly_contract/report)",
+        lambda stack, leaf: any("suite/credly_contract/report/" in f for f in stack),
     ),
     (
         "allure-pytest listener",
@@ -74,7 +74,7 @@ CAUSES: list[tuple[str, Callable[[Stack, str], bool]]] = [
     ),
     (
         "suite code (checks, client, tests, plugin)",
-        lambda stack, leaf: any("suite/" in f for f in stack[-6:]),
+        lambda stack, leaf: any("suite/credly_contract/" in f for f in stack[-6:]),
     ),
     (
         "pytest and pluggy machinery (config, collection, hooks, terminal)",
@@ -124,7 +124,9 @@ def classify(records: list[tuple[Stack, float]]) -> dict[str, Any]:
     interesting = [
         (name, seconds)
         for name, seconds in inclusive.most_common()
-        if name.startswith("suite/") or "loaders.py:from_path" in name or "gc_collect" in name
+        if name.startswith("suite/credly_contract/")
+        or "loaders.py:from_path" in name
+        or "gc_collect" in name
     ]
     return {
         "causes": causes.most_common(),

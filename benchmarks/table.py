@@ -468,7 +468,7 @@ def _growth_section(results: Results) -> list[str]:
             for g in results.growth]  # fmt: skip
     return _section(
         "Growth: applications in the organization against the pagination checks",
-        "`pytest suite/certification/test_pagination.py --credly-seed-applications N` (PAGE-META: "
+        "`pytest suite/credly_contract/certification/test_pagination.py --credly-seed-applications N` (PAGE-META: "
         "pages of 2 walked forwards and back).",
         _table(["Applications", "PAGE-META tests", "Whole pytest run", "CPU", "Passed"], rows),
     )

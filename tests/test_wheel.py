@@ -186,20 +186,20 @@ def quick_run(installed: Installed) -> tuple[subprocess.CompletedProcess[str], P
 
 
 def test_every_package_folder_is_listed_for_setuptools() -> None:
-    # The package is built from suite/ under another name, so setuptools cannot find its subpackages
-    # by itself: a new folder with an __init__.py must be added to [tool.setuptools] packages.
+    # [tool.setuptools] packages is an explicit list (openapi/ is mapped in beside the package): a new
+    # folder with an __init__.py must be added to it.
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
         "setuptools"
     ]
     suite = ROOT / "suite"
     folders = {
-        ".".join(("credly_contract", *marker.parent.relative_to(suite).parts))
+        ".".join(marker.parent.relative_to(suite).parts)
         for marker in suite.rglob("__init__.py")
         if "__pycache__" not in marker.parts
     }
     assert folders | {"credly_contract.openapi"} == set(setuptools["packages"])
     assert setuptools["package-dir"] == {
-        "credly_contract": "suite",
+        "": "suite",
         "credly_contract.openapi": "openapi",
     }
 
@@ -233,9 +233,10 @@ def test_only_credly_contract_is_installed_at_top_level(installed: Installed) ->
 
 
 def test_every_file_of_the_package_folders_is_installed(installed: Installed) -> None:
-    # suite/ becomes credly_contract/ and openapi/ credly_contract/openapi/: a data file added to
-    # either and left out of [tool.setuptools.package-data] would be missing only from installs.
-    folders = {"suite": "credly_contract", "openapi": "credly_contract/openapi"}
+    # suite/credly_contract/ is installed as credly_contract/ and openapi/ as credly_contract/openapi/:
+    # a data file added to either and left out of [tool.setuptools.package-data] would be missing
+    # only from installs.
+    folders = {"suite/credly_contract": "credly_contract", "openapi": "credly_contract/openapi"}
     missing = [
         f"{folder}/{path.relative_to(installed.source / folder)}"
         for folder, package in folders.items()

@@ -51,7 +51,7 @@ is stopped too)"""
 
 
 def catalogue() -> Catalogue:
-    """The client requirement catalogue (suite/client_requirements.yaml)."""
+    """The client requirement catalogue (suite/credly_contract/client_requirements.yaml)."""
     return load(CATALOGUE_PATH)
 
 

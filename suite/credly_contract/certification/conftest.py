@@ -1,4 +1,4 @@
-"""Makes `pytest suite/certification` (or `pytest --pyargs credly_contract.certification`) a
+"""Makes `pytest suite/credly_contract/certification` (or `pytest --pyargs credly_contract.certification`) a
 certification run of the whole catalogue, and aims the schemathesis schemas at the run's target."""
 
 from typing import Any

@@ -74,7 +74,9 @@ def load_waivers(path: str | Path) -> list[Waiver]:
             raise problem(f"{where}: {detail}")
         rid = entry["id"]
         if not isinstance(rid, str) or rid not in catalogue.requirements():
-            raise problem(f"{where}: id {rid!r} is not a requirement in suite/requirements.yaml")
+            raise problem(
+                f"{where}: id {rid!r} is not a requirement in suite/credly_contract/requirements.yaml"
+            )
         reason = entry["reason"]
         if not isinstance(reason, str) or not reason.strip():
             raise problem(f"{where} ({rid}): reason must be a non-empty string")

@@ -1,4 +1,4 @@
-"""The requirement catalogue (suite/requirements.yaml) as Python objects, and what checks each
+"""The requirement catalogue (suite/credly_contract/requirements.yaml) as Python objects, and what checks each
 requirement: built from the code (the ``@check`` registry and the tests' requirement markers), never
 written by hand."""
 
@@ -60,7 +60,9 @@ def get(requirement_id: str) -> Requirement:
     try:
         return requirements()[requirement_id]
     except KeyError:
-        raise KeyError(f"{requirement_id} is not in suite/requirements.yaml") from None
+        raise KeyError(
+            f"{requirement_id} is not in suite/credly_contract/requirements.yaml"
+        ) from None
 
 
 def load_extra(path: Path) -> dict[str, Requirement]:

@@ -1,4 +1,4 @@
-"""Makes `pytest suite/scenarios` a certification run scoped to the requirements its scenarios are
+"""Makes `pytest suite/credly_contract/scenarios` a certification run scoped to the requirements its scenarios are
 tagged with (never a full certification), and wraps each scenario in its cassette.
 
 With ``--credly-target replay`` each scenario replays ``<cassettes dir>/<scenario>.yaml`` (no
