@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from credly_contract.cassette_diff import Recording, diff_recordings, interaction_changes
-from credly_contract.cassettes import Cassettes, normalized_body
+from credly_contract.cassettes.diff import Recording, diff_recordings, interaction_changes
+from credly_contract.cassettes.vcr_session import Cassettes, normalized_body
 from credly_contract.cli import main
 from credly_contract.emulator import EmulatorServer
 from tests.cli_process import run_cli

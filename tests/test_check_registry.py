@@ -9,7 +9,7 @@ import yaml
 from credly_contract import catalogue, st
 from credly_contract.checks import CheckFailed, Tally, registry, tallying
 from credly_contract.checks.applications import delete_answers_204_without_body
-from credly_contract.client import Exchange
+from credly_contract.http_client import Exchange
 
 
 def exchange(status: int, body: str = "") -> Exchange:

@@ -12,7 +12,7 @@ from credly_contract.checks import CheckFailed, pagination, security
 from credly_contract.checks import applications as app_checks
 from credly_contract.checks import oauth as oauth_checks
 from credly_contract.checks.observations import undocumented_behaviour
-from credly_contract.client import Exchange
+from credly_contract.http_client import Exchange
 
 API = "http://127.0.0.1:9/v1/organizations/org/oauth_applications"
 TOKEN_URL = "http://127.0.0.1:9/oauth/token"

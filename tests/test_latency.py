@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from credly_contract.client import Limits
 from credly_contract.emulator import EmulatorServer
+from credly_contract.http_client import Limits
 from tests.cli_process import run_cli
 from tests.test_safety import live_env, run_certify
 

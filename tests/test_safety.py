@@ -32,13 +32,6 @@ import requests
 import urllib3
 
 from credly_contract import cli
-from credly_contract.client import (
-    ApiClient,
-    BudgetExhausted,
-    Limits,
-    ReadOnlyViolation,
-    unreachable,
-)
 from credly_contract.config import (
     ConfigError,
     ConnectionDropped,
@@ -47,6 +40,13 @@ from credly_contract.config import (
     live_target,
 )
 from credly_contract.emulator import EmulatorServer
+from credly_contract.http_client import (
+    ApiClient,
+    BudgetExhausted,
+    Limits,
+    ReadOnlyViolation,
+    unreachable,
+)
 from credly_contract.ledger import Ledger, read_outstanding
 from credly_contract.profiles import PROFILES
 from credly_contract.sweep import parse_age

@@ -166,7 +166,7 @@ def certify(args: argparse.Namespace) -> int:
         print("--target replay sends nothing: it replays the recorded cassettes offline")
         return ExitCode.CERTIFIED
     if args.target == "replay":
-        from credly_contract.recorder import replay
+        from credly_contract.cassettes.commands import replay
 
         return replay(args)
     # A shared staging organization pays for every request: live runs default to the quick profile.
@@ -236,7 +236,7 @@ def _print_request_plan(args: argparse.Namespace) -> int:
 
 
 def _preflight(target: Any, timeout: float) -> None:
-    from credly_contract.client import ApiClient, Limits
+    from credly_contract.http_client import ApiClient, Limits
     from credly_contract.session import Tokens, preflight
 
     client = ApiClient(target, Limits(timeout=timeout))
@@ -367,7 +367,7 @@ def add_record(commands: Any) -> argparse.ArgumentParser:
 
 
 def run_record(args: argparse.Namespace) -> int:
-    from credly_contract.recorder import record
+    from credly_contract.cassettes.commands import record
 
     _warn_credential_flags(args)
     return record(args)
@@ -390,7 +390,7 @@ def add_cassettes(commands: Any) -> argparse.ArgumentParser:
 
 
 def run_cassettes(args: argparse.Namespace) -> int:
-    from credly_contract.cassette_diff import diff_command
+    from credly_contract.cassettes.diff import diff_command
 
     return diff_command(args)
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from credly_contract.checks import CheckFailed, Expect, tallying
-from credly_contract.client import ApiClient
 from credly_contract.config import Target
+from credly_contract.http_client import ApiClient
 from credly_contract.profiles import Profile
 from credly_contract.session import CertificationRun, Resources, Tokens
 

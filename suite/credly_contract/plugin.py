@@ -24,9 +24,9 @@ from credly_contract.checks import CheckFailed, PrerequisiteFailed
 from credly_contract.checks.oauth import token_response_not_cacheable
 from credly_contract.checks.observations import undocumented_behaviour
 from credly_contract.checks.security import no_server_error, unauthorized_carries_bearer_challenge
-from credly_contract.client import Exchange, Limits, ReadOnlyViolation
 from credly_contract.config import ENVIRONMENT, ConfigError, TargetUnreachable
 from credly_contract.fixtures import CERTIFICATION_KEY
+from credly_contract.http_client import Exchange, Limits, ReadOnlyViolation
 from credly_contract.interrupts import Interrupts
 from credly_contract.profiles import PROFILES
 from credly_contract.report.allure_labels import label_test, report_failures
@@ -169,7 +169,7 @@ class Certification:
             if option.credly_requirements:
                 requirements |= catalogue.load_extra(Path(option.credly_requirements))
             if not option.credly_run_id and option.credly_target == "replay":
-                from credly_contract.recording import replay_target
+                from credly_contract.cassettes.target_file import replay_target
 
                 # The recorded run id is part of the recorded request bodies (application names).
                 option.credly_run_id = replay_target(option.credly_cassettes_dir)[1]
@@ -246,7 +246,7 @@ class Certification:
                 read_only=profile.read_only,
             )
         else:
-            from credly_contract.recording import replay_target
+            from credly_contract.cassettes.target_file import replay_target
 
             target = replay_target(option("credly_cassettes_dir"))[0]
         rate = option("credly_rate_limit")

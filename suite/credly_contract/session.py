@@ -20,8 +20,8 @@ from credly_contract.checks.applications import (
     secret_shown_on_create,
 )
 from credly_contract.checks.oauth import token_response_is_well_formed
-from credly_contract.client import ApiClient, Exchange, Limits
 from credly_contract.config import ConfigError, Target, TargetUnreachable
+from credly_contract.http_client import ApiClient, Exchange, Limits
 from credly_contract.ledger import ApplicationId, Ledger, application_id_of, resource_name
 from credly_contract.profiles import Profile
 

@@ -30,7 +30,7 @@ from credly_contract import spec
 from credly_contract.checks import CheckFailed, count, register
 from credly_contract.checks.applications import nameless_create_refused
 from credly_contract.checks.security import bad_input_refused
-from credly_contract.client import Exchange, unreachable
+from credly_contract.http_client import Exchange, unreachable
 from credly_contract.ledger import resource_name
 from credly_contract.session import CertificationRun
 

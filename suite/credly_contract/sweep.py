@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from credly_contract import spec
-from credly_contract.client import ApiClient, Limits
 from credly_contract.config import ConfigError, Target
+from credly_contract.http_client import ApiClient, Limits
 from credly_contract.ledger import NAME_PREFIX, read_outstanding, record_deleted
 from credly_contract.scrub import scrub
 from credly_contract.session import Tokens, list_all, preflight

@@ -11,9 +11,9 @@ import pytest
 
 from credly_contract import spec
 from credly_contract.checks import Expect, security
-from credly_contract.client import ApiClient, Exchange
 from credly_contract.config import Target
 from credly_contract.fixtures import certification_of
+from credly_contract.http_client import ApiClient, Exchange
 from credly_contract.profiles import Profile
 from credly_contract.session import CertificationRun, Resources, Tokens
 

@@ -9,8 +9,8 @@ import pytest
 
 from credly_contract.checks import Expect
 from credly_contract.checks import applications as app_checks
-from credly_contract.client import ApiClient
 from credly_contract.config import Target
+from credly_contract.http_client import ApiClient
 from credly_contract.ledger import read_outstanding
 from credly_contract.session import Resources, Tokens, list_all
 

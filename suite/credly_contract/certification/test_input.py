@@ -8,8 +8,8 @@ import pytest
 
 from credly_contract.checks import Expect, security
 from credly_contract.checks import applications as app_checks
-from credly_contract.client import ApiClient, Exchange
 from credly_contract.config import Target
+from credly_contract.http_client import ApiClient, Exchange
 from credly_contract.ledger import ApplicationId, read_outstanding
 from credly_contract.profiles import Profile
 from credly_contract.session import Resources, Tokens, list_all

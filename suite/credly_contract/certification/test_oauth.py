@@ -10,8 +10,8 @@ from credly_contract import spec
 from credly_contract.checks import Expect
 from credly_contract.checks import applications as app_checks
 from credly_contract.checks import oauth as oauth_checks
-from credly_contract.client import ApiClient
 from credly_contract.config import Target
+from credly_contract.http_client import ApiClient
 from credly_contract.profiles import Profile
 from credly_contract.session import Resources, Tokens
 

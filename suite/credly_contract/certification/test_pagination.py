@@ -8,8 +8,8 @@ import pytest
 
 from credly_contract.checks import Expect, pagination
 from credly_contract.checks.applications import application_objects
-from credly_contract.client import ApiClient
 from credly_contract.config import Target
+from credly_contract.http_client import ApiClient
 from credly_contract.profiles import Profile
 from credly_contract.session import Resources, Tokens
 

@@ -9,7 +9,7 @@ import pytest
 from schemathesis import BaseSchema, Case, CheckFunction, Response
 
 from credly_contract import st
-from credly_contract.client import Exchange
+from credly_contract.http_client import Exchange
 from credly_contract.session import CertificationRun
 
 

@@ -18,8 +18,8 @@ from hypothesis.stateful import (
 
 from credly_contract.checks import applications as app_checks
 from credly_contract.checks import security
-from credly_contract.client import ApiClient, Exchange
 from credly_contract.config import Target
+from credly_contract.http_client import ApiClient, Exchange
 from credly_contract.profiles import Profile
 from credly_contract.session import Resources, Tokens, list_all
 

@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from credly_contract.client import Exchange
+from credly_contract.http_client import Exchange
 from credly_contract.scrub import scrub
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -7,7 +7,7 @@ from typing import Any
 
 from credly_contract import spec
 from credly_contract.checks import Violation, check, expect_json_object, expect_status
-from credly_contract.client import Exchange
+from credly_contract.http_client import Exchange
 
 
 def application_objects(exchange: Exchange) -> list[dict[str, Any]]:

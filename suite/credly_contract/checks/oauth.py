@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from credly_contract import spec
 from credly_contract.checks import Violation, check, expect_json_object, expect_status
-from credly_contract.client import Exchange
+from credly_contract.http_client import Exchange
 
 
 def _oauth_error(exchange: Exchange, statuses: tuple[int, ...], error: str, what: str) -> None:

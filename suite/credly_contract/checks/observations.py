@@ -10,7 +10,7 @@ from typing import Any
 
 from credly_contract import spec
 from credly_contract.checks.applications import application_objects, timestamp
-from credly_contract.client import Exchange
+from credly_contract.http_client import Exchange
 
 
 @cache

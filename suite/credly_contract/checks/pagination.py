@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from credly_contract import spec
 from credly_contract.checks import Violation, check
-from credly_contract.client import Exchange
+from credly_contract.http_client import Exchange
 
 # The seven documented fields, read from the contract (openapi/credly.yaml), never restated here.
 METADATA_FIELDS = tuple(spec.document()["components"]["schemas"]["PaginationMetadata"]["required"])

@@ -7,7 +7,7 @@ from typing import Any
 
 from credly_contract import spec
 from credly_contract.checks import Violation, check, expect_status
-from credly_contract.client import Exchange
+from credly_contract.http_client import Exchange
 
 # RFC 9110 §11.6.1: WWW-Authenticate may list several challenges (Credly also takes Basic).
 _BEARER_CHALLENGE = re.compile(r"(^|,)\s*bearer(\s|,|$)", re.IGNORECASE)

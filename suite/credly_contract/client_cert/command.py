@@ -28,7 +28,7 @@ from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
 if TYPE_CHECKING:  # the judges, recorder and reports load only when certify-client runs
     from credly_contract.client_cert.artefacts import Verdicts
     from credly_contract.client_cert.judges import ClientRun
-    from credly_contract.client_cert.recorder import Recorder
+    from credly_contract.client_cert.middleware import Recorder
     from credly_contract.results import Results
 
 CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "client_requirements.yaml"
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     """Run one client certification; returns the exit code."""
     from credly_contract.client_cert.artefacts import write_artefacts
     from credly_contract.client_cert.judges import ClientRun
-    from credly_contract.client_cert.recorder import Recorder
+    from credly_contract.client_cert.middleware import Recorder
     from credly_contract.client_cert.runner import check_runnable, run_integration
     from credly_contract.report.folders import run_folder
     from credly_contract.session import new_run_id
@@ -249,7 +249,7 @@ def _upstream(target: Target | None, recorder: Recorder) -> Any:
 
 def _preflight(target: Target) -> None:
     """Prove the live settings before the integration starts (ConfigError or TargetUnreachable)."""
-    from credly_contract.client import ApiClient, Limits
+    from credly_contract.http_client import ApiClient, Limits
     from credly_contract.session import Tokens, preflight
 
     client = ApiClient(target, Limits(timeout=10.0))

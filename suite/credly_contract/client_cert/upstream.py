@@ -8,13 +8,13 @@ from __future__ import annotations
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from credly_contract.client import GATEWAY_STATUSES
 from credly_contract.client_cert.exchanges import TOKEN
 from credly_contract.client_cert.injections import TOKEN_EXPIRED
-from credly_contract.client_cert.recorder import Recorder
+from credly_contract.client_cert.middleware import Recorder
 from credly_contract.config import ENVIRONMENT, Target
 from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, credly_error
 from credly_contract.emulator.server import EmulatorServer, LoopbackServer
+from credly_contract.http_client import GATEWAY_STATUSES
 
 # This many 502/503/504 in a row from the live target (not the injected 503) mean it is down.
 TARGET_DOWN_AFTER = 3

@@ -11,14 +11,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from credly_contract.cassettes import NOT_IN_CASSETTE, Cassettes, explain_mismatch
+from credly_contract.cassettes.target_file import PREFLIGHT
+from credly_contract.cassettes.vcr_session import NOT_IN_CASSETTE, Cassettes, explain_mismatch
 from credly_contract.checks import CheckFailed
 from credly_contract.checks.applications import application_objects_match_schema
-from credly_contract.client import Exchange
 from credly_contract.config import Target
 from credly_contract.fixtures import certification_of
+from credly_contract.http_client import Exchange
 from credly_contract.plugin import Certification, activate
-from credly_contract.recording import PREFLIGHT
 from credly_contract.session import CertificationRun
 from credly_contract.verdict import ErrorKind, RunError
 

@@ -9,7 +9,7 @@ from credly_contract.checks.applications import (
     application_objects,
     create_answers_201_with_application,
 )
-from credly_contract.client import ApiClient, Exchange
+from credly_contract.http_client import ApiClient, Exchange
 from credly_contract.ledger import resource_name
 from credly_contract.session import Resources
 

@@ -17,8 +17,8 @@ from credly_contract.checks.security import (
     deleted_application_token_refused,
     token_with_scope_accepted,
 )
-from credly_contract.client import ApiClient, Exchange
 from credly_contract.config import Target
+from credly_contract.http_client import ApiClient, Exchange
 from credly_contract.scenarios.steps import create_application, ids, pages
 from credly_contract.session import Resources, Tokens
 

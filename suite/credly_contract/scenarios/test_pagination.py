@@ -11,8 +11,8 @@ from credly_contract.checks.pagination import (
     page_metadata_is_consistent,
     page_past_the_end_is_empty,
 )
-from credly_contract.client import ApiClient
 from credly_contract.config import Target
+from credly_contract.http_client import ApiClient
 from credly_contract.scenarios.steps import create_application, ids, metadata, pages
 from credly_contract.session import Resources, Tokens
 

@@ -11,8 +11,8 @@ from credly_contract.checks.security import (
     token_with_scope_accepted,
     token_without_scope_refused,
 )
-from credly_contract.client import ApiClient
 from credly_contract.config import Target
+from credly_contract.http_client import ApiClient
 from credly_contract.ledger import resource_name
 from credly_contract.profiles import Profile
 from credly_contract.session import Resources

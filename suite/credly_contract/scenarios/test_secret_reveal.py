@@ -10,8 +10,8 @@ from credly_contract.checks.applications import (
     secret_shown_on_create,
     update_answers_200_with_changes,
 )
-from credly_contract.client import ApiClient
 from credly_contract.config import Target
+from credly_contract.http_client import ApiClient
 from credly_contract.scenarios.steps import create_application, pages
 from credly_contract.session import Resources, Tokens
 

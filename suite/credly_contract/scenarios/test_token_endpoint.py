@@ -11,7 +11,7 @@ from credly_contract.checks.oauth import (
     token_response_is_well_formed,
     unsupported_grant_type_refused,
 )
-from credly_contract.client import ApiClient
+from credly_contract.http_client import ApiClient
 
 # Shorter than the scrubber's minimum, so it is recorded as <REDACTED> and replays match it.
 WRONG_SECRET = "wrong"

@@ -17,8 +17,8 @@ import yaml
 from vcr.errors import CannotOverwriteExistingCassetteException, UnhandledHTTPRequestError
 from vcr.serializers import yamlserializer
 
+from credly_contract.cassettes.target_file import EMULATOR_ORIGIN, replay_folder, write_metadata
 from credly_contract.config import Target, TargetUnreachable
-from credly_contract.recording import EMULATOR_ORIGIN, replay_folder, write_metadata
 from credly_contract.scrub import register, reserve, scrub
 
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "body", "authorization")

@@ -9,8 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from credly_contract.invocation import SCENARIOS_DIR, Invocation, run_suite
-from credly_contract.recording import (
+from credly_contract.cassettes.target_file import (
     EMULATOR_ORGANIZATION_ID,
     EMULATOR_RUN_ID,
     METADATA_FILE,
@@ -19,6 +18,7 @@ from credly_contract.recording import (
     load_metadata,
     replay_folder,
 )
+from credly_contract.invocation import SCENARIOS_DIR, Invocation, run_suite
 from credly_contract.report.folders import run_folder
 from credly_contract.session import new_run_id
 from credly_contract.targets import guarded_live_target, target_overrides

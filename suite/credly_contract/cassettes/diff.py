@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl
 
 from vcr.serializers import yamlserializer
 
+from credly_contract.cassettes.target_file import METADATA_FILE, load_metadata
 from credly_contract.config import ConfigError
-from credly_contract.recording import METADATA_FILE, load_metadata
 from credly_contract.verdict import ExitCode
 
 # Values worth comparing even though values in general are not: they carry OAuth and paging meaning.
