@@ -544,3 +544,37 @@ def test_an_unreadable_file_in_the_watched_folder_is_said_not_a_traceback(tmp_pa
     assert code == 1
     notes = [o["detail"] for o in certificate(tmp_path / "reports")["observations"]]
     assert any("locked.log could not be read (Permission denied)" in n for n in notes), notes
+
+
+ODD_SECRET = 'pa/ss+word=with "quotes" & spaces'
+LEAKED_FORMS = {
+    "raw": ODD_SECRET,
+    "url-encoded": "pa%2Fss%2Bword%3Dwith%20%22quotes%22%20%26%20spaces",
+    "form-encoded": "pa%2Fss%2Bword%3Dwith+%22quotes%22+%26+spaces",
+    "json-escaped": 'pa/ss+word=with \\"quotes\\" & spaces',
+    "basic-pair": base64.b64encode(f"the-client-id:{ODD_SECRET}".encode()).decode(),
+}
+
+
+@pytest.mark.parametrize("form", LEAKED_FORMS)
+def test_no_leak_catches_every_encoding_of_the_secret_and_the_console_masks_the_same(form):
+    from credly_contract.scrub import Scrubber, basic_credentials, encodings
+
+    printed = f"debug: {LEAKED_FORMS[form]}\n".encode()
+    outcome = Outcome(returncode=0, timed_out=False, stdout=printed, stderr=b"", seconds=1.0)
+    run = ClientRun(
+        [], Injector.for_profile("quick", set()), outcome, ODD_SECRET, [ODD_SECRET], "/v1",
+        client_id="the-client-id",
+    )  # fmt: skip
+
+    with pytest.raises(CheckFailed, match=r"CLIENT-NO-LEAK: .* appears.* in stdout \(line 1\)"):
+        JUDGES["CLIENT-NO-LEAK"](run)
+    scrubber = Scrubber()
+    scrubber.register(ODD_SECRET, "CLIENT_SECRET")
+    for value in basic_credentials("the-client-id", ODD_SECRET):
+        scrubber.register(value, "CREDENTIAL")
+    assert LEAKED_FORMS[form] in [
+        *encodings(ODD_SECRET),
+        *basic_credentials("the-client-id", ODD_SECRET),
+    ]
+    assert LEAKED_FORMS[form] not in scrubber.text(printed.decode())

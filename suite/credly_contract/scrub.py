@@ -8,9 +8,12 @@ masked too. Placeholders are numbered per kind, e.g. ``<ACCESS_TOKEN_1>``, so a 
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import threading
 from typing import Any, TypeVar, cast
+from urllib.parse import quote, quote_plus
 
 SECRET_KEYS = {
     "client_secret": "CLIENT_SECRET",
@@ -31,6 +34,21 @@ _PLACEHOLDER = re.compile(r"^<(?:[A-Z_]+_\d+|REDACTED)>$")
 T = TypeVar("T")
 
 
+def encodings(secret: str) -> list[str]:
+    """Every form in which ``secret`` can stand in text: raw, URL-encoded (as a path or query
+    segment, and as a form field, where a space is ``+``) and JSON-escaped. The console scrubber
+    masks each of them and CLIENT-NO-LEAK looks for each of them: one list, used by both."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    return sorted(form for form in forms if form)
+
+
+def basic_credentials(client_id: str, client_secret: str) -> list[str]:
+    """The HTTP Basic value (base64 of ``client_id:client_secret``) a client sends for these
+    credentials: RFC 6749 §2.3.1 form-encodes each before joining them, many clients do not; both."""
+    pairs = {f"{client_id}:{client_secret}", f"{quote_plus(client_id)}:{quote_plus(client_secret)}"}
+    return sorted(base64.b64encode(pair.encode()).decode("ascii") for pair in pairs)
+
+
 class Scrubber:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -38,13 +56,15 @@ class Scrubber:
         self._counts: dict[str, int] = {}
 
     def register(self, value: Any, kind: str) -> str:
-        """Remember a secret value; returns its placeholder."""
+        """Remember a secret value, in each of its ``encodings``; returns its placeholder."""
         if not isinstance(value, str) or len(value) < 6 or _PLACEHOLDER.match(value):
             return value if isinstance(value, str) else ""
         with self._lock:
             if value not in self._known:
                 self._counts[kind] = self._counts.get(kind, 0) + 1
-                self._known[value] = f"<{kind}_{self._counts[kind]}>"
+                placeholder = f"<{kind}_{self._counts[kind]}>"
+                for form in encodings(value):
+                    self._known.setdefault(form, placeholder)
             return self._known[value]
 
     def reserve(self, text: str) -> None:

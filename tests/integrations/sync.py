@@ -45,6 +45,7 @@ DEFECTS = {
     "delete_204_as_error": "CLIENT-COMPLETES",
     "prints_token": "CLIENT-NO-LEAK",
     "logs_basic_auth": "CLIENT-NO-LEAK",
+    "prints_basic_pair": "CLIENT-NO-LEAK",
     "writes_secret": "CLIENT-NO-LEAK",
 }
 
@@ -84,6 +85,9 @@ class Credly:
                 query = {"client_id": self.client_id, "client_secret": self.client_secret}
                 url += "?" + urllib.parse.urlencode(query)
             status, body, _ = send("POST", url, urllib.parse.urlencode(form).encode(), headers)
+            if self.defect == "prints_basic_pair":  # sent in the form body, printed as Basic
+                pair = f"{self.client_id}:{self.client_secret}".encode()
+                print("debug: credentials", base64.b64encode(pair).decode())
             if status == 200:
                 self.token = body["access_token"]
                 if self.defect == "prints_token":

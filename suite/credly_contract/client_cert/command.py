@@ -8,7 +8,6 @@ Exit codes are `credly_contract.verdict.ExitCode`s; EPILOG says which this comma
 from __future__ import annotations
 
 import argparse
-import base64
 import signal
 import sys
 import time
@@ -21,7 +20,7 @@ from credly_contract.client_cert.injections import CATALOGUE as INJECTIONS
 from credly_contract.client_cert.injections import PROFILES, Injector
 from credly_contract.config import ConfigError, Target
 from credly_contract.interrupts import Terminated
-from credly_contract.scrub import register, scrub
+from credly_contract.scrub import basic_credentials, register, scrub
 from credly_contract.targets import guarded_live_target
 from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
 
@@ -149,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
     upstream = _upstream(target, recorder)
     register(upstream.client_secret, "CLIENT_SECRET")
     # The same secret as HTTP Basic sends it: masked even where an integration prints it bare.
-    pair = f"{upstream.client_id}:{upstream.client_secret}".encode()
-    register(base64.b64encode(pair).decode("ascii"), "CREDENTIAL")
+    for value in basic_credentials(upstream.client_id, upstream.client_secret):
+        register(value, "CREDENTIAL")
     started_at = time.time()
     planned = ", ".join(i.name for i in injector.planned) or "nothing"
     with upstream:
@@ -175,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         api_base_path=urlsplit(upstream.environment()["CREDLY_API_BASE_URL"]).path,
         watch_dir=watch_dir,
         timeout=args.timeout_seconds,
+        client_id=upstream.client_id,
     )
     for secret in client_run.secrets:
         register(secret, "ACCESS_TOKEN" if secret in client_run.issued else "CLIENT_SECRET")

@@ -25,7 +25,7 @@ from credly_contract.client_cert.injections import (
     Injector,
 )
 from credly_contract.client_cert.runner import Outcome
-from credly_contract.scrub import scrub
+from credly_contract.scrub import basic_credentials, encodings, scrub
 
 MAX_TOKENS_PER_WINDOW = 2  # per scope set, between two token losses
 MAX_5XX_RETRIES = 5  # in a row, of one request
@@ -50,6 +50,7 @@ class ClientRun:
     watch_dir: Path | None = None
     timeout: float = 0.0
     notes: list[str] = field(default_factory=list)
+    client_id: str = ""
 
     @property
     def api(self) -> list[Observed]:
@@ -93,12 +94,23 @@ class ClientRun:
 
     @cached_property
     def basic_credentials(self) -> list[str]:
-        """The base64 ``client_id:client_secret`` values the client sent with HTTP Basic."""
+        """Every HTTP Basic value of this run's client credentials: those the client sent, and
+        base64 of ``client_id:client_secret`` for the run's application and each application the
+        integration created, whether or not the client ever sent it."""
         values = set()
         for exchange in self.token_requests:
             scheme, _, value = exchange.headers.get("authorization", "").partition(" ")
             if scheme.lower() == "basic" and len(value.strip()) >= 8:
                 values.add(value.strip())
+        pairs = {(self.client_id, self.client_secret)} if self.client_id else set()
+        for exchange in self.api:
+            body = exchange.response_json()
+            data = body.get("data") if isinstance(body, dict) else None
+            if isinstance(data, dict) and isinstance(data.get("secret"), str):
+                pairs.add((str(data.get("uid") or data.get("client_id") or ""), data["secret"]))
+        for client_id, secret in pairs:
+            if client_id and secret:
+                values.update(basic_credentials(client_id, secret))
         return sorted(values)
 
     def next_api_call(self, after: Observed) -> Observed | None:
@@ -481,18 +493,25 @@ def no_secret_in_output_or_files(run: ClientRun) -> None:
             f"CLIENT-NO-LEAK: the watched folder {run.watch_dir} did not exist after the run, so "
             "only stdout and stderr were scanned"
         )
+    # Each secret in every form scrub.encodings gives (the console scrubber masks the same forms).
     leaks = [(secret, _kind_of(run, secret)) for secret in run.secrets]
-    leaks += [(value, "the HTTP Basic client credentials") for value in run.basic_credentials]
+    leaks += [
+        (value, "the HTTP Basic client credentials (base64 of client_id:client_secret)")
+        for value in run.basic_credentials
+    ]
     for where, content in places:
         text = content.decode("utf-8", "replace")
         for secret, kind in leaks:
-            if secret in text:
-                line = next(n for n, row in enumerate(text.splitlines(), 1) if secret in row)
-                raise Violation(
-                    f"{kind} of this run appears in {where} (line {line}): "
-                    f"{scrub(text.splitlines()[line - 1])[:200]}",
-                    _where_it_was_handed_over(run, secret),
-                )
+            form = next((f for f in encodings(secret) if f in text), None)
+            if form is None:
+                continue
+            line = next(n for n, row in enumerate(text.splitlines(), 1) if form in row)
+            how = "" if form == secret else ", encoded"
+            raise Violation(
+                f"{kind} of this run appears{how} in {where} (line {line}): "
+                f"{scrub(text.splitlines()[line - 1])[:200]}",
+                _where_it_was_handed_over(run, secret),
+            )
 
 
 def _kind_of(run: ClientRun, secret: str) -> str:
@@ -509,4 +528,5 @@ def _where_it_was_handed_over(run: ClientRun, secret: str) -> Observed | None:
             or secret in _basic_decoded(exchange)
         ):
             return exchange
-    return None
+    # A Basic value the client never sent: its credentials went out with the first token request.
+    return run.token_requests[0] if run.token_requests else None

@@ -21,7 +21,7 @@ from credly_contract.client_cert.injections import (
 )
 from credly_contract.emulator import oauth
 from credly_contract.emulator.app import TOKEN_PATH, credly_error
-from credly_contract.scrub import register
+from credly_contract.scrub import basic_credentials, register
 
 
 class Upstream(Protocol):
@@ -153,3 +153,7 @@ def _learn_secrets(observed: Observed) -> None:
     data = body.get("data")
     if isinstance(data, dict):
         register(data.get("secret"), "CLIENT_SECRET")
+        uid, secret = data.get("uid"), data.get("secret")
+        if isinstance(uid, str) and isinstance(secret, str) and uid and secret:
+            for value in basic_credentials(uid, secret):  # as HTTP Basic would carry them
+                register(value, "CREDENTIAL")
