@@ -26,6 +26,8 @@ class Requirement:
     feature: str
     title: str
     source: str
+    # Where a number had to be chosen: the reason it lets correct real-world clients through.
+    threshold: str = ""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ DEFECTS = {
     "retry_dead_token": "CLIENT-RENEWAL",
     "ignore_retry_after": "CLIENT-RETRY-AFTER",
     "hot_5xx_retry": "CLIENT-BACKOFF",
+    "gives_up_on_503": "CLIENT-RESILIENT",
     "page_past_end": "CLIENT-PAGINATION",
     "rails_wrapped_create": "CLIENT-VALID-REQUESTS",
     "delete_204_as_error": "CLIENT-COMPLETES",
@@ -117,9 +118,10 @@ class Credly:
                 if self.defect != "ignore_retry_after":
                     time.sleep(float(response_headers.get("Retry-After", "1")))
                 continue
-            if status >= 500 and retries < 4:
-                if self.defect != "hot_5xx_retry":
-                    time.sleep(0.5 * 2**retries)
+            if self.defect == "hot_5xx_retry" and status >= 500:
+                continue  # at once, for as long as it takes
+            if status >= 500 and retries < 4 and self.defect != "gives_up_on_503":
+                time.sleep(0.5 * 2**retries)
                 retries += 1
                 continue
             return status, body

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from credly_contract.catalogue import Catalogue, load
+from credly_contract.client_cert.exchanges import CLEAN, INJECTED
 from credly_contract.client_cert.injections import CATALOGUE as INJECTIONS
 from credly_contract.client_cert.injections import PROFILES, Injector
 from credly_contract.config import ConfigError, Target
@@ -160,7 +161,15 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         try:
-            outcome = run_integration(command, upstream.environment(), args.timeout_seconds)
+            # First with nothing injected (does it do its job?), then with the injections (does
+            # it survive them?): judges.CLIENT-COMPLETES and CLIENT-RESILIENT.
+            recorder.phase = CLEAN
+            clean = run_integration(command, upstream.environment(), args.timeout_seconds)
+            recorder.phase = INJECTED
+            outcome = clean
+            if not upstream.target_down:  # a target that is down makes the run an error anyway
+                print("certify-client: again, with the injections", file=sys.stderr, flush=True)
+                outcome = run_integration(command, upstream.environment(), args.timeout_seconds)
         except KeyboardInterrupt as interrupted:
             print("credly-contract: interrupted; the integration was stopped", file=sys.stderr)
             terminated = isinstance(interrupted, Terminated)
@@ -175,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         watch_dir=watch_dir,
         timeout=args.timeout_seconds,
         client_id=upstream.client_id,
+        clean_outcome=clean,
     )
     for secret in client_run.secrets:
         register(secret, "ACCESS_TOKEN" if secret in client_run.issued else "CLIENT_SECRET")
@@ -191,6 +201,11 @@ def run(args: argparse.Namespace) -> int:
             "timed_out": outcome.timed_out,
             "seconds": round(outcome.seconds, 3),
             "watched_folder": str(watch_dir) if watch_dir else None,
+            "run_without_injections": {
+                "exit_code": clean.returncode,
+                "timed_out": clean.timed_out,
+                "seconds": round(clean.seconds, 3),
+            },
         },
         "injections": injector.public(),
     }

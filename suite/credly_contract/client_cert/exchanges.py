@@ -16,6 +16,9 @@ from urllib.parse import parse_qs
 from credly_contract.scrub import scrub
 
 TOKEN, API = "token", "api"
+# The integration runs twice: once with nothing injected (does it do its job?), then with the
+# profile's injections (does it survive what real Credly does?).
+CLEAN, INJECTED = "clean", "injected"
 EVIDENCE_BODY_LIMIT = 2000
 
 
@@ -37,6 +40,7 @@ class Observed:
     response_body: bytes = b""
     injection: str | None = None  # the injection that answered or shaped this exchange
     origin: str = ""
+    phase: str = INJECTED  # which of the integration's two runs sent it
 
     @property
     def url(self) -> str:

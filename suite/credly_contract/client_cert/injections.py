@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from credly_contract.client_cert.exchanges import Observed
 
 RETRY_AFTER_SECONDS = 1
+# The 503 is a short outage, not one answer: a client that retries at once (urllib3's Retry does:
+# its backoff starts at 0) meets a second 503 and must then wait, so a hot loop shows as many
+# retries, while any client that waits before its second retry (urllib3 with backoff_factor 0.1
+# or more, stamina's and tenacity's exponential waits, a plain 0.2/0.4/0.8 s loop) is through it
+# after one or two retries. RFC 9110 §15.6.4: 503 is "a temporary overload".
+OUTAGE_SECONDS = 0.5
 RATE_LIMITED, UNAVAILABLE, TOKEN_REVOKED, TOKEN_EXPIRED = (
     "rate_limited",
     "unavailable",
@@ -37,7 +43,11 @@ CATALOGUE = {
         "--no-429",
     ),
     UNAVAILABLE: Injection(
-        UNAVAILABLE, 4, "API call #4 answers 503 Service Unavailable", "--no-503"
+        UNAVAILABLE,
+        4,
+        f"API call #4 starts a {OUTAGE_SECONDS:g} s outage: it and every API call in the next "
+        f"{OUTAGE_SECONDS:g} s answer 503 Service Unavailable",
+        "--no-503",
     ),
     TOKEN_REVOKED: Injection(
         TOKEN_REVOKED,
@@ -66,6 +76,7 @@ class Injector:
     switched_off: dict[str, str] = field(default_factory=dict)  # name -> the flag that did it
     fired: dict[str, Observed] = field(default_factory=dict)
     api_calls: int = 0
+    outage_ends: float = -1.0  # when the unavailable injection's outage is over (recorder clock)
 
     @classmethod
     def for_profile(cls, profile: str, off_flags: set[str]) -> Injector:
@@ -79,8 +90,12 @@ class Injector:
         return cls(planned, off)
 
     def next_api_call(self, exchange: Observed) -> Injection | None:
-        """Count an API call and return the injection that fires on it, if any."""
+        """Count an API call and return the injection that fires on it, if any (during the
+        outage, the unavailable injection again)."""
         self.api_calls += 1
+        if exchange.started < self.outage_ends:
+            exchange.injection = UNAVAILABLE
+            return CATALOGUE[UNAVAILABLE]
         for injection in self.planned:
             if injection.name in self.fired or self.api_calls < injection.at_call:
                 continue
@@ -88,6 +103,8 @@ class Injector:
                 continue  # a token can only be lost by a call that carries one
             self.fired[injection.name] = exchange
             exchange.injection = injection.name
+            if injection.name == UNAVAILABLE:
+                self.outage_ends = exchange.started + OUTAGE_SECONDS
             return injection
         return None
 

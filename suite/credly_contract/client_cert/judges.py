@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from credly_contract import spec
 from credly_contract.checks import Violation, check
 from credly_contract.client_cert import contract
-from credly_contract.client_cert.exchanges import API, TOKEN, Observed, Reaction
+from credly_contract.client_cert.exchanges import API, CLEAN, INJECTED, TOKEN, Observed, Reaction
 from credly_contract.client_cert.injections import (
     RATE_LIMITED,
     TOKEN_LOSSES,
@@ -27,10 +27,29 @@ from credly_contract.client_cert.injections import (
 from credly_contract.client_cert.runner import Outcome
 from credly_contract.scrub import basic_credentials, encodings, scrub
 
-MAX_TOKENS_PER_WINDOW = 2  # per scope set, between two token losses
-MAX_5XX_RETRIES = 5  # in a row, of one request
-MIN_5XX_RETRY_SPACING = 0.25  # seconds between a 5xx and its retry
-CLOCK_SLACK = 0.05  # seconds of timer resolution allowed on Retry-After
+# Every number a judge uses, with its source or the reason it lets correct clients through (the
+# catalogue, client_requirements.yaml, says the same to QA; docs/client.md has the timing policy).
+#
+# Tokens per scope set within one expiry window (RFC 6749 §5.1 expires_in; the docs' 7200 s): one is
+# reuse; a second is allowed because correct clients fetch one early (Authlib's auto-renewing client
+# renews 60 s before expires_in, its leeway; a worker pool starts with one each), a third is a token
+# per call.
+MAX_TOKENS_PER_WINDOW = 2
+# A hot loop (RFC 9110 §15.6.4: 503 is a temporary overload, a client waits before retrying): more
+# than HOT_LOOP_RETRIES retries of one request within HOT_LOOP_SECONDS. urllib3's Retry sends its
+# first retry at once (its backoff starts at 0) and waits backoff_factor * 2**n after that;
+# stamina's defaults wait 0.1 s plus up to 1 s jitter; tenacity's wait_random_exponential can wait
+# almost 0 s, then up to 2 s, 4 s: none of them retries six times within a second.
+HOT_LOOP_RETRIES, HOT_LOOP_SECONDS = 5, 1.0
+# Retries that do not stop: more than this many of one request in a row, each answered 5xx. urllib3's
+# Retry(total=10) and stamina's default 10 attempts (9 retries) stay within it.
+MAX_RETRIES_IN_A_ROW = 10
+# Retry-After (RFC 9110 §10.2.3) is measured from the moment the recorder stamped the 429 as answered
+# (before it left) to the start of the next API call; the client starts its wait only once it has
+# read the answer, so its wait is longer than the one measured. The slack covers the coarse sleep of
+# some platforms (Windows' timer ticks every 15.6 ms) and the recorder's clock reading in the
+# server's event loop; it is far below any Retry-After a client could ignore by accident.
+CLOCK_SLACK = 0.05
 
 
 class NotJudged(Exception):
@@ -51,6 +70,7 @@ class ClientRun:
     timeout: float = 0.0
     notes: list[str] = field(default_factory=list)
     client_id: str = ""
+    clean_outcome: Outcome | None = None  # the run without injections (None: only one run)
 
     @property
     def api(self) -> list[Observed]:
@@ -114,9 +134,11 @@ class ClientRun:
         return sorted(values)
 
     def next_api_call(self, after: Observed) -> Observed | None:
-        """The first API call sent once ``after`` was answered (calls already in flight are not
-        reactions to its answer)."""
-        return next((e for e in self.api if e.started >= after.finished), None)
+        """The first API call of the same run sent once ``after`` was answered (calls already in
+        flight are not reactions to its answer)."""
+        return next(
+            (e for e in self.api if e.phase == after.phase and e.started >= after.finished), None
+        )
 
 
 JUDGES: dict[str, Callable[[ClientRun], None]] = {}
@@ -282,25 +304,26 @@ def only_needed_scopes_requested(run: ClientRun) -> None:
 def tokens_reused_while_valid(run: ClientRun) -> None:
     _needs(list(run.issued), "the integration obtained no token")
     scope_set = {token: frozenset(e.scope_requested()) for token, e in run.issued.items()}
-    # scope set -> (tokens obtained in its current expiry window, when that window ends)
-    windows: dict[frozenset[str], tuple[int, float]] = {}
+    # (run, scope set) -> (tokens obtained in its current expiry window, when that window ends);
+    # each of the integration's runs is a new process, with no token yet
+    windows: dict[tuple[str, frozenset[str]], tuple[int, float]] = {}
     for exchange in run.exchanges:
         if exchange.kind == TOKEN and exchange.status == 200:
-            key = frozenset(exchange.scope_requested())
+            key = (exchange.phase, frozenset(exchange.scope_requested()))
             count, ends = windows.get(key, (0, -1.0))
             if exchange.started >= ends:  # the first token of the set, or its expires_in is up
                 count, ends = 0, exchange.finished + _expires_in(exchange)
             windows[key] = (count + 1, ends)
             if count + 1 > MAX_TOKENS_PER_WINDOW:
                 raise Violation(
-                    f"token #{count + 1} for scope set {' '.join(sorted(key))} was requested "
+                    f"token #{count + 1} for scope set {' '.join(sorted(key[1]))} was requested "
                     "while an earlier one still worked (at most "
                     f"{MAX_TOKENS_PER_WINDOW} per scope set within one expiry window, which "
                     "ends when expires_in is up or a token of the set answers 401)",
                     exchange,
                 )
         elif exchange.kind == API and exchange.status == 401 and exchange.bearer in scope_set:
-            windows.pop(scope_set[exchange.bearer], None)  # that token stopped working
+            windows.pop((exchange.phase, scope_set[exchange.bearer]), None)  # it stopped working
 
 
 def _expires_in(exchange: Observed) -> float:
@@ -316,13 +339,9 @@ def dead_token_renewed(run: ClientRun) -> None:
     if not losses:
         raise NotJudged("; ".join(run.injector.why_not_fired(n) for n in TOKEN_LOSSES[:1]))
     for lost in losses:
-        later = [e for e in run.api if e.started >= lost.finished]
+        later = [e for e in run.api if e.phase == lost.phase and e.started >= lost.finished]
         if not later:
-            raise Violation(
-                "the integration gave up after its token stopped working (no API call followed the "
-                "401)",
-                Reaction(lost, lost),
-            )
+            raise NotJudged(_stopped_after(lost))
         reused = next((e for e in later if e.bearer == lost.bearer), None)
         if reused is not None:
             raise Violation(
@@ -347,7 +366,7 @@ def retry_after_honoured(run: ClientRun) -> None:
         raise NotJudged(run.injector.why_not_fired(RATE_LIMITED))
     following = run.next_api_call(limited)
     if following is None:
-        raise NotJudged("no API call followed the 429, so no wait could be measured")
+        raise NotJudged(_stopped_after(limited))
     wait = int(limited.response_headers.get("retry-after", "0"))
     waited = following.started - limited.finished
     if waited + CLOCK_SLACK < wait:
@@ -362,29 +381,44 @@ def server_errors_retried_with_backoff(run: ClientRun) -> None:
     failed = [e for e in run.api if e.status >= 500]
     if not failed:
         raise NotJudged(run.injector.why_not_fired(UNAVAILABLE))
-    for error in failed:
-        retry = run.next_api_call(error)
-        if retry is None or (retry.method, retry.path, retry.query) != (
-            error.method,
-            error.path,
-            error.query,
-        ):
-            continue  # not retried: nothing to space
-        waited = retry.started - error.finished
-        if waited < MIN_5XX_RETRY_SPACING:
-            raise Violation(
-                f"a {error.status} was retried {waited:.3f} s later (at least "
-                f"{MIN_5XX_RETRY_SPACING} s expected: no hot loop)",
-                Reaction(retry, error),
-            )
-    streak = 0
+    # (run, method, path, query) -> the retries of that request since it last got a non-5xx answer
+    retries: dict[tuple[str, str, str, str], list[Observed]] = {}
+    last_answer: dict[tuple[str, str, str, str], Observed] = {}
     for exchange in run.api:
-        streak = streak + 1 if exchange.status >= 500 else 0
-        if streak > MAX_5XX_RETRIES:
-            raise Violation(
-                f"more than {MAX_5XX_RETRIES} requests in a row answered 5xx and were retried",
-                exchange,
-            )
+        key = (exchange.phase, exchange.method, exchange.path, exchange.query)
+        before = last_answer.get(key)
+        chain = retries.setdefault(key, [])
+        if before is None or before.status < 500:
+            chain.clear()
+        else:
+            chain.append(exchange)
+            burst = chain[-(HOT_LOOP_RETRIES + 1) :]
+            if len(burst) > HOT_LOOP_RETRIES and (
+                burst[-1].started - burst[0].started <= HOT_LOOP_SECONDS
+            ):
+                raise Violation(
+                    f"{len(burst)} retries of one request within "
+                    f"{burst[-1].started - burst[0].started:.3f} s, each after a 5xx: a hot loop "
+                    f"(more than {HOT_LOOP_RETRIES} within {HOT_LOOP_SECONDS:g} s; RFC 9110 §15.6.4)",
+                    Reaction(exchange, before),
+                )
+            if len(chain) > MAX_RETRIES_IN_A_ROW:
+                raise Violation(
+                    f"one request was retried more than {MAX_RETRIES_IN_A_ROW} times in a row, each "
+                    "retry answered 5xx: retries must stop",
+                    Reaction(exchange, before),
+                )
+        last_answer[key] = exchange
+    if not any(e.status < 500 for e in run.api if e.started >= failed[0].finished):
+        raise NotJudged(_stopped_after(failed[0]))
+
+
+def _stopped_after(injected: Observed) -> str:
+    """The not_run reason of a reaction judge whose injection ended the integration's run."""
+    return (
+        f"no API call followed the {injected.status} at exchange #{injected.index}: the "
+        "integration stopped there (CLIENT-RESILIENT judges that)"
+    )
 
 
 # Pagination and requests ------------------------------------------------------------------------
@@ -396,9 +430,8 @@ def _page_of(query: dict[str, list[str]]) -> tuple[str, str]:
 
 @judge("CLIENT-PAGINATION")
 def pages_followed_in_order(run: ClientRun) -> None:
-    expected: dict[
-        str, tuple[str, str] | None
-    ] = {}  # list path -> next (page, per); None: last read
+    # (run, list path) -> the next (page, per); None: the last page was read
+    expected: dict[tuple[str, str], tuple[str, str] | None] = {}
     went_beyond = False
     for exchange in run.api:
         found = run.operation(exchange)
@@ -407,11 +440,13 @@ def pages_followed_in_order(run: ClientRun) -> None:
         page, per = _page_of(exchange.query_params)
         if page != "1":
             went_beyond = True
-            if exchange.path in expected and expected[exchange.path] is None:
+            if (exchange.phase, exchange.path) in expected and expected[
+                (exchange.phase, exchange.path)
+            ] is None:
                 raise Violation(
                     f"page {page} was read after a page whose next_page_url was null", exchange
                 )
-            wanted = expected.get(exchange.path)
+            wanted = expected.get((exchange.phase, exchange.path))
             if wanted is not None and (page, per or wanted[1]) != (wanted[0], wanted[1]):
                 raise Violation(
                     f"page {page} (per {per or 'default'}) was read where next_page_url pointed "
@@ -423,7 +458,7 @@ def pages_followed_in_order(run: ClientRun) -> None:
             continue  # a retry of the same page is expected next
         metadata = (exchange.response_json() or {}).get("metadata") or {}
         next_url = metadata.get("next_page_url")
-        expected[exchange.path] = (
+        expected[(exchange.phase, exchange.path)] = (
             _page_of(_query(next_url)) if isinstance(next_url, str) and next_url else None
         )
     if not went_beyond:
@@ -465,22 +500,56 @@ def requests_match_the_contract(run: ClientRun) -> None:
 
 @judge("CLIENT-COMPLETES")
 def task_completed(run: ClientRun) -> None:
-    outcome = run.outcome
-    last = run.exchanges[-1] if run.exchanges else None
+    clean = run.clean_outcome or run.outcome
+    phase = CLEAN if run.clean_outcome else INJECTED
+    why = _did_not_finish(run, clean, phase)
+    if why:
+        raise Violation(why[0] + ("" if phase == INJECTED else ", with nothing injected"), why[1])
+
+
+@judge("CLIENT-RESILIENT")
+def task_completed_despite_injections(run: ClientRun) -> None:
+    if run.clean_outcome is not None and _did_not_finish(run, run.clean_outcome, CLEAN):
+        raise NotJudged("the integration does not finish its task even with nothing injected")
+    why = _did_not_finish(run, run.outcome, INJECTED)
+    if why is None:
+        return
+    fired = sorted(run.injector.fired.values(), key=lambda e: e.index)
+    if not fired:
+        raise NotJudged("no injection fired, and the integration did not finish (CLIENT-COMPLETES)")
+    last = fired[-1]
+    raise Violation(
+        f"{why[0]}, with the injections; the last before it stopped: {last.injection} "
+        f"({last.status} at exchange #{last.index})",
+        Reaction(why[1] or last, last),
+    )
+
+
+def _did_not_finish(
+    run: ClientRun, outcome: Outcome, phase: str
+) -> tuple[str, Observed | None] | None:
+    """Why one of the integration's runs did not finish its task, and the exchange to show."""
+    exchanges = [e for e in run.exchanges if e.phase == phase]
+    last = exchanges[-1] if exchanges else None
     if outcome.timed_out:
-        raise Violation(f"the integration did not finish within {run.timeout:g} s", last)
-    if outcome.returncode != 0:
-        deleted = [e for e in run.api if e.method == "DELETE" and e.status == 204]
-        tail = scrub(outcome.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""])[0]
-        why = f"the integration exited {outcome.returncode}" + (f" ({tail})" if tail else "")
-        if deleted:
-            why += "; its DELETE was answered 204 No Content, the documented success"
-        raise Violation(why, deleted[-1] if deleted else last)
+        return f"the integration did not finish within {run.timeout:g} s", last
+    if outcome.returncode == 0:
+        return None
+    deleted = [e for e in exchanges if e.kind == API and e.method == "DELETE" and e.status == 204]
+    tail = scrub(outcome.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""])[0]
+    why = f"the integration exited {outcome.returncode}" + (f" ({tail})" if tail else "")
+    if deleted:
+        why += "; its DELETE was answered 204 No Content, the documented success"
+    return why, deleted[-1] if deleted else last
 
 
 @judge("CLIENT-NO-LEAK")
 def no_secret_in_output_or_files(run: ClientRun) -> None:
     places = [("stdout", run.outcome.stdout), ("stderr", run.outcome.stderr)]
+    if run.clean_outcome is not None:
+        clean = run.clean_outcome
+        places += [("stdout (run without injections)", clean.stdout)]
+        places += [("stderr (run without injections)", clean.stderr)]
     if run.watch_dir is not None and run.watch_dir.is_dir():
         for path in sorted(run.watch_dir.rglob("*")):
             try:

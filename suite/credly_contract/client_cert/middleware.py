@@ -11,7 +11,7 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from credly_contract.client_cert.exchanges import API, TOKEN, Observed
+from credly_contract.client_cert.exchanges import API, CLEAN, INJECTED, TOKEN, Observed
 from credly_contract.client_cert.injections import (
     RATE_LIMITED,
     RETRY_AFTER_SECONDS,
@@ -41,6 +41,7 @@ class Recorder:
         self.app: ASGIApp | None = None
         self.exchanges: list[Observed] = []
         self.origin = ""
+        self.phase = INJECTED  # CLEAN while the integration's run without injections goes on
         self._zero = time.monotonic()
         self._lock = threading.Lock()
 
@@ -69,6 +70,7 @@ class Recorder:
                 body=body,
                 started=self.now(),
                 origin=self.origin,
+                phase=self.phase,
             )
             self.exchanges.append(observed)
         if observed.kind == TOKEN:  # HTTP Basic credentials are masked even where printed bare
@@ -102,6 +104,8 @@ class Recorder:
 
     def _shape(self, observed: Observed) -> ASGIApp | None:
         """A synthesized answer for an injected API call, or None to serve it."""
+        if observed.phase == CLEAN:
+            return None
         injection = self.injector.next_api_call(observed)
         if injection is not None and injection.name == RATE_LIMITED:
             return credly_error(

@@ -58,6 +58,8 @@ def build_certificate(
             "tests": list(outcome.tests),
             "checks": results.checks_of(rid),
         }
+        if requirement.threshold:
+            entry["threshold"] = requirement.threshold
         if status in (FAILED, WAIVED):
             # Scrubbed where it was captured; scrubbed again so nothing that slipped through (a
             # message built from a response) reaches the file. Catalogue text is never scrubbed:

@@ -1,0 +1,96 @@
+"""The client judges' numbers, on recorded exchanges made up to the millisecond: each mainstream
+client's documented retry timing passes, and a clear hot loop, endless retries and a Retry-After that
+was not waited out fail. Every number in the client catalogue names its source or its reason."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from credly_contract.checks import CheckFailed
+from credly_contract.client_cert import command
+from credly_contract.client_cert.exchanges import API, Observed
+from credly_contract.client_cert.injections import Injector
+from credly_contract.client_cert.judges import JUDGES, ClientRun
+from credly_contract.client_cert.runner import Outcome
+
+PAGE = "/v1/organizations/org/oauth_applications"
+
+
+def _call(index: int, started: float, status: int, injection: str | None = None) -> Observed:
+    headers = {"retry-after": "1"} if status == 429 else {}
+    return Observed(
+        index=index,
+        kind=API,
+        method="GET",
+        path=PAGE,
+        query="page=2",
+        headers={"authorization": "Bearer a-token-of-this-run"},
+        body=b"",
+        started=started,
+        finished=started + 0.002,
+        status=status,
+        response_headers=headers,
+        injection=injection,
+    )
+
+
+def _retries(waits: list[float], failing: int, first_status: int = 503) -> ClientRun:
+    """A call answered ``first_status``, then retries after each wait in ``waits`` (measured from
+    the previous answer); the first ``failing`` retries are answered 503 too, the rest 200."""
+    calls = [_call(0, 0.0, first_status, "unavailable")]
+    for number, wait in enumerate(waits, start=1):
+        status = 503 if number <= failing else 200
+        calls.append(_call(number, calls[-1].finished + wait, status))
+    outcome = Outcome(returncode=0, timed_out=False, stdout=b"", stderr=b"", seconds=1.0)
+    return ClientRun(calls, Injector.for_profile("quick", set()), outcome, "secret", [], "/v1")
+
+
+@pytest.mark.parametrize(
+    ("waits", "failing"),
+    [
+        ([0.0, 1.0], 1),  # urllib3 Retry(backoff_factor=0.5): at once, then 0.5 * 2**1
+        ([0.0, 0.2, 0.4], 2),  # urllib3 Retry(backoff_factor=0.1): 0, 0.2, 0.4
+        ([0.101, 0.2], 1),  # stamina's defaults, the least jitter: 0.1 s, then 0.2 s and more
+        ([0.001, 0.003, 1.2], 2),  # tenacity wait_random_exponential, two near-zero draws
+        ([1.0], 0),  # tenacity wait_exponential(): 1 s
+        ([0.2, 0.4, 0.8], 2),  # a plain loop with short, growing waits
+    ],
+    ids=["urllib3-0.5", "urllib3-0.1", "stamina", "tenacity-random", "tenacity-exp", "plain-loop"],
+)
+def test_mainstream_retry_timings_are_no_hot_loop(waits, failing):
+    JUDGES["CLIENT-BACKOFF"](_retries(waits, failing))
+
+
+def test_six_retries_of_one_request_within_a_second_are_a_hot_loop():
+    with pytest.raises(CheckFailed, match=r"CLIENT-BACKOFF: 6 retries of one request within"):
+        JUDGES["CLIENT-BACKOFF"](_retries([0.01] * 6, failing=6))
+
+
+def test_retries_that_do_not_stop_fail_even_when_spaced():
+    with pytest.raises(CheckFailed, match=r"retried more than 10 times in a row"):
+        JUDGES["CLIENT-BACKOFF"](_retries([0.3] * 11, failing=11))
+
+
+@pytest.mark.parametrize(
+    ("wait", "holds"),
+    [(1.0, True), (0.96, True), (0.9, False), (0.0, False)],
+    ids=["waited", "within-the-slack", "too-early", "at-once"],
+)
+def test_retry_after_is_waited_out_within_the_written_slack(wait, holds):
+    run = _retries([wait], failing=0, first_status=429)
+    run.injector.fired["rate_limited"] = run.exchanges[0]
+
+    if holds:
+        JUDGES["CLIENT-RETRY-AFTER"](run)
+    else:
+        with pytest.raises(CheckFailed, match=r"after a 429 with Retry-After: 1"):
+            JUDGES["CLIENT-RETRY-AFTER"](run)
+
+
+def test_every_number_in_a_client_requirement_has_a_source_or_a_written_reason():
+    for requirement in command.catalogue().requirements.values():
+        cited = requirement.source + " " + requirement.threshold
+        for number in re.findall(r"\d+(?:\.\d+)?", requirement.title):
+            assert number in cited, f"{requirement.id}: {number} has no source nor reason"
