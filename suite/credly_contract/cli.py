@@ -287,19 +287,42 @@ def add_emulate(commands: Any) -> argparse.ArgumentParser:
         help="answer every request MS milliseconds late, like a distant server (default 0)",
     )
     emulate.add_argument(
+        "--https",
+        action="store_true",
+        help="serve HTTPS with a certificate authority made for this run (printed: trust it "
+        "with the variables shown; its key never leaves the process)",
+    )
+    emulate.add_argument(
         "--list-faults", action="store_true", help="list the faults --fault accepts and exit"
     )
     return emulate
 
 
 def emulate(args: argparse.Namespace) -> int:
-    from credly_contract.emulator import FAULTS, EmulatorServer
+    from credly_contract.emulator import FAULTS
+    from credly_contract.emulator.server import LoopbackTLS
+    from credly_contract.interrupts import Interrupts
 
     if args.list_faults:
         width = max(map(len, FAULTS))
         for name, description in FAULTS.items():
             print(f"{name:<{width}}  {description}")
         return ExitCode.CERTIFIED
+    tls = LoopbackTLS() if args.https else None
+    # SIGTERM ends the emulator as Ctrl-C does, so the CA's temp folder is removed either way.
+    interrupts = Interrupts()
+    interrupts.install()
+    try:
+        return _serve_emulator(args, tls)
+    finally:
+        interrupts.restore()
+        if tls is not None:
+            tls.close()
+
+
+def _serve_emulator(args: argparse.Namespace, tls: Any) -> int:
+    from credly_contract.emulator import EmulatorServer
+
     try:
         server = EmulatorServer(
             host=args.host,
@@ -309,6 +332,7 @@ def emulate(args: argparse.Namespace) -> int:
             organization_id=args.seed_organization,
             seed_applications=args.seed_applications,
             latency_ms=args.latency,
+            tls=tls,
         )
     except ValueError as error:
         raise ConfigError(f"--latency: {error}") from None
@@ -331,6 +355,10 @@ def emulate(args: argparse.Namespace) -> int:
     print(f"  export CREDLY_CLIENT_SECRET={bootstrap.client_secret}")
     print(f"  export CREDLY_FOREIGN_ORGANIZATION_ID={server.foreign.organization_id}")
     print(f"  export CREDLY_FOREIGN_APPLICATION_ID={server.foreign_application_id}")
+    if tls is not None:
+        print("Trust its certificate authority (made for this run, gone when it stops):")
+        for name, value in tls.environment().items():
+            print(f"  export {name}={value}")
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

@@ -43,6 +43,8 @@ EPILOG = (
 
 the integration runs with CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID,
 CREDLY_CLIENT_ID and CREDLY_CLIENT_SECRET; --upstream live reads the same variables as the live target.
+Over HTTPS (the default) it is told to trust the run's throwaway certificate authority through
+SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS and CREDLY_CA_BUNDLE.
 
 exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 the live target gave no
 usable answer (none, or 502/503/504 three times in a row), 130 Ctrl-C, 143 SIGTERM (the integration
@@ -83,6 +85,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="emulated",
         help="a fresh emulator (default), or a recording proxy in front of the live target the "
         "CREDLY_* variables name (never production)",
+    )
+    parser.add_argument(
+        "--scheme",
+        choices=["https", "http"],
+        default="https",
+        help="serve the integration HTTPS with a certificate authority made for the run (default: "
+        "real Credly is HTTPS only), or plain HTTP",
     )
     parser.add_argument(
         "--timeout-seconds",
@@ -146,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     off = {flag for dest, flag in OFF_FLAGS.items() if getattr(args, dest)}
     injector = Injector.for_profile(args.profile, off)
     recorder = Recorder(injector)
-    upstream = _upstream(target, recorder)
+    upstream = _upstream(target, recorder, args.scheme)
     register(upstream.client_secret, "CLIENT_SECRET")
     # The same secret as HTTP Basic sends it: masked even where an integration prints it bare.
     for value in basic_credentials(upstream.client_id, upstream.client_secret):
@@ -253,13 +262,13 @@ def _live_target() -> Target:
         raise ConfigError(message) from None
 
 
-def _upstream(target: Target | None, recorder: Recorder) -> Any:
+def _upstream(target: Target | None, recorder: Recorder, scheme: str) -> Any:
     from credly_contract.client_cert.upstream import EmulatedUpstream, LiveUpstream
 
     if target is None:
-        return EmulatedUpstream(recorder)
+        return EmulatedUpstream(recorder, scheme=scheme)
     _preflight(target)
-    return LiveUpstream(recorder, target)
+    return LiveUpstream(recorder, target, scheme=scheme)
 
 
 def _preflight(target: Target) -> None:

@@ -1,6 +1,8 @@
 """What the integration talks to: a fresh, seeded emulator (``emulated``), or a recording reverse proxy on
 loopback in front of the configured live target (``live``, e.g. staging). Both are served with the
-recorder around them and hand the integration the same five CREDLY_* variables.
+recorder around them and hand the integration the same five CREDLY_* variables. Both serve HTTPS by
+default (real Credly is HTTPS only) with a certificate authority made for the run, which the
+integration is told to trust (``LoopbackTLS.environment()``); ``scheme="http"`` serves plain HTTP.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from credly_contract.client_cert.injections import TOKEN_EXPIRED
 from credly_contract.client_cert.middleware import Recorder
 from credly_contract.config import ENVIRONMENT, Target
 from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, credly_error
-from credly_contract.emulator.server import EmulatorServer, LoopbackServer
+from credly_contract.emulator.server import EmulatorServer, LoopbackServer, LoopbackTLS
 from credly_contract.http_client import GATEWAY_STATUSES
 
 # This many 502/503/504 in a row from the live target (not the injected 503) mean it is down.
@@ -37,7 +39,8 @@ class _Base:
 
     server: LoopbackServer
 
-    def __init__(self) -> None:
+    def __init__(self, scheme: str) -> None:
+        self.tls = LoopbackTLS() if scheme == "https" else None
         # Why the live target gave no usable answer (no HTTP answer, or repeated gateway errors):
         # the run is then an error (exit 3), not a verdict on the integration.
         self.target_down: list[str] = []
@@ -46,8 +49,13 @@ class _Base:
     def origin(self) -> str:
         return self.server.origin
 
+    @property
+    def scheme(self) -> str:
+        return self.server.scheme
+
     def environment(self) -> dict[str, str]:
-        """The five variables the integration is run with."""
+        """The variables the integration is run with: the five CREDLY_* settings and, over HTTPS,
+        where the run's certificate authority is."""
         values = {
             "api_base_url": self.origin + API_PREFIX,
             "token_url": self.origin + TOKEN_PATH,
@@ -55,7 +63,8 @@ class _Base:
             "client_id": self.client_id,
             "client_secret": self.client_secret,
         }
-        return {ENVIRONMENT[key]: value for key, value in values.items()}
+        trust = self.tls.environment() if self.tls is not None else {}
+        return {ENVIRONMENT[key]: value for key, value in values.items()} | trust
 
     def public(self) -> dict[str, str]:
         """The certificate's target: what the integration was pointed at (never credentials)."""
@@ -64,6 +73,7 @@ class _Base:
             "api_base_url": self.origin + API_PREFIX,
             "token_url": self.origin + TOKEN_PATH,
             "organization_id": self.organization_id,
+            "scheme": self.scheme,
         }
 
     def known_secrets(self) -> list[str]:
@@ -85,6 +95,8 @@ class _Base:
 
     def stop(self) -> None:
         self.server.stop()
+        if self.tls is not None:
+            self.tls.close()
 
 
 class EmulatedUpstream(_Base):
@@ -93,10 +105,17 @@ class EmulatedUpstream(_Base):
     kind = "emulated"
     server: EmulatorServer
 
-    def __init__(self, recorder: Recorder, seed_applications: int = SEEDED_APPLICATIONS) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        recorder: Recorder,
+        seed_applications: int = SEEDED_APPLICATIONS,
+        scheme: str = "https",
+    ) -> None:
+        super().__init__(scheme)
         self.recorder = recorder
-        self.server = EmulatorServer(seed_applications=seed_applications, middleware=recorder.wrap)
+        self.server = EmulatorServer(
+            seed_applications=seed_applications, middleware=recorder.wrap, tls=self.tls
+        )
         recorder.upstream = self
         bootstrap = self.server.bootstrap
         self.organization_id = bootstrap.organization_id
@@ -121,8 +140,10 @@ class LiveUpstream(_Base):
 
     kind = "live"
 
-    def __init__(self, recorder: Recorder, target: Target, timeout: float = 10.0) -> None:
-        super().__init__()
+    def __init__(
+        self, recorder: Recorder, target: Target, timeout: float = 10.0, scheme: str = "https"
+    ) -> None:
+        super().__init__(scheme)
         self.recorder = recorder
         self.target = target
         self.timeout = timeout
@@ -131,7 +152,9 @@ class LiveUpstream(_Base):
         self._dead: set[str] = set()
         self._gateway_streak = 0
         recorder.upstream = self
-        self.server = LoopbackServer(recorder.wrap(self.forward), name="recording proxy")
+        self.server = LoopbackServer(
+            recorder.wrap(self.forward), name="recording proxy", tls=self.tls
+        )
 
     def kill_token(self, token: str, injection: str) -> None:
         self._dead.add(token)

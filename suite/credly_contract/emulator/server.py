@@ -1,15 +1,21 @@
 """Serves ASGI apps as real HTTP servers (uvicorn) on loopback, in a background thread: the emulator
 (`credly-contract emulate`, `certify --target emulated`, the project's own tests) and certify-client's
-recording proxy alike.
+recording proxy alike, over plain HTTP or over HTTPS with a throwaway certificate authority
+(``LoopbackTLS``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
+import ssl
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Self
 
 import uvicorn
@@ -41,17 +47,94 @@ def with_latency(app: ASGIApp, seconds: float) -> ASGIApp:
     return delayed
 
 
+class LoopbackTLS:
+    """A certificate authority made for one run (trustme) and the server certificate it issued for
+    127.0.0.1 and localhost. Both private keys stay in this process's memory; only public
+    certificates are written, into a temp folder of the run that ``close()`` removes.
+
+    ``environment()`` is what an integration needs to trust it: the variables OpenSSL, Python's ssl,
+    requests, curl and Node read, and ``CREDLY_CA_BUNDLE`` (this CA alone) for integrations that
+    take a CA file explicitly. Those variables replace the roots a program trusts, so each bundle
+    keeps the roots it replaces (the file our own environment names, else certifi's): the
+    integration's other HTTPS calls still verify.
+    """
+
+    def __init__(self) -> None:
+        # Imported here: trustme loads cryptography, which plain-HTTP runs need not pay for.
+        import certifi
+        import trustme
+
+        self._ca = trustme.CA(organization_name="credly-contract throwaway CA")
+        self._server_cert = self._ca.issue_cert("127.0.0.1", "localhost")
+        self.folder = Path(tempfile.mkdtemp(prefix="credly-contract-ca-"))
+        self.ca_file = self.folder / "ca.pem"
+        self.bundle_file = self.folder / "ca-bundle.pem"
+        self.node_file = self.folder / "node-extra-ca.pem"
+        ca_pem = self._ca.cert_pem.bytes()
+        self.ca_file.write_bytes(ca_pem)
+        self.bundle_file.write_bytes(ca_pem + _pem_named_by("SSL_CERT_FILE", certifi.where()))
+        self.node_file.write_bytes(ca_pem + _pem_named_by("NODE_EXTRA_CA_CERTS", None))
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._server_cert.configure_cert(context)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context that trusts this CA only (the project's own tests)."""
+        context = ssl.create_default_context()
+        self._ca.configure_trust(context)
+        return context
+
+    def environment(self) -> dict[str, str]:
+        bundle, ca = str(self.bundle_file), str(self.ca_file)
+        return {
+            "SSL_CERT_FILE": bundle,
+            "REQUESTS_CA_BUNDLE": bundle,
+            "CURL_CA_BUNDLE": bundle,
+            "NODE_EXTRA_CA_CERTS": str(self.node_file),
+            "CREDLY_CA_BUNDLE": ca,
+        }
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pem_named_by(variable: str, default: str | None) -> bytes:
+    """The certificates in the file our environment's ``variable`` names (else ``default``'s)."""
+    for path in (os.environ.get(variable), default):
+        if path and os.path.isfile(path):
+            try:
+                return b"\n" + Path(path).read_bytes()
+            except OSError:
+                continue
+    return b""
+
+
 class LoopbackServer:
     """An ASGI app served by uvicorn on ``host:port`` (``port=0`` picks a free port).
 
     The socket is bound at construction, so ``origin`` is known before the server starts. Use as a
-    context manager, or call start() and stop(); serve_forever() serves in the calling thread.
+    context manager, or call start() and stop(); serve_forever() serves in the calling thread. With
+    ``tls`` it serves HTTPS with that run's certificate (the caller owns ``tls`` and closes it).
     """
 
     def __init__(
-        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, name: str = "loopback"
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "loopback",
+        tls: LoopbackTLS | None = None,
     ) -> None:
         self.name = name
+        self.tls = tls
         # proto=IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted connections (else 40 ms per keep-alive request).
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -60,14 +143,23 @@ class LoopbackServer:
         self.port: int
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+            ssl_context_factory=None if tls is None else lambda *_: tls.server_context(),
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
     @property
+    def scheme(self) -> str:
+        return "http" if self.tls is None else "https"
+
+    @property
     def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> Self:
         self._socket.listen(128)
@@ -120,6 +212,7 @@ class EmulatorServer(LoopbackServer):
         seed_applications: int = 0,
         middleware: Callable[[ASGIApp], ASGIApp] | None = None,
         latency_ms: float = 0.0,
+        tls: LoopbackTLS | None = None,
     ) -> None:
         if latency_ms < 0:
             raise ValueError(f"latency must be 0 or more milliseconds, not {latency_ms}")
@@ -148,7 +241,9 @@ class EmulatorServer(LoopbackServer):
         if latency_ms:
             app = with_latency(app, latency_ms / 1000)
         # certify-client records (and shapes) every exchange with an ASGI middleware around the app.
-        super().__init__(middleware(app) if middleware else app, host, port, name="emulator")
+        super().__init__(
+            middleware(app) if middleware else app, host, port, name="emulator", tls=tls
+        )
 
     def _seed(self, org: Organization) -> Bootstrap:
         app = self.store.create_application(
