@@ -36,6 +36,9 @@ import pytest
 from credly_contract.emulator import EmulatorServer
 from credly_contract.emulator.server import Bootstrap
 
+# The fixtures of whole live runs (credly_env, emulator_env, proxy, silent_server, dropping).
+pytest_plugins = ["tests.live_runs"]
+
 TIMEOUT = 5
 # Building an SSL context per client costs ~30 ms (it loads the CA bundle); share one.
 SSL_CONTEXT = ssl.create_default_context()

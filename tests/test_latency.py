@@ -12,7 +12,7 @@ import pytest
 from credly_contract.emulator import EmulatorServer
 from credly_contract.http_client import Limits
 from tests.cli_process import run_cli
-from tests.test_safety import live_env, run_certify
+from tests.live_runs import live_env, run_certify
 
 
 def _timed_token_request(server: EmulatorServer) -> float:

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from tests.cli_process import run_cli
+from tests.live_runs import FAST
 from tests.second_implementation import SCOPES, SecondImplementation
-from tests.test_safety import FAST
 
 
 @dataclass

@@ -1,14 +1,18 @@
-"""Named response mutations for a FaultProxy in front of the real emulator: each one rewrites what a
+"""Named response rewrites for a FaultProxy in front of the real emulator: each one changes what a
 documented server could answer, so a certification through it tests the suite's judgement, not the
 emulator (issue 10, "Prove it in the tests: response mutation").
 
-A mutation is a small function over one exchange (``Wire``), registered with the requirement ids it
-breaks: none for a contract-PRESERVING mutation (the docs or RFC 6749/6750 allow what it does; the run
-must still certify), one or more for a contract-BREAKING one (the run must fail exactly those, exit 1).
-Each registration says why the docs allow or forbid the change.
+A rewrite is a small function over one exchange (``Wire``), registered as one of two kinds:
+
+- a **variation** (``@variation``): the docs or RFC 6749/6750 allow what it does, so the run must
+  still certify;
+- a **fault** (``@fault("REQ-ID", ...)``): it breaks the listed requirements, and the run must fail
+  exactly those, exit 1 (the same word as the emulator's ``--fault``: a deliberately broken behaviour).
+
+Each registration's docstring says why the docs allow or forbid the change.
 
     with FaultProxy(emulator.origin) as proxy:
-        proxy.rewrite = MUTATIONS["keys_reordered"].rewrite()
+        proxy.rewrite = REWRITES["keys_reordered"].rewrite()
 """
 
 from __future__ import annotations
@@ -81,22 +85,22 @@ def application_objects(body: Any) -> Iterator[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class Mutation:
+class ResponseRewrite:
     """One named way of answering differently, and what the suite must make of it."""
 
     name: str
     why: str  # what it does and why the docs allow (or forbid) it
-    breaks: frozenset[str]  # the requirement ids it breaks; empty: contract-preserving
+    breaks: frozenset[str]  # the requirement ids a fault breaks; empty: a variation
     operations: frozenset[str] | None  # the exchanges it touches (None: every exchange)
     response: Change | None
     request: Change | None
 
     @property
-    def preserving(self) -> bool:
-        return not self.breaks
+    def is_fault(self) -> bool:
+        return bool(self.breaks)
 
-    def rewrite(self) -> MutationRewrite:
-        return MutationRewrite(self)
+    def rewrite(self) -> CountingRewrite:
+        return CountingRewrite(self)
 
 
 def _snapshot(wire: Wire) -> tuple[Any, ...]:
@@ -111,50 +115,60 @@ def _snapshot(wire: Wire) -> tuple[Any, ...]:
     )
 
 
-class MutationRewrite(Rewrite):
-    """Applies one mutation and counts the exchanges it really changed (a test of a mutation that
-    never fired would prove nothing)."""
+class CountingRewrite(Rewrite):
+    """Applies one response rewrite and counts the exchanges it really changed (a test of a rewrite
+    that never fired would prove nothing)."""
 
-    def __init__(self, mutation: Mutation) -> None:
+    def __init__(self, named: ResponseRewrite) -> None:
         super().__init__()
-        self.mutation = mutation
+        self.named = named
         self.changed = 0
-        self.errors: list[str] = []  # a mutation that crashes would look like an outage
+        self.errors: list[str] = []  # a rewrite that crashes would look like an outage
 
     def _apply(self, change: Change | None, wire: Wire) -> None:
         if change is None or not (
-            self.mutation.operations is None or operation(wire) in self.mutation.operations
+            self.named.operations is None or operation(wire) in self.named.operations
         ):
             return
         before = _snapshot(wire)
         try:
             change(wire, self.memory)
         except Exception as error:
-            self.errors.append(f"{self.mutation.name} on {wire.method} {wire.path}: {error!r}")
+            self.errors.append(f"{self.named.name} on {wire.method} {wire.path}: {error!r}")
             raise
         if _snapshot(wire) != before:
             self.changed += 1
 
     def request(self, wire: Wire) -> None:
-        self._apply(self.mutation.request, wire)
+        self._apply(self.named.request, wire)
 
     def response(self, wire: Wire) -> None:
-        self._apply(self.mutation.response, wire)
+        self._apply(self.named.response, wire)
 
 
-MUTATIONS: dict[str, Mutation] = {}
+REWRITES: dict[str, ResponseRewrite] = {}
+Operations = set[str] | frozenset[str] | None
 
 
-def mutation(
-    *breaks: str, on: set[str] | frozenset[str] | None = None, request: Change | None = None
+def variation(on: Operations = None, request: Change | None = None) -> Callable[[Change], Change]:
+    """Register a response change the docs allow (its docstring says why): the run must certify."""
+    return _register(frozenset(), on, request)
+
+
+def fault(*breaks: str, on: Operations = None) -> Callable[[Change], Change]:
+    """Register a response change that breaks the requirements ``breaks`` (its docstring says how)."""
+    assert breaks, "a fault breaks at least one requirement; a change the docs allow is a variation"
+    return _register(frozenset(breaks), on, None)
+
+
+def _register(
+    breaks: frozenset[str], on: Operations, request: Change | None
 ) -> Callable[[Change], Change]:
-    """Register a response change (its docstring says why) that breaks ``breaks`` (none: preserving)."""
-
     def register(response: Change) -> Change:
-        MUTATIONS[response.__name__] = Mutation(
+        REWRITES[response.__name__] = ResponseRewrite(
             name=response.__name__,
             why=" ".join((response.__doc__ or "").split()),
-            breaks=frozenset(breaks),
+            breaks=breaks,
             operations=frozenset(on) if on is not None else None,
             response=response,
             request=request,
@@ -177,10 +191,10 @@ def edit_applications(wire: Wire, change: Callable[[dict[str, Any]], object]) ->
     edit_json(wire, lambda body: [change(app) for app in application_objects(body)])
 
 
-# Contract-PRESERVING mutations ----------------------------------------------------------------------
+# Variations: contract-preserving --------------------------------------------------------------------
 
 
-@mutation(on=APPLICATION_OPERATIONS)
+@variation(on=APPLICATION_OPERATIONS)
 def extra_fields_in_applications(wire: Wire, memory: dict[str, Any]) -> None:
     """Every application object carries undocumented fields (Doorkeeper adds redirect_uri, scopes,
     confidential). The docs list the fields an application has, not that there are no others."""
@@ -190,7 +204,7 @@ def extra_fields_in_applications(wire: Wire, memory: dict[str, Any]) -> None:
     )
 
 
-@mutation()
+@variation()
 def extra_fields_in_envelopes(wire: Wire, memory: dict[str, Any]) -> None:
     """Every JSON object answer carries an undocumented top-level field, and every metadata object
     one more (the docs' single-object metadata is an empty object; nothing says it stays empty)."""
@@ -212,7 +226,7 @@ def _reorder(value: Any) -> Any:
     return value
 
 
-@mutation()
+@variation()
 def keys_reordered(wire: Wire, memory: dict[str, Any]) -> None:
     """Every JSON object's keys come in reverse order (RFC 8259 §4: an object is unordered)."""
     body = body_json(wire)
@@ -220,7 +234,7 @@ def keys_reordered(wire: Wire, memory: dict[str, Any]) -> None:
         set_body_json(wire, _reorder(body))
 
 
-@mutation()
+@variation()
 def pretty_printed_json(wire: Wire, memory: dict[str, Any]) -> None:
     """JSON answers are indented with newlines and tabs, and non-ASCII is \\u-escaped (RFC 8259 §2
     and §7: insignificant whitespace and escapes mean the same JSON)."""
@@ -238,14 +252,14 @@ def _timestamps(wire: Wire, rewrite: Callable[[str], str]) -> None:
     edit_applications(wire, change)
 
 
-@mutation(on=APPLICATION_OPERATIONS)
+@variation(on=APPLICATION_OPERATIONS)
 def timestamps_in_whole_seconds(wire: Wire, memory: dict[str, Any]) -> None:
     """Timestamps have no fractional seconds ("2025-04-15T21:21:10Z"): still ISO 8601, and
     truncating both keeps created_at <= updated_at."""
     _timestamps(wire, lambda stamp: re.sub(r"\.\d+Z$", "Z", stamp))
 
 
-@mutation(on=APPLICATION_OPERATIONS)
+@variation(on=APPLICATION_OPERATIONS)
 def timestamps_in_microseconds_with_offset(wire: Wire, memory: dict[str, Any]) -> None:
     """Timestamps have six fractional digits and a +00:00 offset instead of Z (ISO 8601 / RFC 3339
     allow both; Rails renders either depending on configuration)."""
@@ -302,7 +316,7 @@ def _real_credentials(wire: Wire, memory: dict[str, Any]) -> None:
             wire.request_headers[name] = real(header)
 
 
-@mutation(request=_real_credentials)
+@variation(request=_real_credentials)
 def credentials_of_other_lengths_and_alphabets(wire: Wire, memory: dict[str, Any]) -> None:
     """uids are UUIDs, secrets "cs_" + 64 hex digits and access tokens ~200-character JWT-like
     strings (consistently: the proxy maps them back on the way in). The docs show 43 URL-safe
@@ -323,7 +337,7 @@ API_OPERATIONS = APPLICATION_OPERATIONS | {"delete", "badges"}
 _OTHER_ORGANIZATION = "not authorized to access this organization"  # the emulator's 403 message
 
 
-@mutation(on=API_OPERATIONS)
+@variation(on=API_OPERATIONS)
 def empty_401_and_403_bodies(wire: Wire, memory: dict[str, Any]) -> None:
     """401 and 403 answers have an empty body and no Content-Type (Doorkeeper's 401 is empty; the
     docs show no error bodies, RFC 6750 §3 requires only the WWW-Authenticate header)."""
@@ -332,7 +346,7 @@ def empty_401_and_403_bodies(wire: Wire, memory: dict[str, Any]) -> None:
         set_header(wire, "Content-Type", None)
 
 
-@mutation(on=API_OPERATIONS)
+@variation(on=API_OPERATIONS)
 def not_found_for_other_organizations(wire: Wire, memory: dict[str, Any]) -> None:
     """Another organization's resources answer 404 instead of 403 (hiding that they exist; the docs
     say nothing on either)."""
@@ -361,7 +375,7 @@ def _shorten_long_strings(wire: Wire, memory: dict[str, Any]) -> None:
     wire.request_body = json.dumps(sent).encode()
 
 
-@mutation(on=APPLICATION_OPERATIONS, request=_shorten_long_strings)
+@variation(on=APPLICATION_OPERATIONS, request=_shorten_long_strings)
 def long_strings_accepted(wire: Wire, memory: dict[str, Any]) -> None:
     """Names and descriptions of any length are accepted and stored (a 10,000-character name too):
     the docs set no length limit and Doorkeeper validates presence only. The proxy keeps the long
@@ -388,7 +402,7 @@ def _clamp_paging(wire: Wire, memory: dict[str, Any]) -> None:
     with_query(wire, params)
 
 
-@mutation(on={"list", "badges"}, request=_clamp_paging)
+@variation(on={"list", "badges"}, request=_clamp_paging)
 def lenient_paging_parameters(wire: Wire, memory: dict[str, Any]) -> None:
     """page and per that are not whole numbers, below 1 or above 100 are clamped instead of refused
     (the docs name no bounds; Kaminari-style paginators clamp)."""
@@ -404,13 +418,13 @@ def _cap_per(wire: Wire, memory: dict[str, Any]) -> None:
     with_query(wire, params)
 
 
-@mutation(on={"list", "badges"}, request=_cap_per)
+@variation(on={"list", "badges"}, request=_cap_per)
 def per_capped_at_25(wire: Wire, memory: dict[str, Any]) -> None:
     """25 per page by default and at most, whatever per asks for; metadata.per says 25 (the docs
     show per 50 in one example, never a default or a maximum)."""
 
 
-@mutation(on=API_OPERATIONS)
+@variation(on=API_OPERATIONS)
 def bearer_challenge_with_parameters(wire: Wire, memory: dict[str, Any]) -> None:
     """401 challenges carry a realm, error and error_description (RFC 6750 §3 allows all three)."""
     if wire.status == 401:
@@ -420,7 +434,7 @@ def bearer_challenge_with_parameters(wire: Wire, memory: dict[str, Any]) -> None
         set_header(wire, "WWW-Authenticate", challenge)
 
 
-@mutation()
+@variation()
 def charset_on_the_content_type(wire: Wire, memory: dict[str, Any]) -> None:
     """JSON answers say Content-Type: application/json; charset=utf-8 (RFC 8259 §11: the parameter
     has no effect, and Rails sends it)."""
@@ -428,48 +442,48 @@ def charset_on_the_content_type(wire: Wire, memory: dict[str, Any]) -> None:
         set_header(wire, "Content-Type", "application/json; charset=utf-8")
 
 
-@mutation(on={"token"})
+@variation(on={"token"})
 def token_with_a_refresh_token(wire: Wire, memory: dict[str, Any]) -> None:
     """Token responses carry a refresh_token (RFC 6749 §4.4.3 says SHOULD NOT for client
     credentials, not MUST NOT; §5.1 lists it as OPTIONAL)."""
     edit_json(wire, lambda body: body.update(refresh_token="r" * 43))
 
 
-@mutation(on={"token"})
+@variation(on={"token"})
 def token_with_an_unknown_field(wire: Wire, memory: dict[str, Any]) -> None:
     """Token responses carry an undocumented field (RFC 6749 §5.1: "The client MUST ignore
     unrecognized value names in the response")."""
     edit_json(wire, lambda body: body.update(resource_owner_id=None))
 
 
-@mutation(on={"token"})
+@variation(on={"token"})
 def token_type_in_lower_case(wire: Wire, memory: dict[str, Any]) -> None:
     """token_type is "bearer" (RFC 6749 §5.1: the value is case insensitive)."""
     edit_json(wire, lambda body: body.update(token_type="bearer"))
 
 
-@mutation(on={"token"})
+@variation(on={"token"})
 def granted_scopes_in_another_order(wire: Wire, memory: dict[str, Any]) -> None:
     """The granted scope lists its scopes in reverse order (RFC 6749 §3.3: the order does not
     matter)."""
     edit_json(wire, lambda body: body.update(scope=" ".join(reversed(body["scope"].split()))))
 
 
-@mutation(on={"token"})
+@variation(on={"token"})
 def token_expires_in_one_hour(wire: Wire, memory: dict[str, Any]) -> None:
     """expires_in is 3600, not the docs' example 7200 (RFC 6749 §5.1: the lifetime in seconds; the
     docs never say it is fixed)."""
     edit_json(wire, lambda body: body.update(expires_in=3600))
 
 
-@mutation(on={"token"})
+@variation(on={"token"})
 def no_store_among_other_cache_directives(wire: Wire, memory: dict[str, Any]) -> None:
     """Token answers say Cache-Control: private, max-age=0, No-Store (RFC 9111 §5.2: directives are
     case-insensitive and unordered; RFC 6749 §5.1 asks only for no-store)."""
     set_header(wire, "Cache-Control", "private, max-age=0, No-Store")
 
 
-@mutation(on={"list", "badges"})
+@variation(on={"list", "badges"})
 def page_links_with_more_parameters(wire: Wire, memory: dict[str, Any]) -> None:
     """previous_page_url and next_page_url carry an extra query parameter and list it first (the
     docs show the links only as null; any URL that leads to the page is one)."""
@@ -485,7 +499,7 @@ def page_links_with_more_parameters(wire: Wire, memory: dict[str, Any]) -> None:
     edit_json(wire, change)
 
 
-@mutation(on=API_OPERATIONS)
+@variation(on=API_OPERATIONS)
 def error_bodies_in_another_shape(wire: Wire, memory: dict[str, Any]) -> None:
     """4xx answers from the API use a JSON:API-style error list instead of Credly's envelope (the
     docs show no error bodies)."""
@@ -493,36 +507,7 @@ def error_bodies_in_another_shape(wire: Wire, memory: dict[str, Any]) -> None:
         set_body_json(wire, {"errors": [{"status": str(wire.status), "title": "Refused"}]})
 
 
-# Contract-BREAKING mutations ------------------------------------------------------------------------
-
-
-@mutation("APP-CREATE", "APP-SCHEMA", on={"create"})
-def created_id_as_a_string(wire: Wire, memory: dict[str, Any]) -> None:
-    """Create answers "id": "7" (the docs show an integer id; the contract types it integer)."""
-    edit_applications(wire, lambda app: app.update(id=str(app["id"])))
-
-
-@mutation("APP-SCHEMA", on=APPLICATION_OPERATIONS)
-def application_without_created_by_name(wire: Wire, memory: dict[str, Any]) -> None:
-    """Application objects lack created_by_name (a documented field of every application)."""
-    edit_applications(wire, lambda app: app.pop("created_by_name", None))
-
-
-@mutation("APP-SCHEMA", on=APPLICATION_OPERATIONS)
-def creator_available_as_a_string(wire: Wire, memory: dict[str, Any]) -> None:
-    """creator_available is "true", a string, not the documented boolean."""
-    edit_applications(
-        wire, lambda app: app.update(creator_available=str(app["creator_available"]).lower())
-    )
-
-
-@mutation("APP-SCHEMA", on={"list"})
-def uid_null_in_the_list(wire: Wire, memory: dict[str, Any]) -> None:
-    """The list shows "uid": null (the docs show the client id as a string everywhere)."""
-    edit_applications(wire, lambda app: app.update(uid=None))
-
-
-@mutation(on=APPLICATION_OPERATIONS)
+@variation(on=APPLICATION_OPERATIONS)
 def created_after_updated(wire: Wire, memory: dict[str, Any]) -> None:
     """created_at lies after updated_at: odd, but the docs state no order between the two
     timestamps, so the suite records an observation and certifies (issue 10: assert only what the
@@ -530,14 +515,43 @@ def created_after_updated(wire: Wire, memory: dict[str, Any]) -> None:
     edit_applications(wire, lambda app: app.update(created_at="2099-01-01T00:00:00.000Z"))
 
 
-@mutation("APP-CREATE", on={"create"})
+# Faults: contract-breaking ----------------------------------------------------------------------------
+
+
+@fault("APP-CREATE", "APP-SCHEMA", on={"create"})
+def created_id_as_a_string(wire: Wire, memory: dict[str, Any]) -> None:
+    """Create answers "id": "7" (the docs show an integer id; the contract types it integer)."""
+    edit_applications(wire, lambda app: app.update(id=str(app["id"])))
+
+
+@fault("APP-SCHEMA", on=APPLICATION_OPERATIONS)
+def application_without_created_by_name(wire: Wire, memory: dict[str, Any]) -> None:
+    """Application objects lack created_by_name (a documented field of every application)."""
+    edit_applications(wire, lambda app: app.pop("created_by_name", None))
+
+
+@fault("APP-SCHEMA", on=APPLICATION_OPERATIONS)
+def creator_available_as_a_string(wire: Wire, memory: dict[str, Any]) -> None:
+    """creator_available is "true", a string, not the documented boolean."""
+    edit_applications(
+        wire, lambda app: app.update(creator_available=str(app["creator_available"]).lower())
+    )
+
+
+@fault("APP-SCHEMA", on={"list"})
+def uid_null_in_the_list(wire: Wire, memory: dict[str, Any]) -> None:
+    """The list shows "uid": null (the docs show the client id as a string everywhere)."""
+    edit_applications(wire, lambda app: app.update(uid=None))
+
+
+@fault("APP-CREATE", on={"create"})
 def create_answers_202(wire: Wire, memory: dict[str, Any]) -> None:
     """Create answers 202 Accepted (the docs: 201 Created)."""
     if wire.status == 201:
         wire.status = 202
 
 
-@mutation("APP-CREATE", on={"create"})
+@fault("APP-CREATE", on={"create"})
 def created_name_trimmed(wire: Wire, memory: dict[str, Any]) -> None:
     """Create answers a name other than the one sent (its first 3 characters) while storing the
     right one: the create answer is wrong (APP-CREATE). Updates keep the name the server holds, so
@@ -545,40 +559,40 @@ def created_name_trimmed(wire: Wire, memory: dict[str, Any]) -> None:
     edit_applications(wire, lambda app: app.update(name=app["name"][:3]))
 
 
-@mutation("APP-GET", on={"get"})
+@fault("APP-GET", on={"get"})
 def get_without_metadata(wire: Wire, memory: dict[str, Any]) -> None:
     """Get answers the application without the metadata object (the docs: "data" and "metadata")."""
     edit_json(wire, lambda body: body.pop("metadata", None))
 
 
-@mutation("APP-LIST", "PAGE-META", "APP-CREATE", on={"list"})
+@fault("APP-LIST", "PAGE-META", "APP-CREATE", on={"list"})
 def list_data_as_an_object(wire: Wire, memory: dict[str, Any]) -> None:
     """The list's data is an object keyed by id, not the documented array: the list and its pages
     break, and no created application "then appears ... in the list" (APP-CREATE)."""
     edit_json(wire, lambda body: body.update(data={str(app["id"]): app for app in body["data"]}))
 
 
-@mutation("APP-DELETE", on={"delete"})
+@fault("APP-DELETE", on={"delete"})
 def delete_answers_202(wire: Wire, memory: dict[str, Any]) -> None:
     """Delete answers 202 Accepted (the docs: 204 No Content)."""
     if wire.status == 204:
         wire.status = 202
 
 
-@mutation("APP-SECRET-ONCE", on={"update"})
+@fault("APP-SECRET-ONCE", on={"update"})
 def secret_shown_on_update(wire: Wire, memory: dict[str, Any]) -> None:
     """Update shows a client secret (the docs: create is "the only time you will get to see the
     client secret")."""
     edit_applications(wire, lambda app: app.update(secret="s" * 43))
 
 
-@mutation("PAGE-META", on={"list"})
+@fault("PAGE-META", on={"list"})
 def metadata_count_off_by_one(wire: Wire, memory: dict[str, Any]) -> None:
     """metadata.count is one more than the items on the page."""
     edit_json(wire, lambda body: body["metadata"].update(count=body["metadata"]["count"] + 1))
 
 
-@mutation("PAGE-META", on={"list"})
+@fault("PAGE-META", on={"list"})
 def total_pages_off_by_one(wire: Wire, memory: dict[str, Any]) -> None:
     """metadata.total_pages is one more than ceil(total_count / per)."""
     edit_json(
@@ -586,53 +600,53 @@ def total_pages_off_by_one(wire: Wire, memory: dict[str, Any]) -> None:
     )
 
 
-@mutation("BADGES-LIST", "PAGE-META", on={"badges"})
+@fault("BADGES-LIST", "PAGE-META", on={"badges"})
 def badges_without_metadata(wire: Wire, memory: dict[str, Any]) -> None:
     """The badges list answers data without the pagination metadata (its pages are checked under
     PAGE-META too, as with the emulator fault badges_wrong_envelope)."""
     edit_json(wire, lambda body: body.pop("metadata", None))
 
 
-@mutation("TOKEN-ISSUE", on={"token"})
+@fault("TOKEN-ISSUE", on={"token"})
 def token_without_token_type(wire: Wire, memory: dict[str, Any]) -> None:
     """Token responses lack token_type (docs and RFC 6749 §5.1: REQUIRED)."""
     edit_json(wire, lambda body: body.pop("token_type"))
 
 
-@mutation("TOKEN-ISSUE", on={"token"})
+@fault("TOKEN-ISSUE", on={"token"})
 def expires_in_as_a_string(wire: Wire, memory: dict[str, Any]) -> None:
     """expires_in is "7200", a string (the docs show a number; RFC 6749 §5.1: seconds)."""
     edit_json(wire, lambda body: body.update(expires_in=str(body["expires_in"])))
 
 
-@mutation("TOKEN-ISSUE", "TOKEN-SCOPE", on={"token"})
+@fault("TOKEN-ISSUE", "TOKEN-SCOPE", on={"token"})
 def token_without_scope(wire: Wire, memory: dict[str, Any]) -> None:
     """Token responses lack scope (the docs show it; the granted scope cannot be checked)."""
     edit_json(wire, lambda body: body.pop("scope"))
 
 
-@mutation("OAUTH-NO-STORE", on={"token"})
+@fault("OAUTH-NO-STORE", on={"token"})
 def token_cacheable_for_an_hour(wire: Wire, memory: dict[str, Any]) -> None:
     """Successful token answers say Cache-Control: public, max-age=3600 (RFC 6749 §5.1: no-store)."""
     if wire.status == 200:
         set_header(wire, "Cache-Control", "public, max-age=3600")
 
 
-@mutation("OAUTH-GRANT-TYPE", on={"token"})
+@fault("OAUTH-GRANT-TYPE", on={"token"})
 def unsupported_grant_type_as_invalid_request(wire: Wire, memory: dict[str, Any]) -> None:
     """An unsupported grant_type answers invalid_request (RFC 6749 §5.2: unsupported_grant_type)."""
     if b'"unsupported_grant_type"' in wire.body:
         edit_json(wire, lambda body: body.update(error="invalid_request"), any_status=True)
 
 
-@mutation("BEARER-CHALLENGE", on=API_OPERATIONS)
+@fault("BEARER-CHALLENGE", on=API_OPERATIONS)
 def basic_challenge(wire: Wire, memory: dict[str, Any]) -> None:
     """401 answers challenge with Basic, not Bearer (RFC 6750 §3)."""
     if wire.status == 401:
         set_header(wire, "WWW-Authenticate", 'Basic realm="Credly"')
 
 
-@mutation("BEARER-REQUIRED", on=API_OPERATIONS)
+@fault("BEARER-REQUIRED", on=API_OPERATIONS)
 def no_token_answers_403(wire: Wire, memory: dict[str, Any]) -> None:
     """A request without an Authorization header answers 403, not 401 (RFC 6750 §3.1: a missing
     token is 401)."""
@@ -641,7 +655,7 @@ def no_token_answers_403(wire: Wire, memory: dict[str, Any]) -> None:
         wire.status = 403
 
 
-@mutation("SEC-TENANT", on={"list"})
+@fault("SEC-TENANT", on={"list"})
 def other_organizations_list_served(wire: Wire, memory: dict[str, Any]) -> None:
     """Listing another organization's applications answers 200 with an empty page instead of a
     refusal (a token acts for its own organization only)."""
@@ -654,7 +668,7 @@ def other_organizations_list_served(wire: Wire, memory: dict[str, Any]) -> None:
         )
 
 
-@mutation("SEC-NO-5XX", on={"list"})
+@fault("SEC-NO-5XX", on={"list"})
 def server_error_past_the_last_page(wire: Wire, memory: dict[str, Any]) -> None:
     """A page past the last one answers 500 (a 5xx means unhandled input)."""
     body = body_json(wire)
@@ -669,5 +683,5 @@ def server_error_past_the_last_page(wire: Wire, memory: dict[str, Any]) -> None:
         wire.body = b"Internal Server Error"
 
 
-PRESERVING = sorted(name for name, m in MUTATIONS.items() if m.preserving)
-BREAKING = sorted(name for name, m in MUTATIONS.items() if not m.preserving)
+VARIATIONS = sorted(name for name, r in REWRITES.items() if not r.is_fault)
+FAULTS = sorted(name for name, r in REWRITES.items() if r.is_fault)

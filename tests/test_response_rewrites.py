@@ -1,10 +1,11 @@
 """The suite's judgement on servers that answer differently from the emulator (issue 10, "Prove it in
 the tests: response mutation"): a FaultProxy in front of the real emulator rewrites its answers by one
-named mutation (tests/mutation_proxy.py), and `credly-contract certify --target live --profile
-quick` runs through it, one certification per test item so that xdist spreads them over the workers.
+named response rewrite (tests/response_rewrites.py), and `credly-contract certify --target live
+--profile quick` runs through it, one certification per test item so that xdist spreads them over the
+workers.
 
-- a contract-PRESERVING mutation (the docs or RFC 6749/6750 allow it) is certified, exit 0;
-- a contract-BREAKING mutation fails exactly the requirements it breaks, exit 1, never 3 (an outage);
+- a variation (contract-preserving: the docs or RFC 6749/6750 allow it) is certified, exit 0;
+- a fault (contract-breaking) fails exactly the requirements it breaks, exit 1, never 3 (an outage);
 - either way, the run deletes every application it created.
 """
 
@@ -18,8 +19,8 @@ from typing import Any
 import pytest
 
 from tests.fault_proxy import FaultProxy
-from tests.mutation_proxy import BREAKING, MUTATIONS, PRESERVING, Mutation
-from tests.test_safety import live_env, run_certify
+from tests.live_runs import live_env, run_certify
+from tests.response_rewrites import FAULTS, REWRITES, VARIATIONS, ResponseRewrite
 
 
 @dataclass
@@ -44,38 +45,38 @@ class Certification:
         return "\n".join(lines)
 
 
-def certify_through(mutation: Mutation, make_emulator: Any, workdir: Path) -> Certification:
+def certify_through(named: ResponseRewrite, make_emulator: Any, workdir: Path) -> Certification:
     emulator = make_emulator()
     existing = set(emulator.store.applications)
-    rewrite = mutation.rewrite()
+    rewrite = named.rewrite()
     with FaultProxy(emulator.origin) as proxy:
         proxy.rewrite = rewrite
         done = run_certify(live_env(emulator, via=proxy), workdir)
     certificate_file = workdir / "reports" / "certificate.json"
     certificate = json.loads(certificate_file.read_text()) if certificate_file.exists() else None
     assert not rewrite.errors, rewrite.errors
-    assert rewrite.changed, f"{mutation.name} never changed an exchange: it proves nothing"
+    assert rewrite.changed, f"{named.name} never changed an exchange: it proves nothing"
     left_behind = [
         app.name for key, app in emulator.store.applications.items() if key not in existing
     ]
     return Certification(done.returncode, done.stdout + done.stderr, certificate, left_behind)
 
 
-def test_there_are_at_least_15_mutations_of_each_kind():
-    assert len(PRESERVING) >= 15, PRESERVING
-    assert len(BREAKING) >= 15, BREAKING
+def test_there_are_at_least_15_variations_and_15_faults():
+    assert len(VARIATIONS) >= 15, VARIATIONS
+    assert len(FAULTS) >= 15, FAULTS
 
 
-def test_every_mutation_says_what_it_does_and_why_the_docs_allow_or_forbid_it():
-    assert all(len(m.why) > 40 for m in MUTATIONS.values()), [
-        m.name for m in MUTATIONS.values() if len(m.why) <= 40
+def test_every_rewrite_says_what_it_does_and_why_the_docs_allow_or_forbid_it():
+    assert all(len(r.why) > 40 for r in REWRITES.values()), [
+        r.name for r in REWRITES.values() if len(r.why) <= 40
     ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", PRESERVING)
-def test_a_contract_preserving_mutation_is_certified(name, make_emulator, tmp_path):
-    run = certify_through(MUTATIONS[name], make_emulator, tmp_path)
+@pytest.mark.parametrize("name", VARIATIONS)
+def test_a_variation_is_certified(name, make_emulator, tmp_path):
+    run = certify_through(REWRITES[name], make_emulator, tmp_path)
     not_passed = {rid: s for rid, s in run.statuses().items() if s != "passed"}
     assert not not_passed, run.describe()
     assert run.certificate["verdict"] == "certified", run.describe()
@@ -84,14 +85,12 @@ def test_a_contract_preserving_mutation_is_certified(name, make_emulator, tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", BREAKING)
-def test_a_contract_breaking_mutation_fails_exactly_what_it_breaks_with_exit_1(
-    name, make_emulator, tmp_path
-):
-    mutation = MUTATIONS[name]
-    run = certify_through(mutation, make_emulator, tmp_path)
+@pytest.mark.parametrize("name", FAULTS)
+def test_a_fault_fails_exactly_what_it_breaks_with_exit_1(name, make_emulator, tmp_path):
+    fault = REWRITES[name]
+    run = certify_through(fault, make_emulator, tmp_path)
     assert run.returncode == 1, run.describe()
-    assert run.failed() == mutation.breaks, run.describe()
+    assert run.failed() == fault.breaks, run.describe()
     assert run.certificate["verdict"] == "not_certified", run.describe()
     # Issue 10: cleanup deletes whatever the server said it created, whatever it answered.
     assert not run.left_behind, run.left_behind
@@ -104,7 +103,7 @@ def test_stand_in_credentials_work_through_the_proxy_and_never_show_the_emulator
     make_emulator, client
 ):
     emulator = make_emulator()
-    rewrite = MUTATIONS["credentials_of_other_lengths_and_alphabets"].rewrite()
+    rewrite = REWRITES["credentials_of_other_lengths_and_alphabets"].rewrite()
     with FaultProxy(emulator.origin) as proxy:
         proxy.rewrite = rewrite
         owner = emulator.bootstrap
@@ -143,7 +142,7 @@ def test_stand_in_credentials_work_through_the_proxy_and_never_show_the_emulator
 def test_long_names_are_kept_and_shown_whole_through_the_proxy(make_emulator, client, token):
     emulator = make_emulator()
     with FaultProxy(emulator.origin) as proxy:
-        proxy.rewrite = MUTATIONS["long_strings_accepted"].rewrite()
+        proxy.rewrite = REWRITES["long_strings_accepted"].rewrite()
         api = f"{proxy.api_base_url}/organizations/{emulator.bootstrap.organization_id}/oauth_applications"
         headers = {"Authorization": f"Bearer {token(emulator)}"}
         long_name = "x" * 10_000
