@@ -9,7 +9,7 @@ what the suite sent (and that it sent nothing at all).
         ... point CREDLY_API_BASE_URL at proxy.api_base_url ...
 
 Every exchange it forwards passes ``proxy.rewrite`` (None: untouched), which may change the request
-on its way in and the response on its way out; tests/mutation_proxy.py builds its mutations on it.
+on its way in and the response on its way out; tests/response_rewrites.py builds its rewrites on it.
 """
 
 from __future__ import annotations
