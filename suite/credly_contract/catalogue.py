@@ -97,6 +97,12 @@ def load_extra(path: Path) -> dict[str, Requirement]:
     return extra
 
 
+def with_extra(path: str | Path | None) -> dict[str, Requirement]:
+    """The catalogue a run judges: credly-contract's requirements and, when ``path`` names a file,
+    a team's own (``load_extra``)."""
+    return requirements() | (load_extra(Path(path)) if path else {})
+
+
 def _marker_ids(decorator: ast.expr) -> list[str]:
     """The ids of a ``@pytest.mark.requirement("ID", ...)`` decorator (none for other decorators)."""
     if not isinstance(decorator, ast.Call):

@@ -13,13 +13,15 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from credly_contract import __version__
 from credly_contract.client_cert import command as certify_client
 from credly_contract.config import ENVIRONMENT, ConfigError, TargetUnreachable
-from credly_contract.profiles import PROFILES
 from credly_contract.verdict import EXIT_CODES_HELP, ExitCode
+
+if TYPE_CHECKING:
+    from credly_contract.engine.settings import RunSettings
 
 CREDENTIAL_FLAGS = ("client_secret",)
 TARGETS_HELP = """live targets read CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID,
@@ -95,141 +97,50 @@ def _warn_credential_flags(args: argparse.Namespace) -> None:
 
 
 def add_certify(commands: Any) -> argparse.ArgumentParser:
+    from credly_contract.engine.settings import add_cli_flags
+
     certify = _command_parser(
         commands, "certify", "certify a target against the contract", epilog=EPILOG
     )
-    certify.add_argument(
-        "--target",
-        choices=["emulated", "live", "replay"],
-        default="emulated",
-        help="emulated (the built-in emulator, default), live (CREDLY_* variables) or replay "
-        "(the recorded cassette scenarios, offline; verdict passed_in_scope at best)",
-    )
-    certify.add_argument(
-        "--profile",
-        choices=sorted(PROFILES),
-        default=None,
-        help="quick (pull requests; the default for live targets, ~330 requests), "
-        "standard (the default otherwise), thorough (nightly), "
-        "readonly (creates nothing)",
-    )
-    _add_reports_dir(certify)
-    certify.add_argument(
-        "--cassettes-dir", default=None, help="--target replay: the recording (cassettes/emulator)"
-    )
-    certify.add_argument("--waivers", default=None, help="waivers.yaml for known SHOULD failures")
-    certify.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        help="emulated target only: break one rule (see emulate --list-faults)",
-    )
-    certify.add_argument("--workers", type=int, default=1, help="parallel pytest-xdist workers")
-    certify.add_argument(
-        "--latency",
-        type=float,
-        default=None,
-        metavar="MS",
-        help="emulated target only: the emulator answers every request MS milliseconds late",
-    )
-    certify.add_argument(
-        "--max-requests",
-        type=int,
-        default=None,
-        help="request budget for live targets (default per profile: quick 600, "
-        "standard 1800, thorough 9000, readonly 200)",
-    )
-    certify.add_argument("--rate-limit", type=float, default=None, help="requests per second")
-    certify.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
-    certify.add_argument("-v", "--verbose", action="store_true", help="show every test")
-    certify.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="send nothing: print what each requirement costs in requests on the profile and exit",
-    )
-    _add_target_flags(certify, "allow production hosts (only with --profile readonly)")
+    add_cli_flags(certify)  # the one table of run options (engine/settings.py)
     return certify
 
 
 def certify(args: argparse.Namespace) -> int:
-    from credly_contract.invocation import CERTIFICATION_DIR, Invocation, run_suite
-    from credly_contract.report.folders import run_folder
-    from credly_contract.session import new_run_id
-    from credly_contract.targets import guarded_live_target, target_overrides
+    from credly_contract.engine.settings import from_cli
+    from credly_contract.invocation import CERTIFICATION_DIR, run_suite
 
-    if args.latency is not None and (args.target != "emulated" or args.latency < 0):
-        raise ConfigError(
-            "--latency takes 0 or more milliseconds and only applies to --target emulated "
-            "(for another target, run `credly-contract emulate --latency MS` and certify it live)"
-        )
-    if args.target == "replay" and args.dry_run:
+    settings = from_cli(args)
+    if settings.target == "replay" and settings.dry_run:
         print("--target replay sends nothing: it replays the recorded cassettes offline")
         return ExitCode.CERTIFIED
-    if args.target == "replay":
+    if settings.target == "replay":
         from credly_contract.cassettes.commands import replay
 
-        return replay(args)
-    # A shared staging organization pays for every request: live runs default to the quick profile.
-    args.profile = args.profile or ("quick" if args.target == "live" else "standard")
-    if args.fault and args.target != "emulated":
-        raise ConfigError("--fault only applies to --target emulated")
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, not {args.workers}")
-    if args.target == "live":
+        return replay(settings)
+    target = None
+    if settings.target == "live":
+        from credly_contract.engine.targets import live_target
+
         _warn_credential_flags(args)
-        target = guarded_live_target(
-            target_overrides(args),
-            allow_production=args.allow_production,
-            read_only=PROFILES[args.profile].read_only,
-        )
+        target = live_target(settings)
         # Prove the settings before pytest starts: a wrong one costs a second and prints one line.
-        if not args.dry_run:
-            _preflight(target, args.timeout)
-    if args.fault:
-        from credly_contract.emulator.faults import Faults
-
-        Faults(args.fault)
-    if args.waivers:
-        from credly_contract.report.waivers import load_waivers
-
-        load_waivers(args.waivers)  # a malformed file stops the run here, before anything is sent
-    if args.dry_run:
-        return _print_request_plan(args)
-    run_id = new_run_id()
-    options: dict[str, str | list[str] | bool | None] = {
-        "timeout": str(args.timeout),
-        "fault": args.fault,
-        "latency": None if args.latency is None else str(args.latency),
-        "max_requests": args.max_requests,
-        "rate_limit": args.rate_limit,
-        "waivers": args.waivers,
-        "allow_production": args.allow_production,
-        **target_overrides(args),
-    }
-    code, _ = run_suite(
-        Invocation(
-            CERTIFICATION_DIR,
-            args.target,
-            run_id,
-            run_folder(args.reports_dir, run_id),
-            profile=args.profile,
-            verbose=args.verbose,
-            workers=args.workers,
-            options=options,
-        )
-    )
+        if not settings.dry_run:
+            _preflight(target, settings.timeout)
+    if settings.dry_run:
+        return _print_request_plan(settings)
+    code, _ = run_suite(CERTIFICATION_DIR, settings, target)
     return code
 
 
-def _print_request_plan(args: argparse.Namespace) -> int:
+def _print_request_plan(settings: RunSettings) -> int:
     """``certify --dry-run``: the measured request plan of the chosen profile; nothing is sent."""
     from credly_contract import catalogue
     from credly_contract.request_plan import plan_lines
 
-    for line in plan_lines(args.profile, catalogue.requirements()):
+    for line in plan_lines(settings.profile_name, catalogue.requirements()):
         print(line)
-    profile = PROFILES[args.profile]
-    budget = args.max_requests or (profile.live_budget if args.target == "live" else None)
+    budget = settings.request_budget
     if budget is not None:
         print(f"request budget: {budget} (--max-requests)")
     return ExitCode.CERTIFIED

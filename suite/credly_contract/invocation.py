@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from credly_contract.config import Target
+from credly_contract.engine.settings import RunSettings
 from credly_contract.plugin import Certification
 from credly_contract.scrub import scrub
 from credly_contract.verdict import ExitCode
@@ -21,36 +21,19 @@ SCENARIOS_DIR = PACKAGE / "scenarios"
 PYTEST_INTERRUPTED = 2
 
 
-@dataclass
-class Invocation:
-    """One pytest run of a suite folder with the certification plugin's options."""
-
-    suite: Path
-    target: str
-    run_id: str
-    reports_dir: Path
-    profile: str | None = None
-    verbose: bool = False
-    workers: int = 1
-    # --credly-<name> options: a string, a list (repeated flag) or True (a switch); None is left out.
-    options: Mapping[str, str | list[str] | bool | None] = field(default_factory=dict)
-
-
-def pytest_arguments(invocation: Invocation) -> list[str]:
-    """The pytest command line for ``invocation``."""
-    reports = invocation.reports_dir
+def pytest_arguments(suite: Path, settings: RunSettings) -> list[str]:
+    """The pytest command line that runs ``suite`` for ``settings``: pytest's own flags only; the
+    run's settings reach the plugin as the object itself."""
+    reports = settings.run_folder
     arguments = [
-        str(invocation.suite),
-        "-c", str(invocation.suite / "pytest.ini"),
-        "--rootdir", str(invocation.suite),
+        str(suite),
+        "-c", str(suite / "pytest.ini"),
+        "--rootdir", str(suite),
         # The plugin by its entry point name: loaded even where plugin autoloading is disabled.
         "-p", "credly_contract",
         "-p", "no:cacheprovider",
-        "--credly-target", invocation.target,
-        "--credly-run-id", invocation.run_id,
-        "--credly-reports-dir", str(reports),
         "--junitxml", str(reports / "junit.xml"),
-        "-q" if not invocation.verbose else "-v",
+        "-q" if not settings.verbose else "-v",
         # Every failure printed once, in full: --tb=line cuts a requirement's message at 50
         # characters and the short summary repeats it cut at the terminal's width.
         "--tb=short",
@@ -62,25 +45,16 @@ def pytest_arguments(invocation: Invocation) -> list[str]:
         # Its five gc.collect() passes at exit cost ~0.4 s and guard nothing the suite relies on.
         "-p", "no:unraisableexception",
     ]  # fmt: skip
-    if invocation.suite == CERTIFICATION_DIR:
+    if suite == CERTIFICATION_DIR:
         arguments += ["--alluredir", str(reports / "allure-results")]
-    if invocation.profile:
-        arguments += ["--credly-profile", invocation.profile]
-    for name, value in invocation.options.items():
-        flag = "--credly-" + name.replace("_", "-")
-        if value is True:
-            arguments.append(flag)
-        elif isinstance(value, list):
-            for item in value:
-                arguments += [flag, item]
-        elif value is not None and value is not False:
-            arguments += [flag, str(value)]
-    if invocation.workers > 1:
-        arguments += ["-p", "xdist", "-n", str(invocation.workers)]
+    if settings.workers > 1:
+        arguments += ["-p", "xdist", "-n", str(settings.workers)]
     return arguments
 
 
-def run_suite(invocation: Invocation) -> tuple[ExitCode, Certification]:
+def run_suite(
+    suite: Path, settings: RunSettings, target: Target | None = None
+) -> tuple[ExitCode, Certification]:
     """Run the suite; print the verdict lines last; return the exit code and the run's results."""
     # Hypothesis keeps a Unicode table (~2 s to build) in its storage directory: keep it in a
     # per-user cache rather than in whatever folder the command runs from.
@@ -90,8 +64,8 @@ def run_suite(invocation: Invocation) -> tuple[ExitCode, Certification]:
 
     from credly_contract.report import verdict_lines
 
-    certification = Certification(driven_by_cli=True)
-    code = int(pytest.main(pytest_arguments(invocation), plugins=[certification]))
+    certification = Certification(settings, target=target, driven_by_cli=True)
+    code = int(pytest.main(pytest_arguments(suite, settings), plugins=[certification]))
     sys.stdout.flush()
     error = certification.results.error
     if error is not None:

@@ -11,7 +11,6 @@ the certification and scenario suites, whose conftests activate it. Once active,
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -24,83 +23,42 @@ from credly_contract.checks import CheckFailed, PrerequisiteFailed
 from credly_contract.checks.oauth import token_response_not_cacheable
 from credly_contract.checks.observations import undocumented_behaviour
 from credly_contract.checks.security import no_server_error, unauthorized_carries_bearer_challenge
-from credly_contract.config import ENVIRONMENT, ConfigError, TargetUnreachable
+from credly_contract.config import ConfigError, Target, TargetUnreachable
+from credly_contract.engine.settings import (
+    RunSettings,
+    add_pytest_options,
+    from_pytest,
+    requested_target,
+)
+from credly_contract.engine.targets import live_target
 from credly_contract.fixtures import CERTIFICATION_KEY
 from credly_contract.http_client import Exchange, Limits, ReadOnlyViolation
 from credly_contract.interrupts import Interrupts
 from credly_contract.profiles import PROFILES
 from credly_contract.report.allure_labels import label_test, report_failures
-from credly_contract.report.folders import run_folder
 from credly_contract.request_plan import CLEANUP, SETUP
 from credly_contract.results import NOT_RUN, Results
 from credly_contract.scrub import scrub
-from credly_contract.session import CertificationRun, new_run_id
-from credly_contract.targets import emulated_target, guarded_live_target, target_overrides
+from credly_contract.session import CertificationRun
+from credly_contract.targets import emulated_target
 from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
 
 PLUGIN_NAME = "credly-certification"
-TARGETS = ("emulated", "live", "replay")
-# Options that CREDLY_* variables can set too (flags win); the target's own settings
-# (CREDLY_API_BASE_URL, ...) are read where the live target is built.
-VARIABLES = {
-    "credly_target": "CREDLY_TARGET",
-    "credly_profile": "CREDLY_PROFILE",
-    "credly_reports_dir": "CREDLY_REPORTS_DIR",
-    "credly_requirements": "CREDLY_REQUIREMENTS",
-    "credly_waivers": "CREDLY_WAIVERS",
-    "credly_cassettes_dir": "CREDLY_CASSETTES_DIR",
-}
 FAILURES_KEY = pytest.StashKey[list[CheckFailed]]()
+# Where an xdist controller hands its workers the run's settings (RunSettings.facts()).
+SETTINGS_INPUT = "credly_settings"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup(
         "credly", "credly-contract certification (inert without --credly-target)"
     )
-
-    def option(name: str, **kwargs: Any) -> None:
-        dest = name.removeprefix("--").replace("-", "_")
-        variable = VARIABLES.get(dest)
-        if variable:
-            kwargs["default"] = os.environ.get(variable) or kwargs.get("default")
-            kwargs["help"] = f"{kwargs['help']} (or ${variable})"
-        group.addoption(name, dest=dest, **kwargs)
-
-    option("--credly-target", default=None, help=f"certify this target: {', '.join(TARGETS)}")
-    option(
-        "--credly-profile",
-        default=None,
-        help=f"{', '.join(sorted(PROFILES))} (default: quick for live targets, standard otherwise)",
-    )
-    option("--credly-reports-dir", default=None, help="the run's artefact folder")
-    option("--credly-run-id", default=None, help="the run id (default: a new one)")
-    option("--credly-requirements", default=None, help="a YAML catalogue of your own requirements")
-    option("--credly-fault", action="append", default=[], help="emulated target: break one rule")
-    option("--credly-seed-applications", type=int, default=0, help="emulated target: seed N apps")
-    option(
-        "--credly-latency",
-        type=float,
-        default=0.0,
-        help="emulated target: answer every request this many milliseconds late",
-    )
-    option("--credly-cassettes-dir", default=None, help="record into / replay from this folder")
-    option("--credly-waivers", default=None, help="waivers.yaml for known SHOULD failures")
-    option(
-        "--credly-allow-production",
-        action="store_true",
-        default=False,
-        help="allow production hosts (read-only profile only)",
-    )
-    option("--credly-max-requests", type=int, default=None, help="request budget")
-    option("--credly-rate-limit", type=float, default=None, help="requests per second")
-    option("--credly-timeout", type=float, default=10.0, help="per-request timeout (s)")
-    for key, variable in ENVIRONMENT.items():
-        option("--credly-" + key.replace("_", "-"), default=None, help=f"overrides ${variable}")
+    add_pytest_options(group)  # the one table of run options (engine/settings.py)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): the requirement ids a test proves")
-    if config.getoption("credly_target", None):
+    if requested_target(config.option):
         activate(config)
 
 
@@ -127,7 +85,17 @@ class Certification:
     """One certification run's state, registered on the pytest config as a plugin (the way pytest's
     junitxml plugin is): its results, the run, the test being run, and the certificate written."""
 
-    def __init__(self, *, driven_by_cli: bool = False) -> None:
+    def __init__(
+        self,
+        settings: RunSettings | None = None,
+        *,
+        target: Target | None = None,
+        driven_by_cli: bool = False,
+    ) -> None:
+        # `credly-contract certify` hands in the settings it built (and the live target it proved);
+        # under plain pytest they are built from the --credly-* options in configure().
+        self.settings = settings
+        self.given_target = target
         self.driven_by_cli = driven_by_cli
         self.scoped = False
         self.config: pytest.Config | None = None
@@ -150,37 +118,25 @@ class Certification:
 
     def configure(self, config: pytest.Config) -> None:
         self.config = config
-        option = config.option
+        facts = getattr(config, "workerinput", {}).get(SETTINGS_INPUT)
         try:
-            if option.credly_target is None:
-                option.credly_target = "emulated"
-            if option.credly_target not in TARGETS:
-                raise ConfigError(
-                    f"--credly-target {option.credly_target!r} is not one of {', '.join(TARGETS)}"
-                )
-            if option.credly_profile is None:
-                option.credly_profile = "quick" if option.credly_target == "live" else "standard"
-            if option.credly_profile not in PROFILES:
-                raise ConfigError(
-                    f"--credly-profile {option.credly_profile!r} is not one of "
-                    f"{', '.join(sorted(PROFILES))}"
-                )
-            requirements = dict(catalogue.requirements())
-            if option.credly_requirements:
-                requirements |= catalogue.load_extra(Path(option.credly_requirements))
-            if not option.credly_run_id and option.credly_target == "replay":
-                from credly_contract.cassettes.target_file import replay_target
-
-                # The recorded run id is part of the recorded request bodies (application names).
-                option.credly_run_id = replay_target(option.credly_cassettes_dir)[1]
+            if facts is not None:  # an xdist worker: the controller's settings, already built
+                self.settings = RunSettings.from_facts(facts)
+            elif self.settings is None:
+                self.settings = from_pytest(config.option)
+            requirements = catalogue.with_extra(self.settings.requirements)
         except (ConfigError, ValueError) as error:
             raise pytest.UsageError(f"credly-contract: {error}") from None
         self.results = Results(requirements)
-        option.credly_run_id = option.credly_run_id or new_run_id()
-        self.reports_dir = run_folder(option.credly_reports_dir, option.credly_run_id)
-        option.credly_reports_dir = str(self.reports_dir)
+        self.reports_dir = self.settings.run_folder
         if not hasattr(config, "workerinput"):
             self.interrupts.install()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: every worker certifies with this run's settings (and run id)."""
+        assert self.settings is not None
+        node.workerinput[SETTINGS_INPUT] = self.settings.facts()
 
     def requirement(self, requirement_id: str) -> Requirement:
         try:
@@ -224,42 +180,33 @@ class Certification:
         pytest.exit(f"credly-contract: {error}", returncode=int(error.exit_code))
 
     def _build_run(self) -> CertificationRun:
-        assert self.config is not None and self.reports_dir is not None
-        option = self.config.getoption
-        profile = PROFILES[option("credly_profile")]
-        kind = option("credly_target")
+        assert self.settings is not None and self.config is not None
+        settings = self.settings
+        profile = PROFILES[settings.profile_name]
         emulator = None
-        if kind == "emulated":
+        if settings.target == "emulated":
             from credly_contract.emulator import EmulatorServer
 
             emulator = EmulatorServer(
-                faults=option("credly_fault"),
-                seed_applications=option("credly_seed_applications"),
-                organization_id=option("credly_organization_id"),
-                latency_ms=option("credly_latency"),
+                faults=settings.fault,
+                seed_applications=settings.seed_applications,
+                organization_id=settings.target_settings.get("organization_id"),
+                latency_ms=settings.latency,
             ).start()
             target = emulated_target(emulator)
-        elif kind == "live":
-            target = guarded_live_target(
-                target_overrides(self.config.option, "credly_"),
-                allow_production=option("credly_allow_production"),
-                read_only=profile.read_only,
-            )
+        elif settings.target == "live":
+            target = self.given_target or live_target(settings)
         else:
             from credly_contract.cassettes.target_file import replay_target
 
-            target = replay_target(option("credly_cassettes_dir"))[0]
-        rate = option("credly_rate_limit")
-        budget = option("credly_max_requests")
-        if budget is None and kind == "live":
-            budget = profile.live_budget
+            target = replay_target(settings.cassettes_dir)[0]
         limits = Limits(
-            timeout=option("credly_timeout"),
-            budget=budget,
-            min_interval=1.0 / rate if rate else (0.05 if kind == "live" else 0.0),
+            timeout=settings.timeout,
+            budget=settings.request_budget,
+            min_interval=settings.min_interval,
         ).shared_by(_workers_of_this_run(self.config))
         return CertificationRun(
-            target, profile, option("credly_run_id"), self.reports_dir, limits, emulator
+            target, profile, settings.run_identity, settings.run_folder, limits, emulator
         )
 
     # -- teardown ----------------------------------------------------------------------------------
@@ -630,8 +577,8 @@ class Certification:
             self.reports_dir,
             results,
             self.run or _WorkerRun.from_facts(self.worker_facts),
-            profile=config.getoption("credly_profile"),
-            waivers_file=config.getoption("credly_waivers"),
+            profile=self.settings.profile_name if self.settings else "",
+            waivers_file=self.settings.waivers if self.settings else None,
         )
         session.exitstatus = self.exit_code()
 

@@ -4,6 +4,7 @@ recording folder) and `credly-contract certify --target replay` (the same scenar
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import time
@@ -15,35 +16,22 @@ from credly_contract.cassettes.target_file import (
     METADATA_FILE,
     PREFLIGHT,
     default_folder,
-    load_metadata,
     replay_folder,
 )
-from credly_contract.invocation import SCENARIOS_DIR, Invocation, run_suite
-from credly_contract.report.folders import run_folder
-from credly_contract.session import new_run_id
+from credly_contract.engine.settings import Given, RunSettings
+from credly_contract.invocation import SCENARIOS_DIR, run_suite
 from credly_contract.targets import guarded_live_target, target_overrides
 from credly_contract.verdict import ExitCode
 
 
-def replay(args: argparse.Namespace) -> int:
+def replay(settings: RunSettings) -> int:
     """`credly-contract certify --target replay [--cassettes-dir DIR]`: the scenarios, offline.
 
     Its verdict is passed_in_scope at best: the recordings prove only the requirements the
-    scenarios are tagged with."""
-    folder = replay_folder(getattr(args, "cassettes_dir", None))
-    # A missing or broken folder is a configuration error, before pytest; its run id is the one
-    # the recorded application names carry, and so the reports folder's.
-    run_id = str(load_metadata(folder)["run_id"])
-    code, _ = run_suite(
-        Invocation(
-            SCENARIOS_DIR,
-            "replay",
-            run_id,
-            run_folder(getattr(args, "reports_dir", None), run_id),
-            verbose=getattr(args, "verbose", False),
-            options={"cassettes_dir": str(folder)},
-        )
-    )
+    scenarios are tagged with. The settings hold the recording's run id (RunSettings.build read
+    it, so a missing or broken folder was a configuration error before pytest)."""
+    folder = replay_folder(settings.cassettes_dir)
+    code, _ = run_suite(SCENARIOS_DIR, dataclasses.replace(settings, cassettes_dir=str(folder)))
     return code
 
 
@@ -55,7 +43,7 @@ def record(args: argparse.Namespace) -> int:
     """
     kind = args.target
     target = None
-    options: dict[str, str | list[str] | bool | None] = {}
+    given: dict[str, Given] = {"target": kind, "reports_dir": getattr(args, "reports_dir", None)}
     if kind == "live":
         overrides = target_overrides(args)
         target = guarded_live_target(
@@ -65,25 +53,15 @@ def record(args: argparse.Namespace) -> int:
             refusal="refusing to record against production ({hosts}): the scenarios create and "
             "delete applications; record a staging target instead",
         )
-        options.update(overrides)
-        run_id = new_run_id()
+        given.update(overrides)
     else:
-        options["organization_id"] = EMULATOR_ORGANIZATION_ID
-        run_id = EMULATOR_RUN_ID
+        given |= {"organization_id": EMULATOR_ORGANIZATION_ID, "run_id": EMULATOR_RUN_ID}
     folder = Path(args.cassettes_dir) if args.cassettes_dir else default_folder(kind, target)
     staging = folder.with_name(folder.name + ".recording")
     shutil.rmtree(staging, ignore_errors=True)
-    options["cassettes_dir"] = str(staging)
+    given["cassettes_dir"] = str(staging)
     started = time.monotonic()
-    code, _ = run_suite(
-        Invocation(
-            SCENARIOS_DIR,
-            kind,
-            run_id,
-            run_folder(getattr(args, "reports_dir", None), run_id),
-            options=options,
-        )
-    )
+    code, _ = run_suite(SCENARIOS_DIR, RunSettings.build(given), target)
     if (
         code not in (ExitCode.CERTIFIED, ExitCode.NOT_COMPLIANT)
         or not (staging / METADATA_FILE).is_file()

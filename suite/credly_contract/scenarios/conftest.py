@@ -42,9 +42,9 @@ def cassettes(request: pytest.FixtureRequest) -> Iterator[Cassettes]:
     ):  # the run (and so the target) exists only once `certification` is built
         return plugin.run.target if plugin.run is not None else None
 
-    session = Cassettes.for_options(
-        config.getoption("credly_target"), config.getoption("credly_cassettes_dir"), target
-    )
+    settings = plugin.settings
+    assert settings is not None  # activate() built them
+    session = Cassettes.for_options(settings.target, settings.cassettes_dir, target)
     try:
         with session.use(PREFLIGHT):
             run: CertificationRun = request.getfixturevalue("certification")
