@@ -27,7 +27,9 @@ CREDENTIAL_FLAGS = ("client_secret",)
 TARGETS_HELP = """live targets read CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID,
 CREDLY_CLIENT_ID, CREDLY_CLIENT_SECRET (or CREDLY_CLIENT_SECRET_FILE, a file holding it) and
 optionally CREDLY_FOREIGN_ORGANIZATION_ID and CREDLY_FOREIGN_APPLICATION_ID (flags of the same
-names override)."""
+names override). Every HTTP client of a run trusts the CA bundle of --ca-bundle, CREDLY_CA_BUNDLE,
+SSL_CERT_FILE or REQUESTS_CA_BUNDLE (the first set) and takes HTTPS_PROXY, HTTP_PROXY, ALL_PROXY
+and NO_PROXY the same way."""
 EPILOG = f"{EXIT_CODES_HELP}\n\n{TARGETS_HELP}"
 
 

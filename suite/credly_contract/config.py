@@ -6,6 +6,7 @@ This is the one place that knows the API's URL layout; everything else asks a Ta
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,8 +23,12 @@ ENVIRONMENT = {
     "client_secret": "CREDLY_CLIENT_SECRET",
     "foreign_organization_id": "CREDLY_FOREIGN_ORGANIZATION_ID",
     "foreign_application_id": "CREDLY_FOREIGN_APPLICATION_ID",
+    # A PEM file of the CAs that signed the target's certificates (a company CA): see trust_setting.
+    "ca_bundle": "CREDLY_CA_BUNDLE",
 }
-OPTIONAL = {"foreign_organization_id", "foreign_application_id"}
+OPTIONAL = {"foreign_organization_id", "foreign_application_id", "ca_bundle"}
+# Where a trusted CA bundle may be named, in the order they are honoured (see trust_setting).
+CA_BUNDLE_VARIABLES = ("CREDLY_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 SECRET_FILE_VARIABLE = "CREDLY_CLIENT_SECRET_FILE"
 PRODUCTION_HOSTS = frozenset({"api.credly.com", "www.credly.com"})
 DENY_HOSTS_VARIABLE = "CREDLY_DENY_HOSTS"
@@ -56,6 +61,22 @@ class Target:
     foreign_organization_id: str | None = None
     # An application id of another organization, to ask for through our own organization's path.
     foreign_application_id: str | None = None
+    ca_bundle: str | None = None  # --ca-bundle / CREDLY_CA_BUNDLE, when given
+
+    def trust(self) -> Trust:
+        """The CAs every HTTP client of the run trusts for this target."""
+        return trust_setting(self.ca_bundle)
+
+    def may_carry_credentials(self, url: str) -> bool:
+        """Whether a request to ``url`` may carry a credential (a bearer token, a client secret):
+        only when its scheme, host and port are those of the API base URL or the token URL, the
+        two origins the user configured (so never plain http when those are https)."""
+        return origin(url) in {origin(self.api_base_url), origin(self.token_url)}
+
+    def setting_for(self, url: str) -> str:
+        """The setting that made the suite request ``url``, as the user wrote it."""
+        key = "token_url" if url.startswith(self.token_url) else "api_base_url"
+        return f"{ENVIRONMENT[key]}={getattr(self, key)}"
 
     def organization_url(self, organization_id: str | None = None) -> str:
         return f"{self.api_base_url}/organizations/{organization_id or self.organization_id}"
@@ -81,6 +102,18 @@ class Target:
     def hosts(self) -> set[str]:
         """The normalised hosts of the API and the token URL (see ``normalised_host``)."""
         return {normalised_host(self.api_base_url), normalised_host(self.token_url)}
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """A URL's origin (RFC 6454): scheme, normalised host and port, the scheme's default port
+    filled in; a malformed port makes an origin nothing else has."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, normalise_hostname(parts.hostname or ""), port
 
 
 def normalise_hostname(host: str) -> str:
@@ -157,6 +190,7 @@ def live_target(
         client_secret=values["client_secret"] or "",
         foreign_organization_id=values["foreign_organization_id"],
         foreign_application_id=values["foreign_application_id"],
+        ca_bundle=values["ca_bundle"],
     )
 
 
@@ -211,3 +245,93 @@ def guard_production(
         f"refusing to certify against production host {', '.join(hit)}: the suite creates and deletes "
         f"applications; {how}, or point CREDLY_API_BASE_URL at staging"
     )
+
+
+@dataclass(frozen=True)
+class Trust:
+    """The CA bundle every HTTP client of a run verifies servers against: ``cafile`` and the setting
+    that named it (``source``), or both None for the default bundle (certifi's)."""
+
+    cafile: str | None = None
+    source: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.source}={self.cafile}" if self.source else "the default CA bundle (certifi)"
+
+
+def trust_setting(ca_bundle: str | None = None, environ: Mapping[str, str] | None = None) -> Trust:
+    """The one trust setting of a run: ``--ca-bundle`` (``ca_bundle``), else the first of
+    CREDLY_CA_BUNDLE, SSL_CERT_FILE and REQUESTS_CA_BUNDLE that is set, else certifi's bundle. The
+    libraries the suite uses each read only some of these variables (httpx SSL_CERT_FILE, requests
+    REQUESTS_CA_BUNDLE): reading them here, once, lets either one alone reach every client. A
+    bundle replaces the default one, as curl's --cacert does."""
+    environ = os.environ if environ is None else environ
+    flag = "CREDLY_CA_BUNDLE" if ca_bundle == environ.get("CREDLY_CA_BUNDLE") else "--ca-bundle"
+    named = [(flag, ca_bundle)] + [(v, environ.get(v)) for v in CA_BUNDLE_VARIABLES]
+    for source, value in named:
+        if value and value.strip():
+            path = Path(value.strip()).expanduser()
+            if not path.is_file():
+                raise ConfigError(
+                    f"{source}={value} is not a readable file: point it at a PEM file of the CA "
+                    "certificates that signed the target's certificate"
+                )
+            return Trust(str(path), source)
+    return Trust()
+
+
+def proxy_for(url: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The proxy a request to ``url`` goes through, the same for every HTTP client of a run:
+    HTTPS_PROXY for https, HTTP_PROXY for http, else ALL_PROXY (each in lower or upper case, lower
+    first as curl reads them), unless NO_PROXY names the host: ``*``, a host or domain (with or
+    without a leading dot, matching its subdomains), an IP address or network (CIDR), each
+    optionally with a port."""
+    environ = os.environ if environ is None else environ
+    variables = {k.lower(): v for k, v in environ.items() if k.isupper()}
+    variables |= {k: v for k, v in environ.items() if k.islower()}
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    proxy = variables.get(f"{scheme}_proxy") or variables.get("all_proxy")
+    if not proxy or not proxy.strip():
+        return None
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    if _bypassed(normalise_hostname(parts.hostname or ""), port, variables.get("no_proxy", "")):
+        return None
+    proxy = proxy.strip()
+    return proxy if "://" in proxy else "http://" + proxy
+
+
+def _bypassed(host: str, port: int | None, no_proxy: str) -> bool:
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, entry_port = _split_port(entry)
+        if entry_port is not None and entry_port != port:
+            continue
+        try:
+            if ipaddress.ip_address(host) in ipaddress.ip_network(name, strict=False):
+                return True
+            continue
+        except ValueError:
+            pass  # not an address and a network: compare names
+        domain = name.strip(".")
+        if domain and (host == domain or host.endswith("." + domain)):
+            return True
+    return False
+
+
+def _split_port(entry: str) -> tuple[str, int | None]:
+    """A NO_PROXY entry's name and port: ``host:8080``, ``[::1]:8080``; a bare IPv6 address has none."""
+    if entry.startswith("["):
+        name, _, rest = entry[1:].partition("]")
+        rest = rest.removeprefix(":")
+        return name, int(rest) if rest.isdigit() else None
+    name, colon, rest = entry.partition(":")
+    if colon and rest.isdigit():
+        return name, int(rest)
+    return entry, None

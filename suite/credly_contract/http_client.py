@@ -13,20 +13,30 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from credly_contract.config import ConnectionDropped, Target, TargetUnreachable
+from credly_contract import transport as transports
+from credly_contract.config import ConfigError, ConnectionDropped, Target, TargetUnreachable, Trust
 from credly_contract.scrub import register, scrub
+
+if TYPE_CHECKING:
+    import requests
 
 GATEWAY_STATUSES = {502, 503, 504}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 IDEMPOTENT_METHODS = SAFE_METHODS | {"PUT", "DELETE"}  # RFC 9110 §9.2.2
 
 
-class BudgetExhausted(TargetUnreachable):
-    """The run used up its request budget (a safety limit for shared targets)."""
+class BudgetExhausted(ConfigError):
+    """The run used up its request budget (a safety limit for shared targets): a setting to raise,
+    not an outage, so exit 2 and never a retry."""
+
+
+class CredentialsOffOrigin(RuntimeError):
+    """A request would have carried a credential to an origin that was not configured; refused
+    before anything is sent (see ``guard_credentials``)."""
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -190,7 +200,12 @@ class ApiClient:
         self.limits = limits or Limits()
         self.on_exchange = on_exchange
         timeout = httpx.Timeout(self.limits.timeout, connect=self.limits.connect_timeout)
-        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self.trust: Trust = target.trust()
+        self._origins = [target.api_base_url, target.token_url]
+        self._http = transports.httpx_client(
+            self._origins, self.trust, timeout=timeout, transport=transport
+        )
+        self._requests: requests.Session | None = None
         self._lock = threading.Lock()
         self._last_sent = 0.0
         self.requests_sent = 0
@@ -205,6 +220,36 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+        if self._requests is not None:
+            self._requests.close()
+
+    def requests_session(self) -> requests.Session:
+        """The requests session for calls sent with requests (schemathesis's), with this client's
+        trust and proxies."""
+        if self._requests is None:
+            self._requests = transports.requests_session(self._origins, self.trust)
+        return self._requests
+
+    def unreachable(self, method: str, url: str, error: BaseException) -> Exception:
+        """What a transport error of a request to ``url`` means: a configuration error the user can
+        fix (an untrusted certificate, a host that does not exist), else TargetUnreachable."""
+        setting = self.target.setting_for(url)
+        return transports.user_fixable(error, url, setting, self.trust) or unreachable(
+            method, url, error
+        )
+
+    def guard_credentials(self, method: str, url: str, headers: dict[str, str], body: Any) -> None:
+        """Refuse, before anything is sent, a request that carries a credential (a bearer token,
+        a client secret) to any origin but the configured API and token URLs': a link a server
+        wrote must never take the token elsewhere, nor over plain http (RFC 6750 §5.3)."""
+        carries = any(k.lower() == "authorization" for k in headers) or (
+            isinstance(body, dict) and "client_secret" in body
+        )
+        if carries and not self.target.may_carry_credentials(url):
+            raise CredentialsOffOrigin(
+                f"refusing {method} {url}: it would carry a credential off the configured origins "
+                f"({self.target.api_base_url}, {self.target.token_url})"
+            )
 
     def _pace(self) -> None:
         if self.broken is not None:
@@ -218,7 +263,8 @@ class ApiClient:
                 )
                 raise BudgetExhausted(
                     f"the run reached its request budget of {self.limits.budget} requests{share} "
-                    "(raise it with --max-requests)"
+                    "before it finished: raise --max-requests (the dry run, certify --dry-run, "
+                    "shows what the profile needs)"
                 )
             wait = self._last_sent + self.limits.min_interval - time.monotonic()
             if wait > 0:
@@ -239,12 +285,13 @@ class ApiClient:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         headers.setdefault("Accept", "application/json")
+        self.guard_credentials(method, url, headers, kwargs.get("data") or kwargs.get("json"))
 
         def transmit() -> Exchange:
             try:
                 response = self._http.request(method, url, headers=headers, **kwargs)
             except httpx.TransportError as error:
-                raise unreachable(method, url, error) from None
+                raise self.unreachable(method, url, error) from None
             return Exchange.from_httpx(response)
 
         return self.send(method, url, transmit)
@@ -376,7 +423,14 @@ def _dropped(error: BaseException, depth: int = 0) -> bool:
 def _cause(error: BaseException) -> str:
     text = str(error) or type(error).__name__
     lowered = text.lower()
-    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+    if any(
+        t in lowered
+        for t in (
+            "name or service not known",
+            "nodename nor servname",
+            "temporary failure in name resolution",
+        )
+    ):
         return f"DNS lookup failed ({text})"
     if "connection refused" in lowered or "errno 111" in lowered:
         return "connection refused"

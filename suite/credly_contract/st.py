@@ -30,7 +30,7 @@ from credly_contract import spec
 from credly_contract.checks import CheckFailed, count, register
 from credly_contract.checks.applications import nameless_create_refused
 from credly_contract.checks.security import bad_input_refused
-from credly_contract.http_client import Exchange, unreachable
+from credly_contract.http_client import Exchange
 from credly_contract.ledger import resource_name
 from credly_contract.session import CertificationRun
 
@@ -304,9 +304,12 @@ def send(run: CertificationRun, case: Any) -> tuple[schemathesis.Response, Excha
 
     def transmit() -> Exchange:
         try:
-            sent.append(case.call(timeout=run.client.limits.timeout))
+            # verify too: schemathesis passes its own (True: certifi) unless told, over the session's.
+            session = run.client.requests_session()
+            timeout = run.client.limits.timeout
+            sent.append(case.call(session=session, verify=session.verify, timeout=timeout))
         except (requests.RequestException, OSError) as error:
-            raise unreachable(case.method, url, error) from None
+            raise run.client.unreachable(case.method, url, error) from None
         return exchange_of(sent[-1])
 
     exchange = run.client.send(case.method, url, transmit)

@@ -22,7 +22,8 @@ class ExitCode(IntEnum):
     CONFIG = 2
     """Usage or configuration error; the message names the setting to fix."""
     UNREACHABLE = 3
-    """No HTTP answer: timeouts, DNS, refused connections, repeated 502/503/504. Retry later."""
+    """No HTTP answer: timeouts (DNS ones too), refused connections, repeated 502/503/504. Retry
+    later. A host that does not exist or an untrusted certificate is CONFIG: a retry cannot fix it."""
     REPORT_INVALID = 4
     """report: the run folder does not verify (manifest mismatch, inconsistent or unreadable
     certificate)."""
@@ -102,7 +103,7 @@ EXIT_CODES_HELP = """exit codes:
        recordings prove held; the others are listed as NOT_RUN and judged only by certify)
   1    not compliant: a requirement failed or was not run (see the certificate)
   2    usage or configuration error (the message names the setting to fix)
-  3    no HTTP answer: timeouts, DNS, refused connections, repeated 502/503/504 (retry later;
+  3    no HTTP answer: timeouts (DNS too), refused connections, repeated 502/503/504 (retry later;
        any HTTP answer that breaks the contract is exit 1, never 3)
   4    report: the run folder does not verify (manifest mismatch, inconsistent or unreadable
        certificate)

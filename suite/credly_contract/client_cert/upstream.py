@@ -17,6 +17,7 @@ from credly_contract.config import ENVIRONMENT, Target
 from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, credly_error
 from credly_contract.emulator.server import EmulatorServer, LoopbackServer, LoopbackTLS
 from credly_contract.http_client import GATEWAY_STATUSES
+from credly_contract.transport import httpx_async_client
 
 # This many 502/503/504 in a row from the live target (not the injected 503) mean it is down.
 TARGET_DOWN_AFTER = 3
@@ -151,6 +152,7 @@ class LiveUpstream(_Base):
         self.client_id, self.client_secret = target.client_id, target.client_secret
         self._dead: set[str] = set()
         self._gateway_streak = 0
+        self.trust = target.trust()  # the same CAs and proxies as the suite's own clients
         recorder.upstream = self
         self.server = LoopbackServer(
             recorder.wrap(self.forward), name="recording proxy", tls=self.tls
@@ -184,7 +186,8 @@ class LiveUpstream(_Base):
         body = (await receive()).get("body", b"")
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _REQUEST_HEADERS_DROPPED]
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
+            client = httpx_async_client(url, self.trust, timeout=self.timeout)
+            async with client:
                 response = await client.request(scope["method"], url, headers=headers, content=body)
         except httpx.TransportError as error:
             self.target_down.append(
