@@ -1,7 +1,7 @@
 """A second, independently written implementation of Credly's documented OAuth Applications API.
 
 Issue 3 asks that the suite certify an implementation it was not written against. This one is built
-from the documentation (/work/shared/credly-oauth-docs.txt) and RFC 6749/6750 only, on the standard
+from Credly's documentation (the OAuth Applications pages) and RFC 6749/6750 only, on the standard
 library's http.server (not the Starlette emulator), and it deliberately makes other choices where the
 docs are silent:
 

@@ -3,11 +3,15 @@ markers; and each check counts the judgements it makes into the run's tally."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 import yaml
 
-from credly_contract import catalogue, st
-from credly_contract.checks import CheckFailed, Tally, registry, tallying
+from credly_contract import catalogue
+from credly_contract.checks import CheckFailed, Tally, built_ins, checked_by, registry, tallying
 from credly_contract.checks.applications import delete_answers_204_without_body
 from credly_contract.http_client import Exchange
 
@@ -18,16 +22,13 @@ def exchange(status: int, body: str = "") -> Exchange:
 
 def test_every_requirement_is_checked_by_some_registered_check_and_some_marked_test():
     for rid in catalogue.requirements():
-        found = catalogue.checked_by(rid)
+        found = checked_by(rid)
         assert found["checks"], f"{rid} has no @check function"
         assert found["tests"], f"{rid} has no test marked with it"
 
 
 def test_every_registered_check_proves_a_catalogued_requirement():
-    from credly_contract.client_cert.command import catalogue as client_catalogue
-
-    known = set(catalogue.requirements()) | set(client_catalogue().requirements)
-    assert {c.requirement for c in registry().values()} <= known
+    assert {c.requirement for c in registry().values()} <= set(catalogue.requirements())
 
 
 def test_the_catalogue_holds_no_hand_written_checked_by():
@@ -43,7 +44,7 @@ def test_the_tally_counts_each_judgement_and_each_failure_per_check():
         with pytest.raises(CheckFailed):
             delete_answers_204_without_body(exchange(200, '{"data": {}}'))
     delete_answers_204_without_body(exchange(204))  # outside the run: not counted
-    (entry,) = tally.by_requirement()["APP-DELETE"]
+    (entry,) = tally.by_requirement(registry())["APP-DELETE"]
     assert entry == {
         "check": "applications.delete_answers_204_without_body",
         "judged": 3,
@@ -76,5 +77,27 @@ class SchemaFailure:
 def test_built_in_schemathesis_failures_map_to_the_requirement_they_break(
     check, path, operation_id, status, requirement
 ):
-    assert st.requirement_for(check, SchemaFailure(*path), operation_id, status) == requirement
+    assert (
+        built_ins.requirement_for(check, SchemaFailure(*path), operation_id, status) == requirement
+    )
     assert requirement in {c.requirement for c in registry().values() if check in c.name}
+
+
+def test_the_registry_is_the_same_whatever_was_imported_before():
+    """The certificate's "checks" column reads the registry: it must not depend on which modules a
+    process happened to import (schemathesis's integration, the plugin, certify-client's judges)."""
+    import credly_contract.client_cert.command
+    import credly_contract.plugin
+    import credly_contract.st  # noqa: F401
+
+    alone = subprocess.run(
+        [sys.executable, "-c", _PRINT_REGISTRY], capture_output=True, text=True, check=True
+    )
+    assert json.loads(alone.stdout) == {n: c.requirement for n, c in registry().items()}
+
+
+_PRINT_REGISTRY = """
+import json
+from credly_contract.checks import registry
+print(json.dumps({n: c.requirement for n, c in registry().items()}))
+"""

@@ -1,6 +1,6 @@
-"""The requirement catalogue (suite/credly_contract/requirements.yaml) as Python objects, and what checks each
-requirement: built from the code (the ``@check`` registry and the tests' requirement markers), never
-written by hand."""
+"""The requirement catalogues as Python objects: the server's (suite/credly_contract/requirements.yaml)
+and certify-client's (client_requirements.yaml), and the tests that prove each requirement, read from
+their requirement markers (``checks.checked_by`` adds the checks: never written by hand)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import yaml
 from credly_contract.spec import read_package_yaml
 
 CATALOGUE_PATH = Path(__file__).with_name("requirements.yaml")
+CLIENT_CATALOGUE_PATH = Path(__file__).with_name("client_requirements.yaml")
 LEVELS = ("MUST", "SHOULD")
 # The test folders whose @pytest.mark.requirement markers say which tests prove what.
 TEST_DIRS = (Path(__file__).with_name("certification"), Path(__file__).with_name("scenarios"))
@@ -44,18 +45,13 @@ def load(path: Path = CATALOGUE_PATH) -> Catalogue:
     return Catalogue(raw["docs"], entries)
 
 
-def _load() -> tuple[str, dict[str, Requirement]]:
-    catalogue = load()
-    return catalogue.docs, catalogue.requirements
-
-
 def requirements() -> dict[str, Requirement]:
     """Every requirement by id, in catalogue order."""
-    return _load()[1]
+    return load().requirements
 
 
 def docs_url() -> str:
-    return _load()[0]
+    return load().docs
 
 
 def get(requirement_id: str) -> Requirement:
@@ -130,15 +126,3 @@ def tests_by_requirement() -> dict[str, tuple[str, ...]]:
                     for rid in _marker_ids(decorator):
                         found.setdefault(rid, []).append(f"{folder.name}/{path.name}::{node.name}")
     return {rid: tuple(dict.fromkeys(tests)) for rid, tests in found.items()}
-
-
-def checked_by(requirement_id: str) -> dict[str, list[str]]:
-    """What checks a requirement: its registered checks (``@check`` functions and the schemathesis
-    built-ins mapped to it) and the tests marked with it."""
-    from credly_contract.checks import registry
-
-    get(requirement_id)
-    return {
-        "checks": sorted(c.name for c in registry().values() if c.requirement == requirement_id),
-        "tests": list(tests_by_requirement().get(requirement_id, ())),
-    }

@@ -117,7 +117,7 @@ def certify(args: argparse.Namespace) -> int:
         print("--target replay sends nothing: it replays the recorded cassettes offline")
         return ExitCode.CERTIFIED
     if settings.target == "replay":
-        from credly_contract.cassettes.commands import replay
+        from credly_contract.cassette_commands import replay
 
         return replay(settings)
     target = None
@@ -308,7 +308,7 @@ def add_record(commands: Any) -> argparse.ArgumentParser:
 
 
 def run_record(args: argparse.Namespace) -> int:
-    from credly_contract.cassettes.commands import record
+    from credly_contract.cassette_commands import record
 
     _warn_credential_flags(args)
     return record(args)

@@ -55,10 +55,6 @@ class Interrupts:
     def describe(self) -> str:
         return NAMES.get(self.received[0], f"signal {self.received[0]}") if self.received else ""
 
-    def exit_code(self) -> int:
-        """128 + the first signal's number, as shells report a process ended by a signal."""
-        return 128 + int(self.received[0]) if self.received else 130
-
     @contextmanager
     def cleanup(self) -> Iterator[None]:
         """While the run deletes what it created: one signal lets it finish, a second stops it."""

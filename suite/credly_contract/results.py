@@ -8,6 +8,7 @@ from typing import Any
 
 from credly_contract import catalogue
 from credly_contract.catalogue import Requirement
+from credly_contract.checks import registry
 from credly_contract.request_plan import RequestAccounting
 from credly_contract.verdict import RunError, Verdict
 
@@ -58,8 +59,6 @@ class Results:
     def checks_of(self, requirement_id: str) -> list[dict[str, Any]]:
         """The checks that judged for a requirement, with how many exchanges each judged and
         how many of those judgements failed (a passing check leaves this trace too)."""
-        from credly_contract.checks import registry
-
         known = registry()
         return [
             {"check": name, **count}

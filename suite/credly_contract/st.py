@@ -3,31 +3,23 @@ provider (the token host differs from the API host), and the checks of each gene
 
 schemathesis's own built-in checks judge each answer against the contract (server errors, status
 codes, content types, response schemas and headers); their failures are mapped to requirement ids
-(``requirement_for``). Our own checks add only what schemathesis cannot know: which request bodies
+(``checks.built_ins``). Our own checks add only what schemathesis cannot know: which request bodies
 the docs make invalid (and what a refused nameless create proves), and the run's ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import requests
 import schemathesis
 from schemathesis import GenerationMode
-from schemathesis.checks import (
-    content_type_conformance,
-    not_a_server_error,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from schemathesis.config import OperationConfig
 from schemathesis.core import NotSet
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.filters import FilterSet
 
 from credly_contract import spec
-from credly_contract.checks import CheckFailed, count, register
+from credly_contract.checks import CheckFailed, built_ins, count
 from credly_contract.checks.applications import nameless_create_refused
 from credly_contract.checks.security import bad_input_refused
 from credly_contract.http_client import Exchange
@@ -36,22 +28,6 @@ from credly_contract.session import CertificationRun
 
 TOKEN_OPERATION = "createAccessToken"
 
-# The built-in checks that judge one answer without sending anything. The others are off:
-# - positive_data_acceptance: the docs set no length or page-size limit, so a server may refuse valid
-#   data (a 10,000-character name, per=2174888) and still keep the contract;
-# - negative_data_rejection: the docs set no paging-parameter limits either (per=0 may be served);
-#   invalid bodies are judged by our bad_input_refused, which knows which violations the docs forbid;
-# - ignored_auth, unsupported_method, missing_required_header, allow_header_conformance,
-#   object_level_authorization, use_after_free, ensure_resource_availability: they send requests of
-#   their own, outside the run's one client (budget, pace, read-only); BEARER-REQUIRED, SEC-TENANT,
-#   APP-CREATE and APP-DELETE are proven through it by the access matrix and the state machines.
-BUILT_IN_CHECKS: dict[str, Callable[..., Any]] = {
-    "not_a_server_error": not_a_server_error,
-    "status_code_conformance": status_code_conformance,
-    "content_type_conformance": content_type_conformance,
-    "response_schema_conformance": response_schema_conformance,
-    "response_headers_conformance": response_headers_conformance,
-}
 # The conformance of status codes and content types is judged only for valid (positive) requests,
 # and no built-in but not_a_server_error judges a 5xx (SEC-NO-5XX's).
 _CONFORMANCE = {"status_code_conformance", "content_type_conformance"}
@@ -89,56 +65,6 @@ def failure_to_check(exc: BaseException) -> CheckFailed | None:
     return None
 
 
-def requirement_for(check_name: str, failure: Failure, operation_id: str, status: int) -> str:
-    """The requirement a built-in check's failure breaks on one operation."""
-    if check_name == "not_a_server_error":
-        return "SEC-NO-5XX"
-    if check_name == "response_headers_conformance" and status == 401:
-        return "BEARER-CHALLENGE"
-    if check_name == "response_schema_conformance":
-        path = [str(p) for p in getattr(failure, "instance_path", ()) or ()]
-        if path[:1] == ["data"] and operation_id != "listIssuedBadges":
-            fields = [p for p in path[1:] if not p.isdigit()]
-            if fields[:1] == ["secret"]:
-                return "APP-SECRET-ONCE"
-            schema_path = [str(p) for p in getattr(failure, "schema_path", ()) or ()]
-            # A field the application object lacks is reported on the object itself ("required").
-            if fields or schema_path[-1:] == ["required"]:
-                return "APP-SCHEMA"
-        if path[:1] == ["metadata"] and len(path) > 1:
-            return "PAGE-META"
-    return spec.requirement_of(operation_id)
-
-
-def _register_built_ins() -> None:
-    """Enter the built-in checks in the check registry under each requirement they can fail."""
-    for operation_id in spec.api_operations():
-        own = spec.requirement_of(operation_id)
-        pairs = {
-            ("not_a_server_error", "SEC-NO-5XX"),
-            ("status_code_conformance", own),
-            ("content_type_conformance", own),
-            ("response_schema_conformance", own),
-            ("response_schema_conformance", "PAGE-META"),
-            ("response_headers_conformance", own),
-            ("response_headers_conformance", "BEARER-CHALLENGE"),
-        }
-        if operation_id != "listIssuedBadges":
-            pairs |= {
-                ("response_schema_conformance", "APP-SCHEMA"),
-                ("response_schema_conformance", "APP-SECRET-ONCE"),
-            }
-        for name, requirement in pairs:
-            register(_check_name(name, requirement), requirement, "schemathesis")
-
-
-def _check_name(name: str, requirement: str) -> str:
-    return f"schemathesis.{name}[{requirement}]"
-
-
-_register_built_ins()
-
-
 def exchange_of(response: Any) -> Exchange:
     """An Exchange from a schemathesis Response (requests underneath)."""
     request = response.request
@@ -166,7 +92,7 @@ def built_in_failures(case: Any, response: Any, exchange: Exchange) -> list[Chec
     operation_id = case.operation.definition.raw.get("operationId")
     negative = case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE
     found: list[CheckFailed] = []
-    for name, built_in in BUILT_IN_CHECKS.items():
+    for name, built_in in built_ins.BUILT_INS.items():
         if name != "not_a_server_error" and exchange.status >= 500:
             continue
         if name in _CONFORMANCE and negative:
@@ -175,18 +101,22 @@ def built_in_failures(case: Any, response: Any, exchange: Exchange) -> list[Chec
             continue
         if name == "status_code_conformance" and exchange.status == 429:
             continue  # throttling (RFC 6585 §4) may answer any request; the client waited and retried
-        own = "SEC-NO-5XX" if name == "not_a_server_error" else spec.requirement_of(operation_id)
         try:
-            case.validate_response(response, checks=[built_in], headers=dict(case.headers or {}))
+            case.validate_response(
+                response, checks=[built_in.function], headers=dict(case.headers or {})
+            )
         except FailureGroup as group:
             for failure in group.exceptions:
-                requirement = requirement_for(name, failure, operation_id, exchange.status)
-                count(_check_name(name, requirement), failed=True)
+                requirement = built_ins.requirement_for(
+                    name, failure, operation_id, exchange.status
+                )
+                count(built_ins.check_name(name, requirement), failed=True)
                 found.append(
                     CheckFailed(requirement, f"{failure.title}: {failure.message}", exchange, name)
                 )
             continue
-        count(_check_name(name, own), failed=False)
+        own = built_ins.own_requirement(name, operation_id)
+        count(built_ins.check_name(name, own), failed=False)
     return found
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from credly_contract import spec
-from credly_contract.checks import Violation, check, expect_json_object, expect_status
+from credly_contract.checks.base import Violation, check, expect_json_object, expect_status
 from credly_contract.http_client import Exchange
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from credly_contract import spec
-from credly_contract.checks import Violation, check, expect_json_object, expect_status
+from credly_contract.checks.base import Violation, check, expect_json_object, expect_status
 from credly_contract.http_client import Exchange
 
 

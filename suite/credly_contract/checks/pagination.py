@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from credly_contract import spec
-from credly_contract.checks import Violation, check
+from credly_contract.checks.base import Violation, check
 from credly_contract.http_client import Exchange
 
 # The seven documented fields, read from the contract (openapi/credly.yaml), never restated here.

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from credly_contract import spec
-from credly_contract.checks import Violation, check, expect_status
+from credly_contract.checks.base import Violation, check, expect_status
 from credly_contract.http_client import Exchange
 
 # RFC 9110 §11.6.1: WWW-Authenticate may list several challenges (Credly also takes Basic).

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from credly_contract.catalogue import Catalogue, load
+from credly_contract.catalogue import CLIENT_CATALOGUE_PATH, Catalogue, load
 from credly_contract.client_cert.exchanges import CLEAN, INJECTED
 from credly_contract.client_cert.injections import CATALOGUE as INJECTIONS
 from credly_contract.client_cert.injections import PROFILES, Injector
@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # the judges, recorder and reports load only when certify-cli
     from credly_contract.client_cert.middleware import Recorder
     from credly_contract.results import Results
 
-CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "client_requirements.yaml"
 DEFAULT_TIMEOUT_SECONDS = 120.0
 OFF_FLAGS = {"no_expire_token": "--no-expire-token", "no_429": "--no-429", "no_503": "--no-503"}
 EPILOG = (
@@ -54,7 +53,7 @@ is stopped too)"""
 
 def catalogue() -> Catalogue:
     """The client requirement catalogue (suite/credly_contract/client_requirements.yaml)."""
-    return load(CATALOGUE_PATH)
+    return load(CLIENT_CATALOGUE_PATH)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from credly_contract import spec
-from credly_contract.checks import Violation, check
+from credly_contract.checks.base import Violation, check
 from credly_contract.client_cert import contract
 from credly_contract.client_cert.exchanges import API, CLEAN, INJECTED, TOKEN, Observed, Reaction
 from credly_contract.client_cert.injections import (

@@ -72,9 +72,7 @@ def consistency_problems(certificate: dict[str, Any]) -> list[str]:
 def _catalogue_of(certificate: dict[str, Any]) -> dict[str, Any]:
     """The catalogue a certificate was judged by: the client one for `certify-client`'s."""
     if certificate.get("kind") == "client":
-        from credly_contract.client_cert.command import catalogue as client_catalogue
-
-        return dict(client_catalogue().requirements)
+        return dict(catalogue.load(catalogue.CLIENT_CATALOGUE_PATH).requirements)
     return dict(catalogue.requirements())
 
 

@@ -1,5 +1,6 @@
 """The recording commands: `credly-contract record` (the cassette scenarios against a target, into a
-recording folder) and `credly-contract certify --target replay` (the same scenarios, offline)."""
+recording folder) and `credly-contract certify --target replay` (the same scenarios, offline).
+They start a run, so they sit beside the cassettes package, not in it: the run reads cassettes."""
 
 from __future__ import annotations
 
