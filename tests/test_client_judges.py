@@ -94,3 +94,31 @@ def test_every_number_in_a_client_requirement_has_a_source_or_a_written_reason()
         cited = requirement.source + " " + requirement.threshold
         for number in re.findall(r"\d+(?:\.\d+)?", requirement.title):
             assert number in cited, f"{requirement.id}: {number} has no source nor reason"
+
+
+def _outage(gaps: list[float], pace: float, transport: float) -> list[int]:
+    """The statuses an Injector gives API calls: two ordinary calls ``pace`` apart, then the
+    injected 503 at call #4 and retries each ``gap`` after the previous answer; every call takes
+    ``transport`` seconds."""
+    injector = Injector.for_profile("quick", {"--no-429", "--no-expire-token"})
+    statuses, clock = [], 0.0
+    for number, gap in enumerate([0.0, pace, pace, pace, *gaps]):
+        call = _call(number, clock + gap, 200)
+        injected = injector.next_api_call(call)
+        call.status = 503 if injected is not None else 200
+        call.finished = call.started + transport
+        statuses.append(call.status)
+        clock = call.finished
+    return statuses[3:]
+
+
+@pytest.mark.parametrize("transport", [0.002, 0.15], ids=["fast", "tls-on-a-loaded-machine"])
+def test_the_outage_goes_on_while_the_client_retries_without_waiting(transport):
+    assert _outage([transport] * 20, pace=transport, transport=transport) == [503] * 12 + [200] * 9
+
+
+@pytest.mark.parametrize("transport", [0.002, 0.15], ids=["fast", "tls-on-a-loaded-machine"])
+def test_a_client_that_waits_is_through_the_outage_after_a_few_retries(transport):
+    # urllib3 Retry(backoff_factor=0.1): at once, then 0.2 s, 0.4 s, 0.8 s (plus its transport)
+    waits = [transport + wait for wait in (0.0, 0.2, 0.4, 0.8)]
+    assert 200 in _outage(waits, pace=transport, transport=transport)[:4]

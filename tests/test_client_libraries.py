@@ -36,13 +36,11 @@ NAIVE_FAILS = {"CLIENT-RESILIENT"}
 NAIVE_NOT_RUN = {"CLIENT-RETRY-AFTER", "CLIENT-BACKOFF", "CLIENT-RENEWAL"}
 
 
-def _environment(name: str) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("CREDLY_")}
-    if name.startswith("requests_oauthlib"):
-        # TODO(issue 17, item 4): remove once certify-client serves HTTPS by default; then
-        # requests-oauthlib must certify unmodified, without this switch.
-        environment["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-    return environment
+def _environment() -> dict[str, str]:
+    # Nothing that loosens a library: requests-oauthlib certifies over HTTPS as it ships, never
+    # with OAUTHLIB_INSECURE_TRANSPORT.
+    unwanted = ("CREDLY_", "OAUTHLIB_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(unwanted)}
 
 
 def _certify(job: tuple[str, int, Path]) -> tuple[str, int, tuple[str, ...], tuple[str, ...]]:
@@ -52,7 +50,7 @@ def _certify(job: tuple[str, int, Path]) -> tuple[str, int, tuple[str, ...], tup
     done = run_cli(
         "certify-client", "--profile", "standard", "--reports-dir", str(reports),
         "--", sys.executable, str(INTEGRATIONS / script), *options,
-        env=_environment(name), timeout=300,
+        env=_environment(), timeout=300,
     )  # fmt: skip
     certificate = json.loads((reports / "certificate.json").read_text(encoding="utf-8"))
     statuses = {r["id"]: r["status"] for r in certificate["requirements"]}

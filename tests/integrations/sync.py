@@ -16,6 +16,7 @@ import argparse
 import base64
 import json
 import os
+import ssl
 import sys
 import time
 import urllib.error
@@ -127,12 +128,17 @@ class Credly:
             return status, body
 
 
+# One TLS context for the whole run (it reads the trusted certificates, SSL_CERT_FILE included,
+# once), not one per request.
+TLS = ssl.create_default_context()
+
+
 def send(
     method: str, url: str, data: bytes | None, headers: dict[str, str]
 ) -> tuple[int, Any, dict[str, str]]:
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=TLS) as response:
             raw, status, answer_headers = response.read(), response.status, response.headers
     except urllib.error.HTTPError as error:
         raw, status, answer_headers = error.read(), error.code, error.headers

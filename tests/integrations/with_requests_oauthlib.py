@@ -8,7 +8,7 @@ Its task: read every application (following next_page_url), then create, read, r
 ``--naive`` is the first integration people write: no Retry, no renewal; any error status ends it.
 
 It reads CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID, CREDLY_CLIENT_ID and
-CREDLY_CLIENT_SECRET. requests-oauthlib refuses a token URL that is not https://.
+CREDLY_CLIENT_SECRET. requests-oauthlib refuses a token URL that is not https:// (certify-client serves HTTPS).
 """
 
 from __future__ import annotations

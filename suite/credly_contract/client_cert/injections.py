@@ -12,12 +12,20 @@ from dataclasses import dataclass, field
 from credly_contract.client_cert.exchanges import Observed
 
 RETRY_AFTER_SECONDS = 1
-# The 503 is a short outage, not one answer: a client that retries at once (urllib3's Retry does:
-# its backoff starts at 0) meets a second 503 and must then wait, so a hot loop shows as many
-# retries, while any client that waits before its second retry (urllib3 with backoff_factor 0.1
-# or more, stamina's and tenacity's exponential waits, a plain 0.2/0.4/0.8 s loop) is through it
-# after one or two retries. RFC 9110 §15.6.4: 503 is "a temporary overload".
+# The 503 is a short outage, not one answer (RFC 9110 §15.6.4: 503 is "a temporary overload"). It
+# lasts OUTAGE_SECONDS, and goes on while the client retries without waiting, as an overloaded server
+# stays overloaded while it is hammered. "Without waiting" is measured against the client's own pace
+# (the shortest time it took, in this run, from an answer to its next request: its transport and
+# its machine's load, a new TLS connection per request included): a retry sooner than
+# HAMMERING_FACTOR times that pace plus HAMMERING_SLACK did not wait. So a hot loop meets 503 after
+# 503 however slow its transport or busy its machine, while any client that waits before its second
+# or third retry (urllib3 with backoff_factor 0.1 or more, stamina's and tenacity's exponential
+# waits, a plain 0.2/0.4/0.8 s loop) is through it after one to three retries. It ends at the latest
+# after OUTAGE_MAX_ANSWERS answers: one more retry than judges.CLIENT-BACKOFF allows in a row, enough
+# to judge, so a client that never stops retrying still finishes.
 OUTAGE_SECONDS = 0.5
+HAMMERING_FACTOR, HAMMERING_SLACK = 3.0, 0.05
+OUTAGE_MAX_ANSWERS = 12
 RATE_LIMITED, UNAVAILABLE, TOKEN_REVOKED, TOKEN_EXPIRED = (
     "rate_limited",
     "unavailable",
@@ -46,7 +54,8 @@ CATALOGUE = {
         UNAVAILABLE,
         4,
         f"API call #4 starts a {OUTAGE_SECONDS:g} s outage: it and every API call in the next "
-        f"{OUTAGE_SECONDS:g} s answer 503 Service Unavailable",
+        f"{OUTAGE_SECONDS:g} s answer 503 Service Unavailable, and later ones while the client "
+        "retries without waiting",
         "--no-503",
     ),
     TOKEN_REVOKED: Injection(
@@ -76,7 +85,9 @@ class Injector:
     switched_off: dict[str, str] = field(default_factory=dict)  # name -> the flag that did it
     fired: dict[str, Observed] = field(default_factory=dict)
     api_calls: int = 0
-    outage_ends: float = -1.0  # when the unavailable injection's outage is over (recorder clock)
+    outage: list[Observed] = field(default_factory=list)  # the API calls the outage answered
+    pace: float | None = None  # the client's shortest time from an answer to its next request
+    _previous: Observed | None = None
 
     @classmethod
     def for_profile(cls, profile: str, off_flags: set[str]) -> Injector:
@@ -93,7 +104,9 @@ class Injector:
         """Count an API call and return the injection that fires on it, if any (during the
         outage, the unavailable injection again)."""
         self.api_calls += 1
-        if exchange.started < self.outage_ends:
+        self._learn_pace(exchange)
+        if self._in_outage(exchange):
+            self.outage.append(exchange)
             exchange.injection = UNAVAILABLE
             return CATALOGUE[UNAVAILABLE]
         for injection in self.planned:
@@ -104,9 +117,25 @@ class Injector:
             self.fired[injection.name] = exchange
             exchange.injection = injection.name
             if injection.name == UNAVAILABLE:
-                self.outage_ends = exchange.started + OUTAGE_SECONDS
+                self.outage.append(exchange)
             return injection
         return None
+
+    def _learn_pace(self, exchange: Observed) -> None:
+        previous, self._previous = self._previous, exchange
+        if previous is None or previous.injection is not None or not previous.finished:
+            return  # a reaction to an injection, or a call still in flight, says nothing of pace
+        gap = exchange.started - previous.finished
+        if gap >= 0:
+            self.pace = gap if self.pace is None else min(self.pace, gap)
+
+    def _in_outage(self, exchange: Observed) -> bool:
+        if not self.outage or len(self.outage) >= OUTAGE_MAX_ANSWERS:
+            return False
+        if exchange.started < self.outage[0].started + OUTAGE_SECONDS:
+            return True
+        waited = exchange.started - self.outage[-1].finished
+        return waited < HAMMERING_FACTOR * (self.pace or 0.0) + HAMMERING_SLACK
 
     def why_not_fired(self, name: str) -> str:
         """Why an injection shaped no exchange of this run (for not_run reasons)."""
