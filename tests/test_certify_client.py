@@ -202,14 +202,20 @@ def test_a_hanging_integration_is_stopped_at_the_time_limit(tmp_path):
     assert statuses["CLIENT-BEARER"]["reason"] == "the integration made no API call"
 
 
-def test_a_switched_off_injection_is_named_and_its_requirement_not_run(tmp_path):
+def test_a_switched_off_injection_is_named_and_its_requirement_not_run(tmp_path, capsys):
     code = certify_client(tmp_path, "--no-429", integration=[str(SYNC)])
 
     cert = certificate(tmp_path)
     retry_after = next(r for r in cert["requirements"] if r["id"] == "CLIENT-RETRY-AFTER")
-    assert code == 1
+    out = capsys.readouterr().out
+    # outside the run's scope, so the verdict is the scoped one: exit 0, never certified
+    assert (code, cert["verdict"]) == (0, "passed_in_scope")
     assert retry_after["status"] == "not_run"
+    assert retry_after["in_scope"] is False
     assert "--no-429" in retry_after["reason"]
+    assert [r["id"] for r in cert["requirements"] if not r["in_scope"]] == ["CLIENT-RETRY-AFTER"]
+    assert "credly-contract: verdict passed_in_scope" in out
+    assert "outside it (switched off by --no-429)" in out
     named = {i["name"]: i["switched_off_by"] for i in cert["injections"]}
     assert named["rate_limited"] == "--no-429"
 
@@ -223,6 +229,10 @@ def test_a_switched_off_injection_is_named_and_its_requirement_not_run(tmp_path)
         (["certify-client", "--upstream", "live", "--", "true"], "--upstream live needs CREDLY_"),
         (["certify-client", "--reports-dir", "a-file/reports", "--", "true"], "--reports-dir"),
         (["certify-client", "--watch-dir", "a-file", "--", "true"], "--watch-dir a-file is a file"),
+        (
+            ["certify-client", "--watch-dir", "nowhere", "--", "true"],
+            "--watch-dir nowhere does not",
+        ),
         (["certify-client", "--profile", "thorough", "--", "true"], "invalid choice"),
         (["certify-client", "--timeout-seconds", "soon", "--", "true"], "invalid float"),
     ],
@@ -233,6 +243,7 @@ def test_a_switched_off_injection_is_named_and_its_requirement_not_run(tmp_path)
         "live-without-settings",
         "unwritable-reports-dir",
         "watch-dir-is-a-file",
+        "watch-dir-missing",
         "unknown-profile",
         "non-numeric-timeout",
     ],
@@ -419,15 +430,6 @@ def test_a_live_target_answering_503_again_and_again_is_an_error_not_a_failure(
     assert code == 3
     assert certificate(tmp_path)["verdict"] == "error"
     assert "answered 503, after 2 more 502/503/504 in a row" in err
-
-
-def test_a_watched_folder_that_never_appeared_is_said_in_the_certificate(tmp_path):
-    missing = tmp_path / "never-written"
-
-    certify_client(tmp_path / "reports", "--watch-dir", str(missing), integration=["-c", "pass"])
-
-    notes = [o["detail"] for o in certificate(tmp_path / "reports")["observations"]]
-    assert any(str(missing) in note and "only stdout and stderr" in note for note in notes)
 
 
 def _token_exchange(index: int, started: float, expires_in: int) -> Observed:

@@ -43,6 +43,9 @@ class Results:
         self.observations: list[dict[str, Any]] = []
         self.error: RunError | None = None
         self.scope: set[str] | None = None
+        # Why a scoped run leaves the other requirements out, and which run judges them.
+        self.scope_why = "the cassette scenarios do not prove it"
+        self.scope_full_run = "`credly-contract certify` judges all of them"
         self.tests = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
         self.requests_sent = 0
         self.spent = RequestAccounting()  # requests per test and requirement (request_plan.py)
@@ -70,8 +73,12 @@ class Results:
         """Record what stopped the run; the first cause wins."""
         self.error = self.error or error
 
-    def limit_scope(self, requirement_ids: Iterable[str]) -> None:
+    def limit_scope(
+        self, requirement_ids: Iterable[str], why: str | None = None, full_run: str | None = None
+    ) -> None:
         self.scope = {rid for rid in requirement_ids if rid in self.outcomes}
+        self.scope_why = why or self.scope_why
+        self.scope_full_run = full_run or self.scope_full_run
 
     def record(
         self,
@@ -122,7 +129,7 @@ class Results:
         """Why a requirement is not_run, in a few words."""
         outcome = self.outcomes[requirement_id]
         if not self.in_scope(requirement_id):
-            return "outside this run's scope (the cassette scenarios do not prove it)"
+            return f"outside this run's scope ({self.scope_why})"
         if outcome.skipped:
             return "skipped: " + "; ".join(outcome.skipped)
         if outcome.tests:

@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ from credly_contract.catalogue import Catalogue
 from credly_contract.report import link_latest, write_certificate
 from credly_contract.report.certificate import build_certificate
 from credly_contract.report.manifest import ALLURE_RESULTS
-from credly_contract.results import FAILED, NOT_RUN, Results
+from credly_contract.report.waivers import Waiver
+from credly_contract.results import FAILED, NOT_RUN, WAIVED, Results
 from credly_contract.scrub import scrub
 
 JUNIT = "junit.xml"
@@ -75,6 +77,7 @@ def write_artefacts(
     profile: str,
     extra: dict[str, Any],
     exchanges: list[dict[str, Any]],
+    waivers: Sequence[Waiver] = (),
 ) -> dict[str, Any]:
     """Write every artefact into ``run_dir``; returns the certificate. ``exchanges`` are the
     recorded exchanges as evidence (already scrubbed; scrubbed again as they are written)."""
@@ -82,19 +85,23 @@ def write_artefacts(
     (run_dir / EXCHANGES).write_text(
         json.dumps(scrub(exchanges), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    write_junit(run_dir / JUNIT, catalogue, verdicts)
-    write_allure(run_dir / ALLURE_RESULTS, catalogue, verdicts, started_at)
     certificate = build_certificate(
         results,
         _Run(_Target(target), started_at),
         profile=profile,
-        waivers=[],
+        waivers=list(waivers),
         finished_at=time.time(),
     )
     for entry in certificate["requirements"]:
-        reason = verdicts[entry["id"]].reason
-        if entry["status"] == NOT_RUN and reason:
-            entry["reason"] = reason
+        verdict = verdicts[entry["id"]]
+        if entry["status"] == NOT_RUN and verdict.reason:
+            entry["reason"] = verdict.reason
+        if entry["status"] == WAIVED:  # JUnit and Allure say what the certificate says
+            waiver = entry["waiver"]
+            verdict.status = WAIVED
+            verdict.reason = f"waived until {waiver['expires']}: {waiver['reason']}"
+    write_junit(run_dir / JUNIT, catalogue, verdicts)
+    write_allure(run_dir / ALLURE_RESULTS, catalogue, verdicts, started_at)
     certificate.update(scrub(extra))
     write_certificate(run_dir, certificate)  # certificate.json, .html, then the manifest
     link_latest(run_dir)
@@ -107,7 +114,7 @@ def write_junit(path: Path, catalogue: Catalogue, verdicts: dict[str, Verdicts])
         name="credly-contract certify-client",
         tests=str(len(verdicts)),
         failures=str(sum(v.status == FAILED for v in verdicts.values())),
-        skipped=str(sum(v.status == NOT_RUN for v in verdicts.values())),
+        skipped=str(sum(v.status in (NOT_RUN, WAIVED) for v in verdicts.values())),
         errors="0",
     )
     for rid, verdict in verdicts.items():
@@ -126,7 +133,7 @@ def write_junit(path: Path, catalogue: Catalogue, verdicts: dict[str, Verdicts])
             messages = [f"{rid}: {f['message']}" for f in verdict.failures]
             failure = ET.SubElement(case, "failure", message=_xml_text(messages[0]))
             failure.text = _xml_text(json.dumps(verdict.failures, indent=2, ensure_ascii=False))
-        elif verdict.status == NOT_RUN:
+        elif verdict.status in (NOT_RUN, WAIVED):
             ET.SubElement(case, "skipped", message=_xml_text(verdict.reason or "not judged"))
     root = ET.Element("testsuites")
     root.append(suite)
@@ -148,11 +155,13 @@ def write_allure(
     start = int(started_at * 1000)
     for rid, verdict in verdicts.items():
         requirement = catalogue.requirements[rid]
-        status = {FAILED: Status.FAILED, NOT_RUN: Status.SKIPPED}.get(verdict.status, Status.PASSED)
+        status = {FAILED: Status.FAILED, NOT_RUN: Status.SKIPPED, WAIVED: Status.SKIPPED}.get(
+            verdict.status, Status.PASSED
+        )
         message = None
         if verdict.status == FAILED:
             message = "\n".join(f"{rid}: {f['message']}" for f in verdict.failures)
-        elif verdict.status == NOT_RUN:
+        elif verdict.status in (NOT_RUN, WAIVED):
             message = verdict.reason
         result = TestResult(
             uuid=str(uuid.uuid4()),

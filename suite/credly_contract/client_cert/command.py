@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the judges, recorder and reports load only when certify-cli
     from credly_contract.client_cert.middleware import Recorder
     from credly_contract.results import Results
 
+CATALOGUE_FILE = "suite/credly_contract/client_requirements.yaml"  # as error messages name it
 DEFAULT_TIMEOUT_SECONDS = 120.0
 OFF_FLAGS = {"no_expire_token": "--no-expire-token", "no_429": "--no-429", "no_503": "--no-503"}
 EPILOG = (
@@ -45,7 +46,10 @@ CREDLY_CLIENT_ID and CREDLY_CLIENT_SECRET; --upstream live reads the same variab
 Over HTTPS (the default) it is told to trust the run's throwaway certificate authority through
 SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS and CREDLY_CA_BUNDLE.
 
-exit codes: 0 certified, 1 not compliant, 2 usage or configuration error, 3 the live target gave no
+a switched-off injection leaves its requirement not_run, outside the run's scope: the verdict is
+then passed_in_scope (exit 0) when everything else held, never certified.
+
+exit codes: 0 certified (or passed_in_scope), 1 not compliant, 2 usage or configuration error, 3 the live target gave no
 usable answer (none, or 502/503/504 three times in a row), 130 Ctrl-C, 143 SIGTERM (the integration
 is stopped too)"""
 )
@@ -104,6 +108,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             flag, dest=dest, action="store_true", help="do not inject " + " or ".join(names)
         )
     parser.add_argument(
+        "--waivers",
+        default=None,
+        metavar="FILE",
+        help="QA's written acceptance of failed SHOULD requirements, each with a reason and an "
+        "expiry (waivers: [{id: CLIENT-BACKOFF, reason: ..., expires: YYYY-MM-DD}])",
+    )
+    parser.add_argument(
         "--watch-dir",
         default=None,
         metavar="DIR",
@@ -125,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     from credly_contract.client_cert.middleware import Recorder
     from credly_contract.client_cert.runner import check_runnable, run_integration
     from credly_contract.report.folders import run_folder
+    from credly_contract.report.waivers import load_waivers
     from credly_contract.session import new_run_id
 
     command = list(args.integration)
@@ -139,10 +151,15 @@ def run(args: argparse.Namespace) -> int:
     if args.timeout_seconds <= 0:
         raise ConfigError(f"--timeout-seconds must be positive, not {args.timeout_seconds:g}")
     watch_dir = Path(args.watch_dir) if args.watch_dir else None
-    if watch_dir is not None and watch_dir.exists() and not watch_dir.is_dir():
+    if watch_dir is not None and not watch_dir.is_dir():
+        what = "is a file" if watch_dir.exists() else "does not exist"
         raise ConfigError(
-            f"--watch-dir {watch_dir} is a file; give the folder the integration writes to"
+            f"--watch-dir {watch_dir} {what}; give the folder the integration writes to "
+            "(create it first if the integration does not)"
         )
+    waivers = (
+        load_waivers(args.waivers, catalogue().requirements, CATALOGUE_FILE) if args.waivers else []
+    )
     target = _live_target() if args.upstream == "live" else None
     run_dir = run_folder(args.reports_dir, new_run_id())
     try:  # before the integration runs: a run whose certificate cannot be written is wasted
@@ -227,16 +244,13 @@ def run(args: argparse.Namespace) -> int:
         args.profile,
         extra,
         [exchange.evidence() for exchange in client_run.exchanges],
+        waivers,
     )
-    from credly_contract.report import summary
+    from credly_contract.report import requirement_lines, verdict_lines
 
-    print(summary(certificate))
-    for requirement in certificate["requirements"]:
-        for failure in requirement.get("evidence", [])[:1]:
-            print(f"  {requirement['id']}: {failure['message']}")
-        if "reason" in requirement:
-            print(f"  {requirement['id']} not run: {requirement['reason']}")
-    print(f"certificate: {run_dir / 'certificate.json'} ({run_dir / 'certificate.html'})")
+    # The form `certify` ends with: one line per requirement, then the verdict lines.
+    for line in [*requirement_lines(certificate), *verdict_lines(certificate, run_dir)]:
+        print(line)
     verdict = Verdict(certificate["verdict"])
     if results.error is not None:
         print(f"credly-contract: {results.error}", file=sys.stderr)
@@ -296,6 +310,7 @@ def judge(run: ClientRun) -> tuple[Results, dict[str, Verdicts]]:
     results = Results(requirements)
     results.requests_sent = len(run.exchanges)
     verdicts: dict[str, Verdicts] = {}
+    switched_off: dict[str, str] = {}  # requirement -> the flag that switched its injection off
     for rid in requirements:
         function = JUDGES[rid]
         test = f"certify-client::{function.__name__}"
@@ -308,6 +323,8 @@ def judge(run: ClientRun) -> tuple[Results, dict[str, Verdicts]]:
             verdicts[rid] = Verdicts(test, FAILED, [failure.evidence()])
             results.count("call", "failed")
         except NotJudged as reason:
+            if reason.switched_off_by:
+                switched_off[rid] = reason.switched_off_by
             results.record(test, [rid], [], completed=False)
             results.observe({"kind": "not_judged", "detail": f"{rid}: {reason}"})
             verdicts[rid] = Verdicts(test, NOT_RUN, [], str(reason))
@@ -319,4 +336,11 @@ def judge(run: ClientRun) -> tuple[Results, dict[str, Verdicts]]:
         verdicts[rid].seconds = time.monotonic() - began
     for note in run.notes:
         results.observe({"kind": "partly_judged", "detail": note})
+    if switched_off:
+        flags = sorted(set(switched_off.values()))
+        results.limit_scope(
+            [rid for rid in requirements if rid not in switched_off],
+            why="switched off by " + ", ".join(flags),
+            full_run=f"run certify-client without {' or '.join(flags)} to judge them",
+        )
     return results, verdicts

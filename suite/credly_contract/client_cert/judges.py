@@ -53,7 +53,19 @@ CLOCK_SLACK = 0.05
 
 
 class NotJudged(Exception):
-    """The run gave the judge nothing to judge; the message says why (the requirement is not_run)."""
+    """The run gave the judge nothing to judge; the message says why (the requirement is not_run).
+    ``switched_off_by`` names the flag that switched off the injection it needed: the requirement is
+    then outside the run's scope, not missed by the integration."""
+
+    def __init__(self, reason: str, switched_off_by: str | None = None) -> None:
+        super().__init__(reason)
+        self.switched_off_by = switched_off_by
+
+
+def _not_fired(run: ClientRun, injection: str) -> NotJudged:
+    return NotJudged(
+        run.injector.why_not_fired(injection), run.injector.switched_off.get(injection)
+    )
 
 
 @dataclass
@@ -337,7 +349,7 @@ def _expires_in(exchange: Observed) -> float:
 def dead_token_renewed(run: ClientRun) -> None:
     losses = [run.injector.fired[n] for n in TOKEN_LOSSES if n in run.injector.fired]
     if not losses:
-        raise NotJudged("; ".join(run.injector.why_not_fired(n) for n in TOKEN_LOSSES[:1]))
+        raise _not_fired(run, TOKEN_LOSSES[0])
     for lost in losses:
         later = [e for e in run.api if e.phase == lost.phase and e.started >= lost.finished]
         if not later:
@@ -363,7 +375,7 @@ def dead_token_renewed(run: ClientRun) -> None:
 def retry_after_honoured(run: ClientRun) -> None:
     limited = run.injector.fired.get(RATE_LIMITED)
     if limited is None:
-        raise NotJudged(run.injector.why_not_fired(RATE_LIMITED))
+        raise _not_fired(run, RATE_LIMITED)
     following = run.next_api_call(limited)
     if following is None:
         raise NotJudged(_stopped_after(limited))
@@ -380,7 +392,7 @@ def retry_after_honoured(run: ClientRun) -> None:
 def server_errors_retried_with_backoff(run: ClientRun) -> None:
     failed = [e for e in run.api if e.status >= 500]
     if not failed:
-        raise NotJudged(run.injector.why_not_fired(UNAVAILABLE))
+        raise _not_fired(run, UNAVAILABLE)
     # (run, method, path, query) -> the retries of that request since it last got a non-5xx answer
     retries: dict[tuple[str, str, str, str], list[Observed]] = {}
     last_answer: dict[tuple[str, str, str, str], Observed] = {}

@@ -7,7 +7,6 @@ recording proxy alike, over plain HTTP or over HTTPS with a throwaway certificat
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 import ssl
@@ -49,31 +48,26 @@ def with_latency(app: ASGIApp, seconds: float) -> ASGIApp:
 
 class LoopbackTLS:
     """A certificate authority made for one run (trustme) and the server certificate it issued for
-    127.0.0.1 and localhost. Both private keys stay in this process's memory; only public
-    certificates are written, into a temp folder of the run that ``close()`` removes.
+    127.0.0.1 and localhost. Both private keys stay in this process's memory; only the CA's public
+    certificate is written, into a temp folder of the run that ``close()`` removes.
 
-    ``environment()`` is what an integration needs to trust it: the variables OpenSSL, Python's ssl,
-    requests, curl and Node read, and ``CREDLY_CA_BUNDLE`` (this CA alone) for integrations that
-    take a CA file explicitly. Those variables replace the roots a program trusts, so each bundle
-    keeps the roots it replaces (the file our own environment names, else certifi's): the
-    integration's other HTTPS calls still verify.
+    ``environment()`` is what an integration needs to trust it: the variables OpenSSL (and so
+    Python's ssl, Ruby, Go), requests, curl and Node read, and ``CREDLY_CA_BUNDLE`` for integrations
+    that take a CA file explicitly. Each names this CA alone: under certification the integration
+    talks only to the emulator or the recording proxy, and a bundle of public roots beside it made
+    every urllib request ~0.2 s slower (Python loads the whole file for each new connection), enough
+    to hide a hot retry loop from CLIENT-BACKOFF.
     """
 
     def __init__(self) -> None:
         # Imported here: trustme loads cryptography, which plain-HTTP runs need not pay for.
-        import certifi
         import trustme
 
         self._ca = trustme.CA(organization_name="credly-contract throwaway CA")
         self._server_cert = self._ca.issue_cert("127.0.0.1", "localhost")
         self.folder = Path(tempfile.mkdtemp(prefix="credly-contract-ca-"))
         self.ca_file = self.folder / "ca.pem"
-        self.bundle_file = self.folder / "ca-bundle.pem"
-        self.node_file = self.folder / "node-extra-ca.pem"
-        ca_pem = self._ca.cert_pem.bytes()
-        self.ca_file.write_bytes(ca_pem)
-        self.bundle_file.write_bytes(ca_pem + _pem_named_by("SSL_CERT_FILE", certifi.where()))
-        self.node_file.write_bytes(ca_pem + _pem_named_by("NODE_EXTRA_CA_CERTS", None))
+        self.ca_file.write_bytes(self._ca.cert_pem.bytes())
 
     def server_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -87,14 +81,9 @@ class LoopbackTLS:
         return context
 
     def environment(self) -> dict[str, str]:
-        bundle, ca = str(self.bundle_file), str(self.ca_file)
-        return {
-            "SSL_CERT_FILE": bundle,
-            "REQUESTS_CA_BUNDLE": bundle,
-            "CURL_CA_BUNDLE": bundle,
-            "NODE_EXTRA_CA_CERTS": str(self.node_file),
-            "CREDLY_CA_BUNDLE": ca,
-        }
+        ca = str(self.ca_file)
+        names = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+        return dict.fromkeys(names, ca) | {"CREDLY_CA_BUNDLE": ca}
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -104,17 +93,6 @@ class LoopbackTLS:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _pem_named_by(variable: str, default: str | None) -> bytes:
-    """The certificates in the file our environment's ``variable`` names (else ``default``'s)."""
-    for path in (os.environ.get(variable), default):
-        if path and os.path.isfile(path):
-            try:
-                return b"\n" + Path(path).read_bytes()
-            except OSError:
-                continue
-    return b""
 
 
 class LoopbackServer:

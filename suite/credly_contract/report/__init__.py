@@ -23,6 +23,7 @@ from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
 __all__ = [
     "link_latest",
     "report_command",
+    "requirement_lines",
     "resolve_run_dir",
     "run_folder",
     "verdict_lines",
@@ -64,6 +65,24 @@ def write_certificate(run_dir: Path, certificate: dict[str, Any]) -> None:
     write_manifest(run_dir)
 
 
+def requirement_lines(certificate: dict[str, Any]) -> list[str]:
+    """One line per requirement as `certify` prints them (``PASSED   ID``), a not-run one with its
+    reason, a failed or waived one followed by its first failure's message."""
+    lines = []
+    for requirement in certificate["requirements"]:
+        status, rid = requirement["status"], requirement["id"]
+        why = (
+            f"  ({requirement['reason']})" if status == NOT_RUN and "reason" in requirement else ""
+        )
+        if status == WAIVED:
+            waiver = requirement["waiver"]
+            why = f"  (waived until {waiver['expires']}: {waiver['reason']})"
+        lines.append(f"{status.upper():8} {rid}{why}")
+        for failure in requirement.get("evidence", [])[:1]:
+            lines.append(f"         {failure['message']}")
+    return lines
+
+
 def verdict_lines(certificate: dict[str, Any], run_dir: Path | None) -> list[str]:
     """The console's last lines: the verdict word, the counts and where the certificate is."""
     counts = certificate["counts"]["requirements"]
@@ -77,10 +96,15 @@ def verdict_lines(certificate: dict[str, Any], run_dir: Path | None) -> list[str
     lines = [f"credly-contract: verdict {verdict.value}: {tally}"]
     if verdict is Verdict.PASSED_IN_SCOPE:
         in_scope = sum(r["in_scope"] for r in certificate["requirements"])
+        # Certificates written before the scope was recorded were replays.
+        scope = certificate.get("scope") or {
+            "why": "the recordings do not prove them",
+            "full_run": "`credly-contract certify` judges all of them",
+        }
         lines.append(
             f"credly-contract: {in_scope} of {total} requirements are in this run's scope and all "
-            f"held; the {total - in_scope} NOT_RUN are outside it (the recordings do not prove "
-            "them): this is not a certification; `credly-contract certify` judges all of them"
+            f"held; the {total - in_scope} NOT_RUN are outside it ({scope['why']}): this is not a "
+            f"certification; {scope['full_run']}"
         )
     for observation in certificate["observations"]:
         if observation.get("kind") == "run_error":

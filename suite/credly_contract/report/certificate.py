@@ -41,7 +41,9 @@ def build_certificate(
 ) -> dict[str, Any]:
     """certificate.json's content: every requirement with its status, tests and evidence."""
     today = dt.datetime.fromtimestamp(finished_at, dt.UTC).date()
-    applied, waiver_observations = apply_waivers(results.statuses(), waivers, today)
+    applied, waiver_observations = apply_waivers(
+        results.statuses(), waivers, today, results.requirements
+    )
     requirements = []
     builtin = catalogue.requirements()
     for rid, requirement in results.requirements.items():
@@ -94,7 +96,7 @@ def build_certificate(
                 "pytest-xdist workers (--workers N) and are missing from this certificate",
             },
         )
-    certificate = {
+    certificate: dict[str, Any] = {
         "verdict": results.verdict(waived=set(applied)).value,
         "target": run.target.public() if run is not None else None,
         "suite_version": __version__,
@@ -114,6 +116,8 @@ def build_certificate(
             "planned": request_plan.planned(profile),
         },
     }
+    if results.scope is not None:
+        certificate["scope"] = {"why": results.scope_why, "full_run": results.scope_full_run}
     return certificate
 
 

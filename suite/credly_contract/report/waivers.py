@@ -2,12 +2,14 @@
 
 A waivers.yaml reads ``waivers: [{id, reason, expires: YYYY-MM-DD}]``. A waiver applies only to a
 failed SHOULD requirement and only until (and including) its expiry day; every waiver that does not
-apply is reported as an observation so it can be fixed or removed.
+apply is reported as an observation so it can be fixed or removed. The ids are the server
+catalogue's unless a run passes its own (``requirements=``: certify-client's CLIENT-* catalogue).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import yaml
 
 from credly_contract import catalogue
+from credly_contract.catalogue import Requirement
 from credly_contract.config import ConfigError
 from credly_contract.results import FAILED, PASSED
 
@@ -31,9 +34,15 @@ class Waiver:
         return {"reason": self.reason, "expires": self.expires.isoformat()}
 
 
-def load_waivers(path: str | Path) -> list[Waiver]:
-    """Read and check a waivers file; any problem is a ConfigError naming the file and the fix."""
+def load_waivers(
+    path: str | Path,
+    requirements: Mapping[str, Requirement] | None = None,
+    catalogue_file: str = "suite/credly_contract/requirements.yaml",
+) -> list[Waiver]:
+    """Read and check a waivers file against ``requirements`` (the server catalogue by default,
+    named ``catalogue_file`` in errors); any problem is a ConfigError naming the file and the fix."""
     path = Path(path)
+    known = catalogue.requirements() if requirements is None else requirements
 
     def problem(what: str) -> ConfigError:
         return ConfigError(f"waivers file {path}: {what} (expected e.g. {EXAMPLE})")
@@ -73,10 +82,8 @@ def load_waivers(path: str | Path) -> list[Waiver]:
             )
             raise problem(f"{where}: {detail}")
         rid = entry["id"]
-        if not isinstance(rid, str) or rid not in catalogue.requirements():
-            raise problem(
-                f"{where}: id {rid!r} is not a requirement in suite/credly_contract/requirements.yaml"
-            )
+        if not isinstance(rid, str) or rid not in known:
+            raise problem(f"{where}: id {rid!r} is not a requirement in {catalogue_file}")
         reason = entry["reason"]
         if not isinstance(reason, str) or not reason.strip():
             raise problem(f"{where} ({rid}): reason must be a non-empty string")
@@ -106,9 +113,14 @@ def _date(value: Any, problem: Any, where: str) -> dt.date:
 
 
 def apply_waivers(
-    statuses: dict[str, str], waivers: list[Waiver], today: dt.date
+    statuses: dict[str, str],
+    waivers: list[Waiver],
+    today: dt.date,
+    requirements: Mapping[str, Requirement] | None = None,
 ) -> tuple[dict[str, Waiver], list[dict[str, Any]]]:
-    """The waivers that apply (by requirement id) and an observation for every one that does not."""
+    """The waivers that apply (by requirement id) and an observation for every one that does not;
+    levels are read from ``requirements`` (the server catalogue by default)."""
+    known = catalogue.requirements() if requirements is None else requirements
     applied: dict[str, Waiver] = {}
     observations: list[dict[str, Any]] = []
 
@@ -118,7 +130,7 @@ def apply_waivers(
         )
 
     for waiver in waivers:
-        level = catalogue.get(waiver.id).level
+        level = known[waiver.id].level
         status = statuses.get(waiver.id)
         if level == "MUST":
             observe(
