@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from credly_contract.config import Target
+from credly_contract.engine.run import Engine
 from credly_contract.engine.settings import RunSettings
 from credly_contract.plugin import Certification
 from credly_contract.scrub import scrub
@@ -67,19 +68,19 @@ def run_suite(
     certification = Certification(settings, target=target, driven_by_cli=True)
     code = int(pytest.main(pytest_arguments(suite, settings), plugins=[certification]))
     sys.stdout.flush()
-    error = certification.results.error
-    if error is not None:
-        print(f"credly-contract: {scrub(str(error))}", file=sys.stderr)
-    if certification.certificate is not None:
-        for line in verdict_lines(certification.certificate, certification.reports_dir):
+    engine = certification.configured
+    if engine is not None and engine.results.error is not None:
+        print(f"credly-contract: {scrub(str(engine.results.error))}", file=sys.stderr)
+    if engine is not None and engine.certificate is not None:
+        for line in verdict_lines(engine.certificate, settings.run_folder):
             print(line)
-    return exit_code(code, certification), certification
+    return exit_code(code, engine), certification
 
 
-def exit_code(pytest_code: int, certification: Certification) -> ExitCode:
-    """The command's exit code: the plugin's judgement, or what pytest's own code means."""
-    if certification.results.error is not None or certification.certificate is not None:
-        return certification.exit_code()
+def exit_code(pytest_code: int, engine: Engine | None) -> ExitCode:
+    """The command's exit code: the engine's judgement, or what pytest's own code means."""
+    if engine is not None and (engine.results.error is not None or engine.certificate is not None):
+        return engine.exit_code()
     if pytest_code == PYTEST_INTERRUPTED:
         return ExitCode.INTERRUPTED
     return ExitCode.CONFIG

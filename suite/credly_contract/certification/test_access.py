@@ -12,7 +12,7 @@ import pytest
 from credly_contract import spec
 from credly_contract.checks import Expect, security
 from credly_contract.config import Target
-from credly_contract.fixtures import certification_of
+from credly_contract.fixtures import engine_of
 from credly_contract.http_client import ApiClient, Exchange
 from credly_contract.profiles import Profile
 from credly_contract.session import CertificationRun, Resources, Tokens
@@ -184,7 +184,7 @@ def test_token_cannot_act_on_another_organization(
         )
         if 400 <= exchange.status < 500:
             # Which refusal (403 or 404) is the server's choice: the docs do not say.
-            certification_of(pytestconfig).results.observe(
+            engine_of(pytestconfig).results.observe(
                 {
                     "kind": "tenant_refusal",
                     "detail": f"another organization's applications are refused with "

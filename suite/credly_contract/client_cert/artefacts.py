@@ -26,6 +26,7 @@ from allure_commons.model2 import (
 )
 
 from credly_contract.catalogue import Catalogue
+from credly_contract.facts import RunFacts
 from credly_contract.report import link_latest, write_certificate
 from credly_contract.report.certificate import build_certificate
 from credly_contract.report.manifest import ALLURE_RESULTS
@@ -51,22 +52,6 @@ class Verdicts:
     seconds: float = 0.0
 
 
-@dataclass
-class _Target:
-    facts: dict[str, Any]
-
-    def public(self) -> dict[str, Any]:
-        return self.facts
-
-
-@dataclass
-class _Run:
-    """What build_certificate reads of a run: its public target and its start."""
-
-    target: _Target
-    started_at: float
-
-
 def write_artefacts(
     run_dir: Path,
     catalogue: Catalogue,
@@ -87,7 +72,7 @@ def write_artefacts(
     )
     certificate = build_certificate(
         results,
-        _Run(_Target(target), started_at),
+        RunFacts(target=target, started_at=started_at),
         profile=profile,
         waivers=list(waivers),
         finished_at=time.time(),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from credly_contract.config import ConfigError
+from credly_contract.facts import RunFacts
 from credly_contract.report.certificate import build_certificate, render_html
 from credly_contract.report.folders import link_latest, resolve_run_dir, run_folder
 from credly_contract.report.manifest import MANIFEST, sha256_file, write_manifest
@@ -36,7 +37,7 @@ CERTIFICATE_HTML = "certificate.html"
 def write_run_artifacts(
     run_dir: Path,
     results: Results,
-    run: Any,
+    facts: RunFacts | None,
     *,
     profile: str,
     waivers_file: str | None,
@@ -50,7 +51,7 @@ def write_run_artifacts(
         except ConfigError as error:
             results.fail_run(RunError(ErrorKind.CONFIGURATION, str(error)))
     certificate = build_certificate(
-        results, run, profile=profile, waivers=waivers, finished_at=time.time()
+        results, facts, profile=profile, waivers=waivers, finished_at=time.time()
     )
     write_certificate(run_dir, certificate)
     link_latest(run_dir)

@@ -11,10 +11,13 @@ from typing import Any
 import jinja2
 
 from credly_contract import __version__, catalogue, request_plan, spec
+from credly_contract.facts import RunFacts
 from credly_contract.report.waivers import Waiver, apply_waivers
 from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED, Results
 from credly_contract.scrub import scrub
 
+# certificate.json's content (report/certificate.schema.json says what it holds).
+Certificate = dict[str, Any]
 STATUSES = (PASSED, FAILED, WAIVED, NOT_RUN)
 # Who declared a requirement: credly-contract's catalogue, or a team's --credly-requirements file.
 BUILTIN, TEAM = "credly-contract", "team"
@@ -34,7 +37,7 @@ def iso_utc(timestamp: float | None) -> str | None:
 
 def build_certificate(
     results: Results,
-    run: Any,
+    facts: RunFacts | None,
     profile: str,
     waivers: list[Waiver],
     finished_at: float,
@@ -87,7 +90,7 @@ def build_certificate(
                 "detail": scrub(results.error.message),
             },
         )
-    elif run is None:
+    elif facts is None:
         observations.insert(
             0,
             {
@@ -98,10 +101,10 @@ def build_certificate(
         )
     certificate: dict[str, Any] = {
         "verdict": results.verdict(waived=set(applied)).value,
-        "target": run.target.public() if run is not None else None,
+        "target": facts.target if facts is not None else None,
         "suite_version": __version__,
         "spec_sha256": spec.spec_sha256(),
-        "started_at": iso_utc(run.started_at) if run is not None else None,
+        "started_at": iso_utc(facts.started_at) if facts is not None else None,
         "finished_at": iso_utc(finished_at),
         "profile": profile,
         "requirements": requirements,

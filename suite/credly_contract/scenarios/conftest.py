@@ -16,9 +16,10 @@ from credly_contract.cassettes.vcr_session import NOT_IN_CASSETTE, Cassettes, ex
 from credly_contract.checks import CheckFailed
 from credly_contract.checks.applications import application_objects_match_schema
 from credly_contract.config import Target
-from credly_contract.fixtures import certification_of
+from credly_contract.engine.run import Engine
+from credly_contract.fixtures import engine_of, stop_run
 from credly_contract.http_client import Exchange
-from credly_contract.plugin import Certification, activate
+from credly_contract.plugin import activate
 from credly_contract.session import CertificationRun
 from credly_contract.verdict import ErrorKind, RunError
 
@@ -35,24 +36,23 @@ def cassette_name(item: pytest.Item) -> str:
 def cassettes(request: pytest.FixtureRequest) -> Iterator[Cassettes]:
     """The session's cassettes; the run's opening requests (preflight) go to preflight.yaml."""
     config = request.config
-    plugin = certification_of(config)
+    engine = engine_of(config)
 
     def target() -> (
         Target | None
     ):  # the run (and so the target) exists only once `certification` is built
-        return plugin.run.target if plugin.run is not None else None
+        return engine.run.target if engine.run is not None else None
 
-    settings = plugin.settings
-    assert settings is not None  # activate() built them
+    settings = engine.settings
     session = Cassettes.for_options(settings.target, settings.cassettes_dir, target)
     try:
         with session.use(PREFLIGHT):
             run: CertificationRun = request.getfixturevalue("certification")
     except NOT_IN_CASSETTE as error:
-        plugin.fail(RunError(ErrorKind.UNREACHABLE, str(explain_mismatch(error))))
+        stop_run(engine, RunError(ErrorKind.UNREACHABLE, str(explain_mismatch(error))))
     session.started(run)
-    run.client.on_exchange = _with_contract_checks(plugin, run.target.applications_url())
-    plugin.results.observe({
+    run.client.on_exchange = _with_contract_checks(engine, run.target.applications_url())
+    engine.results.observe({
         "kind": "scope",
         "detail": "the cassette scenarios prove the requirements they are tagged with; the others "
                   "are not run by this suite (run `credly-contract certify` for all of them)",
@@ -60,18 +60,16 @@ def cassettes(request: pytest.FixtureRequest) -> Iterator[Cassettes]:
     yield session
 
 
-def _with_contract_checks(
-    plugin: Certification, applications_url: str
-) -> Callable[[Exchange], None]:
-    """The plugin's passive checks, plus the contract's application schema on every 2xx answer."""
+def _with_contract_checks(engine: Engine, applications_url: str) -> Callable[[Exchange], None]:
+    """The engine's passive checks, plus the contract's application schema on every 2xx answer."""
 
     def on_exchange(exchange: Exchange) -> None:
-        plugin.passive_checks(exchange)
+        engine.passive_checks(exchange)
         if exchange.url.startswith(applications_url) and 200 <= exchange.status < 300:
             try:
                 application_objects_match_schema(exchange)
             except CheckFailed as failure:
-                plugin.soft_fail(failure)
+                engine.soft_fail(failure)
 
     return on_exchange
 

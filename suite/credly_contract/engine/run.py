@@ -1,0 +1,460 @@
+"""The engine of one certification run, independent of pytest: it opens the run's target, charges
+every request to whoever is paying (a test and its requirements, set-up or cleanup), runs the
+passive checks on every exchange, turns what a test raised into requirement outcomes, cleans up what
+the run created, merges xdist workers' facts, and writes the certificate and the exit code.
+
+The pytest plugin (``credly_contract.plugin``) only turns pytest's events into calls of
+:class:`Engine`; a test is named by a string id throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from credly_contract import catalogue
+from credly_contract.checks import CheckFailed, PrerequisiteFailed
+from credly_contract.checks.oauth import token_response_not_cacheable
+from credly_contract.checks.observations import undocumented_behaviour
+from credly_contract.checks.security import no_server_error, unauthorized_carries_bearer_challenge
+from credly_contract.config import ConfigError, Target, TargetUnreachable
+from credly_contract.engine.settings import RunSettings
+from credly_contract.engine.targets import open_target
+from credly_contract.facts import Failure, RunFacts
+from credly_contract.http_client import Exchange, Limits, ReadOnlyViolation
+from credly_contract.interrupts import Interrupts
+from credly_contract.profiles import PROFILES
+from credly_contract.report.certificate import Certificate
+from credly_contract.request_plan import CLEANUP, SETUP
+from credly_contract.results import NOT_RUN, Results
+from credly_contract.scrub import scrub
+from credly_contract.session import CertificationRun
+from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
+
+SESSION_TEARDOWN = "session teardown"
+
+
+class UnknownRequirement(ConfigError):
+    """A test is tagged with an id that no catalogue of the run declares."""
+
+
+class RunStopped(Exception):
+    """The run ended for a reason that leaves nothing to judge; ``error`` is in the results."""
+
+    def __init__(self, error: RunError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class Judgement:
+    """What a test's end means for its requirements: the failures it met, whether it ran to the end
+    (and so proved the requirements it did not fail), a reason to report it skipped instead, and
+    whether the rest of the run would fail the same way (``stop``)."""
+
+    failures: list[CheckFailed] = field(default_factory=list)
+    completed: bool = True
+    skip: str | None = None
+    stop: bool = False
+
+
+class Engine:
+    """One run: its settings, results, target and client, and what it found outside the tests."""
+
+    def __init__(
+        self,
+        settings: RunSettings,
+        target: Target | None = None,
+        *,
+        workers: int = 1,
+        say: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        self.settings = settings
+        # credly-contract's catalogue and a team's (--credly-requirements; a ValueError if broken).
+        self.results = Results(catalogue.with_extra(settings.requirements))
+        self.run: CertificationRun | None = None
+        self.interrupts = Interrupts()
+        self.cleanup_note: str | None = None
+        self.certificate: Certificate | None = None
+        self.say = say
+        self._given_target = target  # the live target `certify` proved before pytest started
+        self._workers = workers
+        self._facts_of_run: RunFacts | None = None  # the earliest worker's, under xdist
+        self._test_failures: list[CheckFailed] | None = None  # the running test's soft failures
+        self._teardown_of = SESSION_TEARDOWN
+        self._late_failures: dict[str, list[CheckFailed]] = {}
+        self._recorded_late: dict[str, list[Failure]] = {}
+        self._charged: tuple[str, list[str]] = (SETUP, [])
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    def start_run(self) -> CertificationRun:
+        """Open the target (and emulator), client and ledger, and prove the configuration; raises
+        RunStopped when it is wrong or nothing answers."""
+        settings = self.settings
+        try:
+            target, emulator = open_target(settings, self._given_target)
+        except ConfigError as error:
+            raise self._stop(RunError(ErrorKind.CONFIGURATION, scrub(str(error)))) from None
+        limits = Limits(
+            timeout=settings.timeout,
+            budget=settings.request_budget,
+            min_interval=settings.min_interval,
+        ).shared_by(self._workers)
+        run = CertificationRun(
+            target,
+            PROFILES[settings.profile_name],
+            settings.run_identity,
+            settings.run_folder,
+            limits,
+            emulator,
+        )
+        self.run = run
+        run.client.on_exchange = self.passive_checks
+        try:
+            run.preflight()
+        except ConfigError as error:
+            self.shutdown(run)
+            raise self._stop(RunError(ErrorKind.CONFIGURATION, scrub(str(error)))) from None
+        except TargetUnreachable as error:
+            self.shutdown(run)
+            raise self._stop(RunError(ErrorKind.UNREACHABLE, scrub(str(error)))) from None
+        except KeyboardInterrupt:
+            self.shutdown(run)
+            raise
+        return run
+
+    def _stop(self, error: RunError) -> RunStopped:
+        self.results.fail_run(error)
+        return RunStopped(error)
+
+    def stop(self, error: RunError) -> RunStopped:
+        """End the run for ``error`` (a scenario's cassette that cannot answer, ...): the caller
+        raises what this returns, or stops its runner with the error's exit code."""
+        return self._stop(error)
+
+    def shutdown(self, run: CertificationRun) -> None:
+        """Delete what the run created (a second Ctrl-C skips it) and note what was left."""
+        results, interrupts = self.results, self.interrupts
+        self.charge_requests_to(CLEANUP)
+        created = len(run.ledger.outstanding())
+        skipped = interrupts.skip_cleanup
+        if interrupts.interrupted and not skipped:
+            self.say(
+                f"{interrupts.describe()}: deleting the {created} application(s) this run "
+                "created (press Ctrl-C again to skip)"
+                if created
+                else f"{interrupts.describe()}: nothing this run created is left to delete"
+            )
+        left: list[dict[str, object]] = []
+        if not skipped:
+            try:
+                with interrupts.cleanup():
+                    left = run.close()
+            except KeyboardInterrupt:
+                skipped = True
+        if skipped:
+            run.client.close()
+            left = run.ledger.outstanding()
+        results.requests_sent = run.client.requests_sent
+        results.count_checks(run.tally.counts())
+        self.charge_requests_to(CLEANUP)
+        for observation in client_observations(run):
+            results.observe(observation)
+        if left:
+            why = "cleanup skipped (second Ctrl-C)" if skipped else "cleanup could not delete all"
+            ids = ", ".join(str(entry["application_id"]) for entry in left)
+            message = (
+                f"{why}: {len(left)} application(s) this run created are left in organization "
+                f"{run.target.organization_id}: ids {ids}; they are recorded in {run.ledger.path}; "
+                f"run `credly-contract sweep --run {run.run_id}` to delete them"
+            )
+            self.cleanup_note = message
+            results.observe({"kind": "cleanup", "detail": message, "items": left})
+        elif created:
+            self.cleanup_note = f"cleanup: deleted the {created} application(s) still in the ledger"
+        if run.emulator is not None:
+            run.emulator.stop()
+
+    # -- who pays, and what every exchange must keep -----------------------------------------------
+
+    def charge_requests_to(self, who: str, requirement_ids: list[str] | None = None) -> None:
+        """Charge the requests sent so far to whoever was paying, and from now on to ``who``."""
+        if self.run is not None:
+            self.results.spent.charge(self.run.client.requests_sent, *self._charged)
+        self._charged = (who, requirement_ids or [])
+
+    @contextmanager
+    def paid_by_setup(self) -> Iterator[None]:
+        """Charge what is sent meanwhile to set-up (a session fixture's requests serve every
+        test), then go back to whoever was paying."""
+        paying = self._charged
+        self.charge_requests_to(SETUP)
+        try:
+            yield
+        finally:
+            self.charge_requests_to(*paying)
+
+    def passive_checks(self, exchange: Exchange) -> None:
+        """Rules every response must keep, checked on every exchange of every test (and of
+        fixtures' set-up and teardown)."""
+        run = self.run
+        if run is not None:
+            self.results.spent.charge(run.client.requests_sent, *self._charged)
+        checks: list[Callable[[Exchange], None]] = [no_server_error]
+        if run is not None and exchange.url.startswith(run.target.token_url):
+            checks.append(token_response_not_cacheable)
+        elif exchange.status == 401:
+            checks.append(unauthorized_carries_bearer_challenge)
+        for check in checks:
+            try:
+                check(exchange)
+            except CheckFailed as failure:
+                self.soft_fail(failure)
+        if run is not None:
+            for observation in undocumented_behaviour(exchange, run.target.token_url):
+                self.results.observe(observation)
+
+    # -- a test's life -----------------------------------------------------------------------------
+
+    def known(self, requirement_ids: Iterable[str]) -> list[str]:
+        """``requirement_ids`` once each, in order; UnknownRequirement for one in no catalogue."""
+        ids = list(dict.fromkeys(requirement_ids))
+        for rid in ids:
+            if rid not in self.results.requirements:
+                raise UnknownRequirement(
+                    f"requirement {rid} is in no catalogue: use one of credly-contract's ids or "
+                    "declare your own in a file passed with --credly-requirements"
+                )
+        return ids
+
+    def begin_test(self, test_id: str, requirement_ids: list[str]) -> None:
+        """A test's set-up starts: its requests and soft failures are its own from now on."""
+        self._test_failures = []
+        self.charge_requests_to(test_id, requirement_ids)
+
+    def begin_teardown(self, test_id: str) -> None:
+        """The test's report is built: what its teardown finds belongs to the teardown."""
+        self._test_failures = None
+        self._teardown_of = f"{test_id} (teardown)"
+
+    def end_test(self) -> None:
+        self._test_failures = None
+        self.charge_requests_to(SETUP)
+        self.record_late_failures()
+        self._teardown_of = SESSION_TEARDOWN
+
+    def soft_fail(self, failure: CheckFailed) -> None:
+        """Record a failure without stopping anything: against the running test, or, outside a
+        test's set-up and call (fixture teardown, cleanup), against that teardown."""
+        if self._test_failures is not None:
+            self._test_failures.append(failure)
+        else:
+            self._late_failures.setdefault(self._teardown_of, []).append(failure)
+
+    def record_late_failures(self) -> None:
+        for where, failures in self._late_failures.items():
+            payload = [evidence_of(f) for f in failures]
+            self.results.record(where, [], payload, completed=False)
+            self._recorded_late.setdefault(where, []).extend(payload)
+            for failure in failures:
+                self.say(f"{where}: {failure.describe().splitlines()[0]}")
+        self._late_failures.clear()
+
+    def judge(self, requirement_ids: list[str], raised: BaseException | None) -> Judgement:
+        """What a test's end (its call, or a set-up that did not pass) means for its requirements:
+        the soft failures it recorded plus what it raised (``raised``; None when it passed or
+        skipped)."""
+        judgement = Judgement(failures=list(self._test_failures or []))
+        if raised is None:
+            return judgement
+        found, others = failures_in(raised)
+        judgement.failures += found
+        if any(isinstance(failure, PrerequisiteFailed) for failure in found):
+            # Its setup met a contract break: the test never got to prove its own rules.
+            judgement.completed = False
+        for other in others:
+            judgement.completed = False
+            if isinstance(other, KeyboardInterrupt):
+                # Ctrl-C or SIGTERM that a library turned into a failed test (Hypothesis may):
+                # nothing about the target was learnt; end the run the way the signal meant.
+                self.note_interrupt()
+                judgement.skip, judgement.stop = str(self.results.error), True
+            elif isinstance(other, ReadOnlyViolation):
+                # Refused before it was sent: under the read-only profile this test cannot run.
+                judgement.skip = str(other)
+            elif isinstance(other, TargetUnreachable | ConfigError):
+                kind = (
+                    ErrorKind.CONFIGURATION
+                    if isinstance(other, ConfigError)
+                    else ErrorKind.UNREACHABLE
+                )
+                self.results.fail_run(RunError(kind, scrub(str(other))))
+                judgement.stop = True  # the rest would fail the same way; keep its teardown
+            else:
+                judgement.failures += [
+                    CheckFailed(rid, f"the test stopped on {type(other).__name__}: {other}")
+                    for rid in requirement_ids
+                ]
+        return judgement
+
+    def note_interrupt(self) -> None:
+        received = self.interrupts.received
+        self.results.fail_run(
+            RunError(
+                ErrorKind.INTERRUPTED,
+                f"interrupted by {self.interrupts.describe() or 'Ctrl-C'}: the run did not finish",
+                received[0] if received else None,
+            )
+        )
+
+    # -- the end -----------------------------------------------------------------------------------
+
+    def facts(self) -> RunFacts:
+        """What this process knew of the run (an xdist worker hands it to the controller)."""
+        run, results = self.run, self.results
+        return RunFacts(
+            target=run.target.public() if run else None,
+            started_at=run.started_at if run else None,
+            requests_sent=results.requests_sent,
+            checks=results.check_counts,
+            spent=results.spent.to_facts(),
+            observations=results.observations,
+            error=results.error,
+            late_failures=self._recorded_late,
+        )
+
+    def merge(self, facts: RunFacts) -> None:
+        """xdist controller: add a finished worker's facts to the run's results."""
+        results = self.results
+        results.requests_sent += facts.requests_sent
+        results.count_checks(facts.checks)
+        results.spent.merge(facts.spent)
+        for observation in facts.observations:
+            results.observe(observation)
+        if facts.error:
+            results.fail_run(facts.error)
+        for where, failures in facts.late_failures.items():
+            results.record(where, [], failures, completed=False)
+        if facts.target is not None:
+            earlier = self._facts_of_run
+            if earlier is None or (facts.started_at or 0) < (earlier.started_at or 0):
+                self._facts_of_run = facts
+
+    def judged_anything(self) -> bool:
+        return any(o.tests for o in self.results.outcomes.values()) or bool(self.results.error)
+
+    def finish(self) -> Certificate:
+        """Write the run's artefacts (certificate, HTML, manifest); returns the certificate."""
+        from credly_contract.report import write_run_artifacts
+
+        facts = self.facts() if self.run is not None else self._facts_of_run
+        self.certificate = write_run_artifacts(
+            self.settings.run_folder,
+            self.results,
+            facts,
+            profile=self.settings.profile_name,
+            waivers_file=self.settings.waivers,
+        )
+        return self.certificate
+
+    def exit_code(self) -> ExitCode:
+        """The run's exit code: the error that stopped it, or its verdict's."""
+        if self.results.error is not None:
+            return self.results.error.exit_code
+        if self.certificate is not None:
+            return Verdict(self.certificate["verdict"]).exit_code
+        return ExitCode.CONFIG
+
+    def requirement_lines(self) -> list[str]:
+        """The console's table of requirement statuses (empty when no test was judged)."""
+        results = self.results
+        if not any(o.tests for o in results.outcomes.values()):
+            return []
+        lines, out_of_scope = [], 0
+        for rid, outcome in results.outcomes.items():
+            why = ""
+            if outcome.status == NOT_RUN:
+                in_scope = results.in_scope(rid)
+                out_of_scope += not in_scope
+                why = (
+                    "  (outside this run's scope)"
+                    if not in_scope
+                    else f"  ({results.not_run_reason(rid)})"
+                )
+            lines.append(f"{outcome.status.upper():8} {rid}{why}")
+        if out_of_scope:
+            lines.append(
+                f"credly-contract: {out_of_scope} requirement(s) are NOT_RUN because they are "
+                "outside this run's scope: the cassette scenarios do not prove them; "
+                "`credly-contract certify` does"
+            )
+        elif unproven := sum(o.status == NOT_RUN for o in results.outcomes.values()):
+            lines.append(
+                f"credly-contract: {unproven} requirement(s) are NOT_RUN: no test of this run "
+                "proved them (not collected, skipped by the profile, or stopped); a "
+                "certification needs every one"
+            )
+        return lines
+
+
+def evidence_of(failure: CheckFailed) -> Failure:
+    """A requirement failure as results and the certificate record it."""
+    return {"requirement": failure.requirement, **failure.evidence()}
+
+
+def failures_in(raised: BaseException) -> tuple[list[CheckFailed], list[BaseException]]:
+    """Split an exception (or group) into requirement failures and anything else."""
+    from credly_contract.st import failure_to_check
+
+    if isinstance(raised, CheckFailed):
+        return [raised], []
+    mapped = failure_to_check(raised)
+    if mapped is not None:
+        return [mapped], []
+    if isinstance(raised, BaseExceptionGroup):
+        checks: list[CheckFailed] = []
+        others: list[BaseException] = []
+        for inner in raised.exceptions:
+            found, other = failures_in(inner)
+            checks += found
+            others += other
+        return checks, others
+    return [], [raised]
+
+
+def client_observations(run: CertificationRun) -> list[dict[str, object]]:
+    """What the client absorbed without failing a requirement: throttling, gateway errors and
+    connections closed under idempotent requests."""
+    client = run.client
+    found: list[dict[str, object]] = []
+    if client.throttled:
+        found.append(
+            {
+                "kind": "throttled",
+                "count": client.throttled,
+                "detail": f"the target answered 429 {client.throttled} time(s); the client "
+                "waited for Retry-After and retried (not a contract failure)",
+            }
+        )
+    if client.gateway_errors:
+        found.append(
+            {
+                "kind": "gateway_errors",
+                "count": client.gateway_errors,
+                "detail": f"the target answered 502/503/504 {client.gateway_errors} time(s); "
+                "the client retried",
+            }
+        )
+    if client.dropped_connections:
+        found.append(
+            {
+                "kind": "dropped_connections",
+                "count": client.dropped_connections,
+                "detail": f"a connection closed under an idempotent request "
+                f"{client.dropped_connections} time(s) before an answer came; the client sent "
+                "it again on a new connection (RFC 9112 §9.3.1)",
+            }
+        )
+    return found
