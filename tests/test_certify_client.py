@@ -316,9 +316,37 @@ def test_live_upstream_judges_through_the_recording_proxy(
     cert = certificate(tmp_path)
     assert {r["id"] for r in cert["requirements"] if r["status"] != "passed"} == failed
     assert code == (1 if failed else 0)
+    # the certified target is the live one; the loopback proxy is how the integration reached it
     assert cert["target"]["kind"] == "live"
-    assert cert["target"]["api_base_url"] != emulator_process["CREDLY_API_BASE_URL"]
+    assert cert["target"]["api_base_url"] == emulator_process["CREDLY_API_BASE_URL"]
+    assert cert["target"]["token_url"] == emulator_process["CREDLY_TOKEN_URL"]
+    assert cert["target"]["transport"]["api_base_url"].startswith("https://127.0.0.1:")
     assert all(i["fired_at_exchange"] is not None for i in cert["injections"])
+    assert "smaller_pages" in {i["name"] for i in cert["injections"]}
+
+
+def test_live_upstream_certifies_a_correct_client_in_an_organization_with_two_applications(
+    monkeypatch, tmp_path
+):
+    """smaller_pages: the proxy asks for pages of one, so the client walks two pages where staging's
+    organization would otherwise fit on one."""
+    with emulate(seed_applications=1) as settings:
+        for variable, value in settings.items():
+            monkeypatch.setenv(variable, value)
+        code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC)])
+
+    cert = certificate(tmp_path)
+    exchanges = json.loads((tmp_path / "exchanges.json").read_text(encoding="utf-8"))
+    pages = {
+        e["request"]["url"].split("page=")[1][:1]
+        for e in exchanges
+        if "page=" in e["request"]["url"]
+    }
+    assert {r["id"] for r in cert["requirements"] if r["status"] != "passed"} == set()
+    assert (code, cert["verdict"]) == (0, "certified")
+    assert "2" in pages
+    smaller = next(i for i in cert["injections"] if i["name"] == "smaller_pages")
+    assert smaller["fired_at_exchange"] is not None
 
 
 def test_a_live_organization_with_one_page_leaves_pagination_not_run_and_says_why(

@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
                 "seconds": round(clean.seconds, 3),
             },
         },
-        "injections": injector.public(),
+        "injections": injector.public() + upstream.injections(),
     }
     certificate = write_artefacts(
         run_dir,

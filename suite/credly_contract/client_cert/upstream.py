@@ -7,9 +7,14 @@ integration is told to trust (``LoopbackTLS.environment()``); ``scheme="http"`` 
 
 from __future__ import annotations
 
+import math
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
 import httpx
 from starlette.types import Receive, Scope, Send
 
+from credly_contract.client_cert import contract
 from credly_contract.client_cert.exchanges import TOKEN
 from credly_contract.client_cert.injections import TOKEN_EXPIRED
 from credly_contract.client_cert.middleware import Recorder
@@ -23,6 +28,11 @@ from credly_contract.transport import httpx_async_client
 TARGET_DOWN_AFTER = 3
 # With the bootstrap application, 121 applications: three pages at the documented default of 50.
 SEEDED_APPLICATIONS = 120
+# The live upstream's smaller_pages: a list is served in at most this many pages, so that a correct
+# client walks several pages in any organization with 2 or more applications (staging's may hold
+# fewer than the documented default page of 50).
+SMALLER_PAGES = 3
+SMALLER_PAGES_INJECTION = "smaller_pages"
 # Hop-by-hop and length headers are the proxy's own business, not the integration's.
 _REQUEST_HEADERS_DROPPED = {b"host", b"content-length", b"connection", b"accept-encoding"}
 _RESPONSE_HEADERS_DROPPED = {
@@ -79,6 +89,10 @@ class _Base:
 
     def known_secrets(self) -> list[str]:
         return [self.client_secret]
+
+    def injections(self) -> list[dict[str, object]]:
+        """What the upstream itself shapes, named in the certificate beside the injector's."""
+        return []
 
     def is_dead(self, token: str) -> bool:
         return False
@@ -140,6 +154,7 @@ class LiveUpstream(_Base):
     the proxy declared dead answers 401 invalid_token from the proxy)."""
 
     kind = "live"
+    transport = "recording proxy"
 
     def __init__(
         self, recorder: Recorder, target: Target, timeout: float = 10.0, scheme: str = "https"
@@ -152,6 +167,9 @@ class LiveUpstream(_Base):
         self.client_id, self.client_secret = target.client_id, target.client_secret
         self._dead: set[str] = set()
         self._gateway_streak = 0
+        # list path -> the page size the proxy asks the target for (None: too few to page)
+        self._page_size: dict[str, int | None] = {}
+        self._smaller_pages_at: int | None = None  # the first exchange it shaped
         self.trust = target.trust()  # the same CAs and proxies as the suite's own clients
         recorder.upstream = self
         self.server = LoopbackServer(
@@ -169,6 +187,63 @@ class LiveUpstream(_Base):
     def is_dead(self, token: str) -> bool:
         return token in self._dead
 
+    def public(self) -> dict[str, Any]:
+        """The live API and token URL that were certified; the loopback proxy the integration
+        talked to is the transport."""
+        return super().public() | {
+            "api_base_url": self.target.api_base_url,
+            "token_url": self.target.token_url,
+            "transport": {
+                "kind": self.transport,
+                "api_base_url": self.origin + API_PREFIX,
+                "token_url": self.origin + TOKEN_PATH,
+            },
+        }
+
+    def injections(self) -> list[dict[str, object]]:
+        return [
+            {
+                "name": SMALLER_PAGES_INJECTION,
+                "description": f"the proxy asks the live target for smaller pages than the client "
+                f"asked for (at most {SMALLER_PAGES} pages a list) and rewrites next_page_url, so a "
+                "correct client walks several pages in any organization with 2 or more applications",
+                "switched_off_by": None,
+                "fired_at_exchange": self._smaller_pages_at,
+            }
+        ]
+
+    async def _smaller_pages(
+        self, client: httpx.AsyncClient, path: str, query: str, headers: list[Any]
+    ) -> str:
+        """The query a paginated list is forwarded with: the client's, with ``per`` lowered so the
+        list spans at most SMALLER_PAGES pages. The size is learnt once per list from a one-item
+        probe's metadata.total_count, sent with the client's own headers to the same target."""
+        found = contract.match("GET", path[len(API_PREFIX) :])
+        if found is None or not found[0].paginated:
+            return query
+        if path not in self._page_size:
+            probe = self.target.api_base_url + path[len(API_PREFIX) :] + "?page=1&per=1"
+            answer = await client.get(probe, headers=headers)
+            if answer.status_code != 200:  # the client's own call will get the same answer
+                return query
+            metadata = answer.json().get("metadata")
+            total = metadata.get("total_count") if isinstance(metadata, dict) else None
+            self._page_size[path] = (
+                max(1, math.ceil(total / SMALLER_PAGES))
+                if isinstance(total, int) and total >= 2
+                else None
+            )
+        size = self._page_size[path]
+        params = parse_qsl(query, keep_blank_values=True)
+        asked = next((v for k, v in reversed(params) if k == "per"), "")
+        if size is None or (asked.isdigit() and int(asked) <= size):
+            return query
+        if self._smaller_pages_at is None:
+            self._smaller_pages_at = next(
+                (e.index for e in reversed(self.recorder.exchanges) if e.path == path), None
+            )
+        return urlencode([(k, v) for k, v in params if k != "per"] + [("per", str(size))])
+
     async def forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if path == TOKEN_PATH:
@@ -180,14 +255,16 @@ class LiveUpstream(_Base):
                 scope, receive, send
             )
             return
-        query = scope.get("query_string", b"")
-        if query:
-            url += "?" + query.decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
         body = (await receive()).get("body", b"")
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _REQUEST_HEADERS_DROPPED]
         try:
             client = httpx_async_client(url, self.trust, timeout=self.timeout)
             async with client:
+                if scope["method"] == "GET" and path != TOKEN_PATH:
+                    query = await self._smaller_pages(client, path, query, headers)
+                if query:
+                    url += "?" + query
                 response = await client.request(scope["method"], url, headers=headers, content=body)
         except httpx.TransportError as error:
             self.target_down.append(
