@@ -45,6 +45,8 @@ class Wire:
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    # The proxy's client to the target, for a rewrite that makes the target do more than it was asked.
+    upstream: httpx.Client | None = field(default=None, repr=False, compare=False)
 
 
 class Rewrite:
@@ -180,7 +182,7 @@ class FaultProxy:
                         return self._answer(400, {"Content-Type": "application/json"}, error)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 headers["Host"] = self.headers.get("Host", "")
-                wire = Wire(self.command, self.path, headers, body)
+                wire = Wire(self.command, self.path, headers, body, upstream=proxy._http)
                 rewrite = proxy.rewrite
                 if rewrite is not None:
                     rewrite.request(wire)

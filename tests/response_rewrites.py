@@ -94,6 +94,7 @@ class ResponseRewrite:
     operations: frozenset[str] | None  # the exchanges it touches (None: every exchange)
     response: Change | None
     request: Change | None
+    neighbours: int = 0  # applications the emulator must hold besides the bootstrap (seeded)
 
     @property
     def is_fault(self) -> bool:
@@ -155,14 +156,15 @@ def variation(on: Operations = None, request: Change | None = None) -> Callable[
     return _register(frozenset(), on, request)
 
 
-def fault(*breaks: str, on: Operations = None) -> Callable[[Change], Change]:
-    """Register a response change that breaks the requirements ``breaks`` (its docstring says how)."""
+def fault(*breaks: str, on: Operations = None, neighbours: int = 0) -> Callable[[Change], Change]:
+    """Register a response change that breaks the requirements ``breaks`` (its docstring says how);
+    ``neighbours``: applications the emulator must hold besides the bootstrap for it to show."""
     assert breaks, "a fault breaks at least one requirement; a change the docs allow is a variation"
-    return _register(frozenset(breaks), on, None)
+    return _register(frozenset(breaks), on, None, neighbours)
 
 
 def _register(
-    breaks: frozenset[str], on: Operations, request: Change | None
+    breaks: frozenset[str], on: Operations, request: Change | None, neighbours: int = 0
 ) -> Callable[[Change], Change]:
     def register(response: Change) -> Change:
         REWRITES[response.__name__] = ResponseRewrite(
@@ -172,6 +174,7 @@ def _register(
             operations=frozenset(on) if on is not None else None,
             response=response,
             request=request,
+            neighbours=neighbours,
         )
         return response
 
@@ -584,6 +587,65 @@ def secret_shown_on_update(wire: Wire, memory: dict[str, Any]) -> None:
     """Update shows a client secret (the docs: create is "the only time you will get to see the
     client secret")."""
     edit_applications(wire, lambda app: app.update(secret="s" * 43))
+
+
+@fault("APP-UPDATE", on={"update"})
+def update_answers_a_new_uid(wire: Wire, memory: dict[str, Any]) -> None:
+    """Update answers another uid than the application has: a new Client ID (the docs' update
+    example answers the uid the application had; a rotated one strands every partner using it)."""
+    edit_applications(wire, lambda app: app.update(uid=_fake("uid", app["uid"])))
+
+
+@fault("APP-UPDATE", on={"update"})
+def update_answers_created_at_of_the_update(wire: Wire, memory: dict[str, Any]) -> None:
+    """Update answers created_at equal to updated_at, the time of the update (the docs' update
+    example answers the created_at the application had)."""
+    edit_applications(wire, lambda app: app.update(created_at=app["updated_at"]))
+
+
+def _other_field(wire: Wire) -> str | None:
+    """The one documented field an update did not send, when it sent the other one."""
+    try:
+        sent = json.loads(wire.request_body)
+    except ValueError:
+        return None
+    fields = {"name", "description"} & set(sent if isinstance(sent, dict) else ())
+    return next(iter({"name", "description"} - fields)) if len(fields) == 1 else None
+
+
+@fault("APP-UPDATE", on={"update"})
+def update_answers_the_other_field_changed(wire: Wire, memory: dict[str, Any]) -> None:
+    """An update that sent only the name answers another description (and one that sent only the
+    description, another name): the field it was not sent changed (docs: both are Optional; what is
+    not sent stays as it was)."""
+    other = _other_field(wire)
+    if other is not None:
+        edit_applications(wire, lambda app: app.update({other: f"{app[other]} (changed)"}))
+
+
+def _neighbour(wire: Wire) -> str | None:
+    """The URL of an application of the organization the certification did not create (one the
+    emulator seeded), read from the target through the proxy's own client."""
+    assert wire.upstream is not None
+    path = urlsplit(wire.path).path.rsplit("/", 1)[0]
+    auth = {k: v for k, v in wire.request_headers.items() if k.lower() == "authorization"}
+    listing = wire.upstream.get(path, params={"per": 100}, headers=auth).json()
+    for app in listing.get("data") or []:
+        if str(app.get("name", "")).startswith("Existing application"):
+            return f"{path}/{app['id']}"
+    return None
+
+
+@fault("APP-DELETE", on={"delete"}, neighbours=8)
+def delete_removes_a_neighbour(wire: Wire, memory: dict[str, Any]) -> None:
+    """A successful delete also deletes another application of the organization (one the run did
+    not create): the docs' DELETE names one application; deleting more is the worst a staging server
+    can do to an organization."""
+    neighbour = _neighbour(wire) if wire.status == 204 else None
+    if neighbour is not None and wire.upstream is not None:
+        auth = {k: v for k, v in wire.request_headers.items() if k.lower() == "authorization"}
+        wire.upstream.delete(neighbour, headers=auth)
+        wire.headers["X-Also-Deleted"] = neighbour  # what makes the rewrite count as a change
 
 
 @fault("PAGE-META", on={"list"})

@@ -150,3 +150,27 @@ def test_a_crash_answers_500_and_keeps_the_connection_open(emulator, token):
         assert connection.sock is used  # the same connection, not a new one
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize(
+    "emulator",
+    [{}, {"faults": ["delete_removes_a_neighbour"]}],
+    indirect=True,
+    ids=["clean", "fault"],
+)
+def test_delete_removes_a_neighbour_takes_a_seeded_one_never_the_callers_own(emulator, api):
+    """The fault seeds the neighbours it takes, and never takes an application the caller created
+    (nor the caller): a certification's own applications stay, so the run fails one requirement."""
+    crud = api(emulator)
+    kept = crud.post(APPS, json={"name": "Kept"}).json()["data"]
+    doomed = crud.post(APPS, json={"name": "Doomed"}).json()["data"]
+    before = {a["id"] for a in crud.get(APPS, params={"per": 100}).json()["data"]}
+
+    assert crud.delete(f"{APPS}/{doomed['id']}").status_code == 204
+
+    after = {a["id"] for a in crud.get(APPS, params={"per": 100}).json()["data"]}
+    gone = before - after - {doomed["id"]}
+    faulty = "delete_removes_a_neighbour" in emulator.faults
+    assert len(gone) == (1 if faulty else 0)
+    assert kept["id"] in after
+    assert crud.get(f"{APPS}/{kept['id']}").status_code == 200

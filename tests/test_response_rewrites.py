@@ -46,7 +46,7 @@ class Certification:
 
 
 def certify_through(named: ResponseRewrite, make_emulator: Any, workdir: Path) -> Certification:
-    emulator = make_emulator()
+    emulator = make_emulator(seed_applications=named.neighbours)
     existing = set(emulator.store.applications)
     rewrite = named.rewrite()
     with FaultProxy(emulator.origin) as proxy:

@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
+from credly_contract.census import applications_not_ours
 from credly_contract.checks import Expect, security
 from credly_contract.checks import applications as app_checks
 from credly_contract.config import Target
 from credly_contract.http_client import ApiClient, Exchange
-from credly_contract.ledger import ApplicationId, read_outstanding
+from credly_contract.ledger import ApplicationId
 from credly_contract.profiles import Profile
-from credly_contract.session import Resources, Tokens, list_all
+from credly_contract.session import Resources, Tokens
 
 # The docs set no length limit: a long name may be accepted or refused (an observation either way).
 LONG_NAME_LENGTH = 10_000
@@ -28,31 +29,6 @@ BAD_BODIES = [
     ),
 ]
 UNKNOWN_IDS = ["0", "-1", "not-an-id", "99999999999999999999"]
-
-
-def _application_count(api: ApiClient, target: Target, tokens: Tokens, apps: Resources) -> int:
-    """How many applications the organization holds that this run did not create, in one request:
-    the list's total_count (a list without it is counted page by page, which that list's own tests
-    fail) less the run's own, as its ledger has them (shared by every worker of the run, so what
-    tests running side by side create and delete cancels out). Side by side, a create of another
-    worker may be counted before its answer reaches the ledger: the count is read again until two
-    readings agree."""
-    readings = [_count_not_ours(api, target, tokens, apps)]
-    while api.limits.clients > 1 and len(readings) < 4 and readings[-2:-1] != readings[-1:]:
-        readings.append(_count_not_ours(api, target, tokens, apps))
-    return readings[-1]
-
-
-def _count_not_ours(api: ApiClient, target: Target, tokens: Tokens, apps: Resources) -> int:
-    token = tokens.get("oauth_applications")
-    body = api.get(target.applications_url(), token=token, params={"per": 1}).json()
-    meta = body.get("metadata") if isinstance(body, dict) else None
-    total: object = meta.get("total_count") if isinstance(meta, dict) else None
-    if not isinstance(total, int):
-        total = len(list_all(api, target, token))
-    own = read_outstanding(apps.ledger.path) if apps.ledger.path.exists() else []
-    own_here: int = sum(entry["organization_id"] == target.organization_id for entry in own)
-    return total - own_here
 
 
 def _read(
@@ -82,7 +58,7 @@ def test_bad_create_bodies_are_refused_and_create_nothing(
 ) -> None:
     """One count before and one after the five bad bodies: a refusal that created (or deleted) an
     application changes the organization's total_count."""
-    before = _application_count(api, target, tokens, apps)
+    before = applications_not_ours(api, target, apps)
     sent = []
     for what, body, content_type in BAD_BODIES:
         exchange = api.request(
@@ -96,7 +72,7 @@ def test_bad_create_bodies_are_refused_and_create_nothing(
         sent.append((f"create with {what}", exchange))
     refusals = _each_refused(expect, sent)
     if refusals:
-        after = _application_count(api, target, tokens, apps)
+        after = applications_not_ours(api, target, apps)
         expect(security.refused_input_kept_the_count, before, after, refusals, "bad create bodies")
 
 
@@ -133,10 +109,10 @@ def test_a_long_name_is_accepted_intact_or_refused_without_change(
     """The docs set no maximum length: accepting the name (and keeping it intact) and refusing it
     (and changing nothing) both keep the contract. Which one happened is an observation."""
     name = apps.name("long ") + "x" * LONG_NAME_LENGTH
-    before = _application_count(api, target, tokens, apps)
+    before = applications_not_ours(api, target, apps)
     exchange = apps.create({"name": name})
     if 400 <= exchange.status < 500:
-        after = _application_count(api, target, tokens, apps)
+        after = applications_not_ours(api, target, apps)
         expect(security.refused_input_kept_the_count, before, after, [exchange], "a long name")
     else:
         app_checks.create_answers_201_with_application(exchange, {"name": name})
@@ -155,7 +131,7 @@ def test_unknown_application_ids_are_refused(
     profile); one count before and one after them all."""
     methods = ["GET"] if profile.read_only else ["GET", "PUT", "DELETE"]
     token = tokens.get("oauth_applications")
-    before = _application_count(api, target, tokens, apps)
+    before = applications_not_ours(api, target, apps)
     sent = []
     for method in methods:
         body = {"description": "credly-contract probe"} if method == "PUT" else None
@@ -165,7 +141,7 @@ def test_unknown_application_ids_are_refused(
             sent.append((f"{method} of application id {application_id!r}", exchange))
     refusals = _each_refused(expect, sent)
     if refusals:
-        after = _application_count(api, target, tokens, apps)
+        after = applications_not_ours(api, target, apps)
         expect(
             security.refused_input_kept_the_count,
             before,

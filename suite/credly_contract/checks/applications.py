@@ -131,7 +131,7 @@ def update_answers_200_with_changes(
 ) -> dict[str, Any]:
     expect_status(exchange, 200, what="update")
     data: dict[str, Any] = _envelope(exchange, "update", dict)["data"]
-    _expect_fields(exchange, data, {**_documented(before), **sent}, "update")
+    _expect_fields(exchange, data, {**before, **sent}, "update")
     return data
 
 
@@ -143,8 +143,48 @@ def update_persisted(exchange: Exchange, expected: dict[str, Any]) -> None:
     _expect_fields(exchange, data, expected, "get after update")
 
 
+@check("APP-UPDATE")
+def update_changed_only_its_target(
+    listed: list[dict[str, Any]], expected: dict[str, Any], sent: dict[str, Any], exchange: Exchange
+) -> None:
+    """A listing after an update shows the updated application's new name and description, and
+    no other application with a value only it was sent (the test sends values no other application
+    holds): an update changes the application at its URL, nothing else. A listing that does not
+    hold the application is the list's failure (APP-CREATE, APP-LIST judge it), not the update's;
+    its uid and created_at are judged where the update and the get show them."""
+    mine = [a for a in listed if a.get("id") == expected.get("id")]
+    if mine:
+        _expect_fields(exchange, mine[0], _documented(expected), "the list after update")
+    for other in listed:
+        changed = [key for key in sent if other.get("id") != expected.get("id")]
+        changed = [key for key in changed if other.get(key) == sent[key]]
+        if changed:
+            raise Violation(
+                f"an update of application {expected.get('id')} also wrote "
+                + ", ".join(f"{key}={sent[key]!r}" for key in changed)
+                + f" into application {other.get('id')}",
+                exchange,
+            )
+
+
 def _documented(application: dict[str, Any]) -> dict[str, Any]:
     return {k: application.get(k) for k in ("name", "description")}
+
+
+# What an update never changes: the docs' update example ("Updating an OAuth Application") answers
+# the uid and created_at the application had, with only the name new. A new uid is a new Client ID:
+# every integration holding the old one stops working.
+KEPT_BY_UPDATE = ("uid", "created_at")
+
+
+def _same_instant(a: Any, b: Any) -> bool:
+    """The same timestamp, to the millisecond the docs show ("2025-04-15T21:21:10.440Z"): a server
+    may render one instant with more digits, rounded or cut, or another UTC offset in another
+    answer."""
+    first, second = _timestamp(a), _timestamp(b)
+    if first is None or second is None:
+        return bool(a == b)
+    return abs((first - second).total_seconds()) <= 0.001
 
 
 def _expect_fields(
@@ -154,6 +194,13 @@ def _expect_fields(
         if data.get(key) != value:
             raise Violation(
                 f"{what} answered {key}={data.get(key)!r}, expected {value!r}", exchange
+            )
+    for key in KEPT_BY_UPDATE:
+        if key in expected and not _same_instant(data.get(key), expected[key]):
+            raise Violation(
+                f"{what} answered {key}={data.get(key)!r}, but the application had "
+                f"{expected[key]!r} (the docs' update example keeps uid and created_at)",
+                exchange,
             )
 
 
@@ -184,6 +231,22 @@ def deleted_application_not_listed(
     if deleted_id in listed_ids:
         raise Violation(
             f"application {deleted_id} was deleted but the list still holds it", exchange
+        )
+
+
+@check("APP-DELETE")
+def delete_removed_only_its_target(
+    before: set[Any], after: set[Any], exchange: Exchange, ours: set[Any]
+) -> None:
+    """Every application listed before a delete, other than its target and the run's own (which
+    tests running side by side delete), is listed after it: a delete removes the application at its
+    URL, nothing else."""
+    gone = before - after - ours
+    if gone:
+        raise Violation(
+            f"after this delete the organization no longer lists application(s) {sorted(gone)}, "
+            "which the run did not create: the delete removed more than its application",
+            exchange,
         )
 
 

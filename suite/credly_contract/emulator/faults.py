@@ -21,6 +21,9 @@ class Fault:
 
     description: str
     breaks: frozenset[str]
+    # Applications of the organization, besides the bootstrap, that the fault needs to show itself
+    # (a delete that removes a neighbour needs neighbours): the emulator seeds at least this many.
+    neighbours: int = 0
 
     def __str__(self) -> str:
         return self.description
@@ -59,6 +62,19 @@ FAULTS: dict[str, Fault] = {
         "Update sets fields that were not sent to null.",
         breaks=frozenset({"APP-UPDATE"}),
     ),
+    "update_rotates_credentials": Fault(
+        "Update gives the application a new uid and secret (the partner's Client ID stops working).",
+        breaks=frozenset({"APP-UPDATE"}),
+    ),
+    "update_resets_created_at": Fault(
+        "Update sets created_at to the time of the update.",
+        breaks=frozenset({"APP-UPDATE"}),
+    ),
+    "update_changes_a_neighbour": Fault(
+        "Update also writes the sent fields into another application of the organization.",
+        breaks=frozenset({"APP-UPDATE"}),
+        neighbours=1,
+    ),
     "delete_returns_200": Fault(
         "Delete answers 200 with a JSON body instead of 204 with none.",
         breaks=frozenset({"APP-DELETE"}),
@@ -66,6 +82,12 @@ FAULTS: dict[str, Fault] = {
     "delete_not_persisted": Fault(
         "Delete answers 204 but the application is still there.",
         breaks=frozenset({"APP-DELETE", "SEC-REVOKE-ON-DELETE"}),
+    ),
+    "delete_removes_a_neighbour": Fault(
+        "Delete also removes another application of the organization (one each time).",
+        breaks=frozenset({"APP-DELETE"}),
+        # A quick run deletes a few applications before the test that counts the neighbours.
+        neighbours=8,
     ),
     "secret_on_read": Fault(
         "Get, list and update show the client secret again.",

@@ -21,7 +21,7 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, create_app
-from credly_contract.emulator.faults import Faults
+from credly_contract.emulator.faults import FAULTS, Faults
 from credly_contract.emulator.store import Clock, Organization, Store
 
 
@@ -208,7 +208,8 @@ class EmulatorServer(LoopbackServer):
             self.store.add_organization(organization_id, "Emulated Organization")
         )
         self.foreign = self._seed(self.store.add_organization(None, "Foreign Organization"))
-        for n in range(seed_applications):
+        neighbours = max([seed_applications] + [FAULTS[name].neighbours for name in faults])
+        for n in range(neighbours):
             self.store.create_application(
                 self.bootstrap.organization_id,
                 {"name": f"Existing application {n + 1}", "description": "Seeded by the emulator."},

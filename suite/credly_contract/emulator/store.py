@@ -240,14 +240,39 @@ class Store:
                 target = Application(**{**app.__dict__})
             for key, value in accepted.items():
                 setattr(target, key, value)
+            if "update_rotates_credentials" in self.faults:
+                target.uid, target.secret = new_credential(), new_credential()
+            if "update_resets_created_at" in self.faults:
+                target.created_at = self.clock.now()
             target.updated_at = max(self.clock.now(), target.created_at)
+            if "update_changes_a_neighbour" in self.faults:
+                for neighbour in self._neighbours(app)[:1]:
+                    for key, value in accepted.items():
+                        setattr(neighbour, key, value)
             return target
+
+    def _neighbours(self, app: Application) -> list[Application]:
+        """The other applications of ``app``'s organization that were created in the web application
+        (not through the API), other than the one that created ``app``: what the neighbour faults
+        reach for, so that the applications a certification creates and relies on (and its
+        bootstrap application) stay out of their way and a run fails exactly one requirement."""
+        return [
+            other
+            for other in self.list_applications(app.organization_id)
+            if other.id != app.id
+            and other.creator.type == "User"
+            and other.internal_id != app.creator.id
+        ]
 
     def delete_application(self, organization_id: str, application_id: int) -> None:
         with self._lock:
             app = self.application(organization_id, application_id)
             if "delete_not_persisted" in self.faults:
                 return
+            if "delete_removes_a_neighbour" in self.faults:
+                for neighbour in self._neighbours(app)[:1]:
+                    del self.applications[neighbour.id]
+                    self._deleted[neighbour.id] = neighbour
             del self.applications[app.id]
             self._deleted[app.id] = app
             if "tokens_survive_delete" in self.faults:
