@@ -7,14 +7,43 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from credly_contract.verdict import ErrorKind, RunError
 
 # A requirement failure as results record it: {"requirement": id, "message": ..., "request": ...}.
 Failure = dict[str, Any]
-# An observation as the certificate lists it: {"kind": ..., "detail": ..., ...}.
+# An observation as the certificate lists it: {"kind": ObservationKind, "detail": ..., ...}.
 Observation = dict[str, Any]
+
+
+class ObservationKind(StrEnum):
+    """What an observation in the certificate is about: what the target did where the docs are
+    silent, what the client absorbed, what happened to the run and its waivers. Never a failure."""
+
+    # The target, where the docs are silent (checks/observations.py, test_access.py).
+    EXTRA_FIELD = "extra_field"
+    LENGTH_LIMIT = "length_limit"
+    TIMESTAMP_ORDER = "timestamp_order"
+    ERROR_BODY = "error_body"
+    TENANT_REFUSAL = "tenant_refusal"
+    # What the client absorbed without failing a requirement (engine/run.py).
+    THROTTLED = "throttled"
+    GATEWAY_ERRORS = "gateway_errors"
+    DROPPED_CONNECTIONS = "dropped_connections"
+    # The run: what it left, its scope, the error that stopped it, facts it lacks.
+    CLEANUP = "cleanup"
+    SCOPE = "scope"
+    RUN_ERROR = "run_error"
+    RUN_FACTS_MISSING = "run_facts_missing"
+    # Waivers that did not apply (report/waivers.py).
+    WAIVER_REFUSED = "waiver_refused"
+    WAIVER_EXPIRED = "waiver_expired"
+    WAIVER_UNUSED = "waiver_unused"
+    # A client certification's requirements that could not be judged (client_cert/command.py).
+    NOT_JUDGED = "not_judged"
+    PARTLY_JUDGED = "partly_judged"
 
 
 @dataclass(frozen=True)
@@ -27,7 +56,7 @@ class RunFacts:
     started_at: float | None = None
     requests_sent: int = 0
     checks: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    spent: Mapping[str, Any] = field(default_factory=dict)
+    spent: Mapping[str, object] = field(default_factory=dict)  # RequestAccounting.to_facts()
     observations: list[Observation] = field(default_factory=list)
     error: RunError | None = None
     late_failures: Mapping[str, list[Failure]] = field(default_factory=dict)

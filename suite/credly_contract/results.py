@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from credly_contract import catalogue
@@ -12,7 +13,17 @@ from credly_contract.checks import registry
 from credly_contract.request_plan import RequestAccounting
 from credly_contract.verdict import RunError, Verdict
 
-PASSED, FAILED, WAIVED, NOT_RUN = "passed", "failed", "waived", "not_run"
+
+class Status(StrEnum):
+    """A requirement's status in a run (and in certificate.json)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    WAIVED = "waived"
+    NOT_RUN = "not_run"
+
+
+PASSED, FAILED, WAIVED, NOT_RUN = Status.PASSED, Status.FAILED, Status.WAIVED, Status.NOT_RUN
 
 
 @dataclass
@@ -24,7 +35,7 @@ class RequirementOutcome:
     skipped: list[str] = field(default_factory=list)
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         if self.failures:
             return FAILED
         return PASSED if self.proven_by else NOT_RUN
@@ -119,7 +130,7 @@ class Results:
         if all((o.get("kind"), o.get("detail")) != key for o in self.observations):
             self.observations.append(observation)
 
-    def statuses(self) -> dict[str, str]:
+    def statuses(self) -> dict[str, Status]:
         return {rid: outcome.status for rid, outcome in self.outcomes.items()}
 
     def in_scope(self, requirement_id: str) -> bool:

@@ -12,6 +12,7 @@ import pytest
 from credly_contract import spec
 from credly_contract.checks import Expect, security
 from credly_contract.config import Target
+from credly_contract.facts import ObservationKind
 from credly_contract.fixtures import engine_of
 from credly_contract.http_client import ApiClient, Exchange
 from credly_contract.profiles import Profile
@@ -186,7 +187,7 @@ def test_token_cannot_act_on_another_organization(
             # Which refusal (403 or 404) is the server's choice: the docs do not say.
             engine_of(pytestconfig).results.observe(
                 {
-                    "kind": "tenant_refusal",
+                    "kind": ObservationKind.TENANT_REFUSAL,
                     "detail": f"another organization's applications are refused with "
                     f"{exchange.status} (the docs do not say 403 or 404)",
                     "example": exchange.summary(),

@@ -10,6 +10,7 @@ from typing import Any
 
 from credly_contract import spec
 from credly_contract.checks.applications import application_objects, timestamp
+from credly_contract.facts import ObservationKind
 from credly_contract.http_client import Exchange
 
 
@@ -18,7 +19,9 @@ def _documented_fields(schema: str) -> frozenset[str]:
     return frozenset(spec.document()["components"]["schemas"][schema]["properties"])
 
 
-def _extra(kind: str, fields: set[str], where: str, exchange: Exchange) -> dict[str, Any]:
+def _extra(
+    kind: ObservationKind, fields: set[str], where: str, exchange: Exchange
+) -> dict[str, Any]:
     return {
         "kind": kind,
         "detail": f"{where} carries undocumented field(s): {', '.join(sorted(fields))}",
@@ -48,7 +51,7 @@ def _length_limit(exchange: Exchange) -> dict[str, Any] | None:
         return None
     outcome = "accepts" if exchange.status < 300 else f"refuses ({exchange.status})"
     return {
-        "kind": "length_limit",
+        "kind": ObservationKind.LENGTH_LIMIT,
         "detail": f"the target {outcome} application names longer than {LONG_NAME} characters "
         "(the docs set no limit)",
         "example": exchange.summary(),
@@ -63,7 +66,7 @@ def _timestamp_order(application: dict[str, Any], exchange: Exchange) -> dict[st
     if created is None or updated is None or created <= updated:
         return None
     return {
-        "kind": "timestamp_order",
+        "kind": ObservationKind.TIMESTAMP_ORDER,
         "detail": "an application's created_at is later than its updated_at (the docs do not say "
         "how they relate)",
         "example": exchange.summary(),
@@ -78,14 +81,18 @@ def undocumented_behaviour(exchange: Exchange, token_url: str) -> list[dict[str,
         if exchange.status == 200 and isinstance(body, dict):
             extra = set(body) - _documented_fields("TokenResponse")
             if extra:
-                found.append(_extra("extra_field", extra, "the token response", exchange))
+                found.append(
+                    _extra(ObservationKind.EXTRA_FIELD, extra, "the token response", exchange)
+                )
         return found
     is_applications = "/oauth_applications" in exchange.url
     applications = application_objects(exchange) if is_applications else []
     for application in applications:
         extra = set(application) - _documented_fields("OAuthApplicationBase") - {"secret"}
         if extra:
-            found.append(_extra("extra_field", extra, "an application object", exchange))
+            found.append(
+                _extra(ObservationKind.EXTRA_FIELD, extra, "an application object", exchange)
+            )
             break
     for application in applications:
         order = _timestamp_order(application, exchange)
@@ -98,7 +105,9 @@ def undocumented_behaviour(exchange: Exchange, token_url: str) -> list[dict[str,
     if isinstance(metadata, dict) and isinstance(body.get("data"), list):
         extra = set(metadata) - _documented_fields("PaginationMetadata")
         if extra:
-            found.append(_extra("extra_field", extra, "the pagination metadata", exchange))
+            found.append(
+                _extra(ObservationKind.EXTRA_FIELD, extra, "the pagination metadata", exchange)
+            )
     if exchange.status >= 400 and not (
         isinstance(body, dict) and isinstance(body.get("data"), dict)
     ):
@@ -109,7 +118,7 @@ def undocumented_behaviour(exchange: Exchange, token_url: str) -> list[dict[str,
         )
         found.append(
             {
-                "kind": "error_body",
+                "kind": ObservationKind.ERROR_BODY,
                 "detail": f"{exchange.status} answers come with {shape} (the docs show no error bodies)",
                 "example": exchange.summary(),
             }

@@ -87,10 +87,11 @@ def write_artefacts(
             verdict.reason = f"waived until {waiver['expires']}: {waiver['reason']}"
     write_junit(run_dir / JUNIT, catalogue, verdicts)
     write_allure(run_dir / ALLURE_RESULTS, catalogue, verdicts, started_at)
-    certificate.update(scrub(extra))
-    write_certificate(run_dir, certificate)  # certificate.json, .html, then the manifest
+    # A client certificate: the server certificate's keys and the client run's own (kind, ...).
+    document: dict[str, Any] = {**certificate, **scrub(extra)}
+    write_certificate(run_dir, document)  # certificate.json, .html, then the manifest
     link_latest(run_dir)
-    return certificate
+    return document
 
 
 def write_junit(path: Path, catalogue: Catalogue, verdicts: dict[str, Verdicts]) -> None:
@@ -140,9 +141,12 @@ def write_allure(
     start = int(started_at * 1000)
     for rid, verdict in verdicts.items():
         requirement = catalogue.requirements[rid]
-        status = {FAILED: Status.FAILED, NOT_RUN: Status.SKIPPED, WAIVED: Status.SKIPPED}.get(
-            verdict.status, Status.PASSED
-        )
+        allure_status: dict[str, str] = {
+            FAILED: Status.FAILED,
+            NOT_RUN: Status.SKIPPED,
+            WAIVED: Status.SKIPPED,
+        }
+        status = allure_status.get(verdict.status, Status.PASSED)
         message = None
         if verdict.status == FAILED:
             message = "\n".join(f"{rid}: {f['message']}" for f in verdict.failures)

@@ -20,6 +20,7 @@ from credly_contract.client_cert.exchanges import CLEAN, INJECTED
 from credly_contract.client_cert.injections import CATALOGUE as INJECTIONS
 from credly_contract.client_cert.injections import PROFILES, Injector
 from credly_contract.config import ConfigError, Target
+from credly_contract.facts import ObservationKind
 from credly_contract.interrupts import Terminated
 from credly_contract.scrub import basic_credentials, register, scrub
 from credly_contract.targets import guarded_live_target
@@ -326,7 +327,7 @@ def judge(run: ClientRun) -> tuple[Results, dict[str, Verdicts]]:
             if reason.switched_off_by:
                 switched_off[rid] = reason.switched_off_by
             results.record(test, [rid], [], completed=False)
-            results.observe({"kind": "not_judged", "detail": f"{rid}: {reason}"})
+            results.observe({"kind": ObservationKind.NOT_JUDGED, "detail": f"{rid}: {reason}"})
             verdicts[rid] = Verdicts(test, NOT_RUN, [], str(reason))
             results.count("call", "skipped")
         else:
@@ -335,7 +336,7 @@ def judge(run: ClientRun) -> tuple[Results, dict[str, Verdicts]]:
             results.count("call", "passed")
         verdicts[rid].seconds = time.monotonic() - began
     for note in run.notes:
-        results.observe({"kind": "partly_judged", "detail": note})
+        results.observe({"kind": ObservationKind.PARTLY_JUDGED, "detail": note})
     if switched_off:
         flags = sorted(set(switched_off.values()))
         results.limit_scope(

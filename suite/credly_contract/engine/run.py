@@ -21,7 +21,7 @@ from credly_contract.checks.security import no_server_error, unauthorized_carrie
 from credly_contract.config import ConfigError, Target, TargetUnreachable
 from credly_contract.engine.settings import RunSettings
 from credly_contract.engine.targets import open_target
-from credly_contract.facts import Failure, RunFacts
+from credly_contract.facts import Failure, ObservationKind, RunFacts
 from credly_contract.http_client import Exchange, Limits, ReadOnlyViolation
 from credly_contract.interrupts import Interrupts
 from credly_contract.profiles import PROFILES
@@ -171,7 +171,7 @@ class Engine:
                 f"run `credly-contract sweep --run {run.run_id}` to delete them"
             )
             self.cleanup_note = message
-            results.observe({"kind": "cleanup", "detail": message, "items": left})
+            results.observe({"kind": ObservationKind.CLEANUP, "detail": message, "items": left})
         elif created:
             self.cleanup_note = f"cleanup: deleted the {created} application(s) still in the ledger"
         if run.emulator is not None:
@@ -432,7 +432,7 @@ def client_observations(run: CertificationRun) -> list[dict[str, object]]:
     if client.throttled:
         found.append(
             {
-                "kind": "throttled",
+                "kind": ObservationKind.THROTTLED,
                 "count": client.throttled,
                 "detail": f"the target answered 429 {client.throttled} time(s); the client "
                 "waited for Retry-After and retried (not a contract failure)",
@@ -441,7 +441,7 @@ def client_observations(run: CertificationRun) -> list[dict[str, object]]:
     if client.gateway_errors:
         found.append(
             {
-                "kind": "gateway_errors",
+                "kind": ObservationKind.GATEWAY_ERRORS,
                 "count": client.gateway_errors,
                 "detail": f"the target answered 502/503/504 {client.gateway_errors} time(s); "
                 "the client retried",
@@ -450,7 +450,7 @@ def client_observations(run: CertificationRun) -> list[dict[str, object]]:
     if client.dropped_connections:
         found.append(
             {
-                "kind": "dropped_connections",
+                "kind": ObservationKind.DROPPED_CONNECTIONS,
                 "count": client.dropped_connections,
                 "detail": f"a connection closed under an idempotent request "
                 f"{client.dropped_connections} time(s) before an answer came; the client sent "

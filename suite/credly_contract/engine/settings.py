@@ -18,7 +18,7 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from credly_contract.config import ENVIRONMENT, ConfigError
 from credly_contract.profiles import PROFILES
@@ -28,6 +28,9 @@ CLI_PREFIX, PYTEST_PREFIX = "--", "--credly-"
 # An option's value as the doors hand it over: a flag's text (or a number argparse parsed), a
 # repeated flag's list, a switch's bool; None when it was not given.
 Given = str | int | float | bool | list[str] | tuple[str, ...] | None
+# A setting as an xdist worker is handed it (plain JSON-like values).
+Fact = str | int | float | bool | list[str] | dict[str, str | None] | None
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,23 @@ class Option:
     pytest: bool = True
 
 
-def option(default: Any, help: str, **how: Any) -> Any:
-    """A RunSettings field that is an option (see :class:`Option`)."""
-    return field(default=default, metadata={"option": Option(help=help, **how)})
+def option(
+    default: T,
+    help: str,
+    *,
+    variable: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    minimum: float | None = None,
+    above: float | None = None,
+    metavar: str | None = None,
+    short: str | None = None,
+    cli: bool = True,
+    pytest: bool = True,
+) -> T:
+    """A RunSettings field that is an option (see :class:`Option`): its default and its row."""
+    how = Option(help, variable, choices, minimum, above, metavar, short, cli, pytest)
+    made: T = field(default=default, metadata={"option": how})
+    return made
 
 
 def _budgets() -> str:
@@ -244,17 +261,17 @@ class RunSettings:
         reports_dir = str(run_folder(self.reports_dir, run_id))
         return dataclasses.replace(self, profile=profile, run_id=run_id, reports_dir=reports_dir)
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self) -> dict[str, Fact]:
         """The settings as plain values (what an xdist worker is handed): :meth:`from_facts` builds
         the same settings back without reading the environment again."""
-        facts = dataclasses.asdict(self)
+        facts: dict[str, Fact] = dataclasses.asdict(self)
         facts["fault"] = list(self.fault)
         facts["target_settings"] = dict(self.target_settings)
         return facts
 
     @classmethod
-    def from_facts(cls, facts: Mapping[str, Any]) -> RunSettings:
-        values = dict(facts)
+    def from_facts(cls, facts: Mapping[str, Fact]) -> RunSettings:
+        values: dict[str, Any] = dict(facts)
         values["fault"] = tuple(values["fault"])
         return cls(**values)
 
@@ -370,7 +387,13 @@ def add_cli_flags(parser: argparse.ArgumentParser) -> None:
     _add_options(parser.add_argument, CLI_PREFIX, "cli")
 
 
-def add_pytest_options(group: Any) -> None:
+class OptionGroup(Protocol):
+    """What the options are added to under pytest (its ``OptionGroup``)."""
+
+    def addoption(self, *names: str, **how: object) -> None: ...
+
+
+def add_pytest_options(group: OptionGroup) -> None:
     """The plugin's options (``--credly-profile``), generated from the table."""
     _add_options(group.addoption, PYTEST_PREFIX, "pytest")
 

@@ -8,12 +8,13 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from credly_contract.config import ConfigError
-from credly_contract.facts import RunFacts
-from credly_contract.report.certificate import build_certificate, render_html
+from credly_contract.facts import ObservationKind, RunFacts
+from credly_contract.report.certificate import Certificate, build_certificate, render_html
 from credly_contract.report.folders import link_latest, resolve_run_dir, run_folder
 from credly_contract.report.manifest import MANIFEST, sha256_file, write_manifest
 from credly_contract.report.verify import CERTIFICATE_JSON, ReportInvalid, verified_certificate
@@ -41,7 +42,7 @@ def write_run_artifacts(
     *,
     profile: str,
     waivers_file: str | None,
-) -> dict[str, Any]:
+) -> Certificate:
     """Write the certificate (JSON, HTML) and, last, the manifest; returns the certificate."""
     run_dir.mkdir(parents=True, exist_ok=True)
     waivers: list[Waiver] = []
@@ -58,7 +59,7 @@ def write_run_artifacts(
     return certificate
 
 
-def write_certificate(run_dir: Path, certificate: dict[str, Any]) -> None:
+def write_certificate(run_dir: Path, certificate: Mapping[str, Any]) -> None:
     (run_dir / CERTIFICATE_JSON).write_text(
         json.dumps(certificate, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
@@ -84,7 +85,7 @@ def requirement_lines(certificate: dict[str, Any]) -> list[str]:
     return lines
 
 
-def verdict_lines(certificate: dict[str, Any], run_dir: Path | None) -> list[str]:
+def verdict_lines(certificate: Mapping[str, Any], run_dir: Path | None) -> list[str]:
     """The console's last lines: the verdict word, the counts and where the certificate is."""
     counts = certificate["counts"]["requirements"]
     total = sum(counts.values())
@@ -108,7 +109,7 @@ def verdict_lines(certificate: dict[str, Any], run_dir: Path | None) -> list[str
             f"certification; {scope['full_run']}"
         )
     for observation in certificate["observations"]:
-        if observation.get("kind") == "run_error":
+        if observation.get("kind") == ObservationKind.RUN_ERROR:
             lines.append(f"credly-contract: {observation['error']}: {observation['detail']}")
     if run_dir is not None:
         lines.append(
@@ -164,7 +165,7 @@ def report_command(args: argparse.Namespace) -> int:
     return ExitCode.CERTIFIED
 
 
-def summary(certificate: dict[str, Any]) -> str:
+def summary(certificate: Mapping[str, Any]) -> str:
     """A few lines for a terminal: verdict, counts, the failed and waived requirement ids."""
     counts = certificate["counts"]
     target = certificate.get("target") or {}

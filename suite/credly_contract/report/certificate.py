@@ -5,19 +5,74 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import jinja2
 
 from credly_contract import __version__, catalogue, request_plan, spec
-from credly_contract.facts import RunFacts
+from credly_contract.facts import Failure, Observation, ObservationKind, RunFacts
 from credly_contract.report.waivers import Waiver, apply_waivers
-from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED, Results
+from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED, Results, Status
 from credly_contract.scrub import scrub
 
-# certificate.json's content (report/certificate.schema.json says what it holds).
-Certificate = dict[str, Any]
+
+class _RequirementEntry(TypedDict):
+    id: str
+    level: str
+    title: str
+    source: str
+    status: Status
+    in_scope: bool
+    declared_by: str
+    tests: list[str]
+
+
+class RequirementEntry(_RequirementEntry, total=False):
+    """One requirement in certificate.json: the keys every entry has, and those some have."""
+
+    checks: list[dict[str, Any]]
+    threshold: str
+    evidence: list[Failure]
+    waiver: dict[str, str]
+    reason: str
+
+
+class Counts(TypedDict):
+    requirements: dict[str, int]
+    tests: dict[str, int]
+    requests_sent: int
+
+
+class RequestPlan(TypedDict):
+    spent: dict[str, Any]
+    planned: dict[str, Any] | None
+
+
+class _Certificate(TypedDict):
+    verdict: str
+    target: dict[str, str | None] | None
+    suite_version: str
+    spec_sha256: str
+    started_at: str | None
+    finished_at: str | None
+    profile: str
+    requirements: list[RequirementEntry]
+    observations: list[Observation]
+    counts: Counts
+
+
+class Certificate(_Certificate, total=False):
+    """certificate.json's content, as report/certificate.schema.json describes it (a test holds the
+    two to the same keys)."""
+
+    request_plan: RequestPlan
+    scope: dict[
+        str, str
+    ]  # a run that proves only some requirements (replay): why, and what judges all
+
+
 STATUSES = (PASSED, FAILED, WAIVED, NOT_RUN)
 # Who declared a requirement: credly-contract's catalogue, or a team's --credly-requirements file.
 BUILTIN, TEAM = "credly-contract", "team"
@@ -41,7 +96,7 @@ def build_certificate(
     profile: str,
     waivers: list[Waiver],
     finished_at: float,
-) -> dict[str, Any]:
+) -> Certificate:
     """certificate.json's content: every requirement with its status, tests and evidence."""
     today = dt.datetime.fromtimestamp(finished_at, dt.UTC).date()
     applied, waiver_observations = apply_waivers(
@@ -52,7 +107,7 @@ def build_certificate(
     for rid, requirement in results.requirements.items():
         outcome = results.outcomes[rid]
         status = WAIVED if outcome.status == FAILED and rid in applied else outcome.status
-        entry: dict[str, Any] = {
+        entry: RequirementEntry = {
             "id": rid,
             "level": requirement.level,
             "title": requirement.title,
@@ -85,7 +140,7 @@ def build_certificate(
         observations.insert(
             0,
             {
-                "kind": "run_error",
+                "kind": ObservationKind.RUN_ERROR,
                 "error": results.error.kind.value,
                 "detail": scrub(results.error.message),
             },
@@ -94,12 +149,12 @@ def build_certificate(
         observations.insert(
             0,
             {
-                "kind": "run_facts_missing",
+                "kind": ObservationKind.RUN_FACTS_MISSING,
                 "detail": "the target, start time and request count were known only to the "
                 "pytest-xdist workers (--workers N) and are missing from this certificate",
             },
         )
-    certificate: dict[str, Any] = {
+    certificate: Certificate = {
         "verdict": results.verdict(waived=set(applied)).value,
         "target": facts.target if facts is not None else None,
         "suite_version": __version__,
@@ -147,7 +202,7 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-def render_html(certificate: dict[str, Any]) -> str:
+def render_html(certificate: Mapping[str, Any]) -> str:
     """certificate.html for a certificate: one self-contained, printable page."""
     template = _environment().get_template(HTML_TEMPLATE)
     return template.render(

@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 
 from credly_contract import catalogue
+from credly_contract.facts import ObservationKind
 from credly_contract.report.manifest import MANIFEST, verify_manifest
 from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED
 
@@ -79,7 +80,9 @@ def _catalogue_of(certificate: dict[str, Any]) -> dict[str, Any]:
 def expected_verdict(certificate: dict[str, Any]) -> str | None:
     """The verdict the statuses add up to; None for a run that ended in an error."""
     if certificate["verdict"] == "error":
-        errors = [o for o in certificate["observations"] if o.get("kind") == "run_error"]
+        errors = [
+            o for o in certificate["observations"] if o.get("kind") == ObservationKind.RUN_ERROR
+        ]
         return None if errors else "not an error: no run_error observation"
     requirements = certificate["requirements"]
     broken = any(

@@ -19,6 +19,7 @@ import yaml
 from credly_contract import catalogue
 from credly_contract.catalogue import Requirement
 from credly_contract.config import ConfigError
+from credly_contract.facts import ObservationKind
 from credly_contract.results import FAILED, PASSED
 
 EXAMPLE = "waivers: [{id: SEC-NO-5XX, reason: 'ticket QA-12', expires: 2030-01-31}]"
@@ -113,7 +114,7 @@ def _date(value: Any, problem: Any, where: str) -> dt.date:
 
 
 def apply_waivers(
-    statuses: dict[str, str],
+    statuses: Mapping[str, str],
     waivers: list[Waiver],
     today: dt.date,
     requirements: Mapping[str, Requirement] | None = None,
@@ -124,7 +125,7 @@ def apply_waivers(
     applied: dict[str, Waiver] = {}
     observations: list[dict[str, Any]] = []
 
-    def observe(kind: str, waiver: Waiver, detail: str) -> None:
+    def observe(kind: ObservationKind, waiver: Waiver, detail: str) -> None:
         observations.append(
             {"kind": kind, "requirement": waiver.id, "detail": detail, **waiver.public()}
         )
@@ -134,20 +135,22 @@ def apply_waivers(
         status = statuses.get(waiver.id)
         if level == "MUST":
             observe(
-                "waiver_refused",
+                ObservationKind.WAIVER_REFUSED,
                 waiver,
                 f"{waiver.id} is a MUST requirement and cannot be waived; the waiver was "
                 "ignored (remove it from the waivers file)",
             )
         elif waiver.expires < today:
             observe(
-                "waiver_expired",
+                ObservationKind.WAIVER_EXPIRED,
                 waiver,
                 f"the waiver for {waiver.id} expired on {waiver.expires.isoformat()} and was "
                 "ignored; renew it with a new reason or remove it",
             )
         elif status == PASSED:
-            observe("waiver_unused", waiver, f"{waiver.id} passes now; remove its waiver")
+            observe(
+                ObservationKind.WAIVER_UNUSED, waiver, f"{waiver.id} passes now; remove its waiver"
+            )
         elif status == FAILED:
             applied[waiver.id] = waiver
     return applied, observations

@@ -17,6 +17,7 @@ from credly_contract.checks import CheckFailed
 from credly_contract.checks.applications import application_objects_match_schema
 from credly_contract.config import Target
 from credly_contract.engine.run import Engine
+from credly_contract.facts import ObservationKind
 from credly_contract.fixtures import engine_of, stop_run
 from credly_contract.http_client import Exchange
 from credly_contract.plugin import activate
@@ -53,7 +54,7 @@ def cassettes(request: pytest.FixtureRequest) -> Iterator[Cassettes]:
     session.started(run)
     run.client.on_exchange = _with_contract_checks(engine, run.target.applications_url())
     engine.results.observe({
-        "kind": "scope",
+        "kind": ObservationKind.SCOPE,
         "detail": "the cassette scenarios prove the requirements they are tagged with; the others "
                   "are not run by this suite (run `credly-contract certify` for all of them)",
     })  # fmt: skip
