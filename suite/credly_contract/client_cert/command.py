@@ -234,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
             },
         },
         "injections": injector.public() + upstream.injections(),
+        "timeline": [exchange.timeline_entry() for exchange in client_run.exchanges],
     }
     certificate = write_artefacts(
         run_dir,

@@ -76,6 +76,22 @@ class Observed:
     def scope_requested(self) -> list[str]:
         return " ".join(self.form.get("scope", [])).split()
 
+    def timeline_entry(self) -> dict[str, Any]:
+        """The exchange as a row of the certificate's timeline (report.timeline): scrubbed."""
+        entry: dict[str, Any] = scrub(
+            {
+                "exchange": self.index,
+                "at": round(self.started, 3),
+                "took": round(max(0.0, self.finished - self.started), 3),
+                "method": self.method,
+                "target": self.path + (f"?{self.query}" if self.query else ""),
+                "status": self.status,
+                "injection": self.injection,
+                "phase": self.phase,
+            }
+        )
+        return entry
+
     def evidence(self, limit: int = EVIDENCE_BODY_LIMIT) -> dict[str, Any]:
         """The exchange as certificate evidence: scrubbed, bodies cut to ``limit`` characters."""
         request_body = self.body.decode("utf-8", "replace")[:limit]
@@ -91,6 +107,7 @@ class Observed:
                 "headers": dict(self.response_headers),
                 "body": self.response_body.decode("utf-8", "replace")[:limit],
             },
+            "exchange": self.index,
             "at_seconds": round(self.started, 3),
             "curl": _curl(self),
         }
@@ -108,10 +125,13 @@ class Reaction:
     reacted_to: Observed
 
     def evidence(self, limit: int = EVIDENCE_BODY_LIMIT) -> dict[str, Any]:
-        data = self.exchange.evidence(limit)
-        data["reacted_to"] = self.reacted_to.evidence(limit)
-        data["injection"] = self.reacted_to.injection
-        return data
+        """The injected answer first, then the client's reaction and how long it waited."""
+        return {
+            "reacted_to": self.reacted_to.evidence(limit),
+            "injection": self.reacted_to.injection,
+            "waited_seconds": round(self.exchange.started - self.reacted_to.finished, 3),
+            **self.exchange.evidence(limit),
+        }
 
 
 def _json(raw: bytes) -> Any:

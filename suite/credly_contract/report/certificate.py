@@ -205,8 +205,11 @@ def _environment() -> jinja2.Environment:
 def render_html(certificate: Mapping[str, Any]) -> str:
     """certificate.html for a certificate: one self-contained, printable page."""
     template = _environment().get_template(HTML_TEMPLATE)
+    from credly_contract.report.timeline import timeline_svg
+
     return template.render(
         certificate=certificate,
+        timeline_svg=timeline_svg(certificate),
         statuses=STATUSES,
         docs_url=catalogue.docs_url(),
         expanded_failures=EXPANDED_FAILURES,
