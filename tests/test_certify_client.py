@@ -404,7 +404,7 @@ def test_the_html_certificate_names_the_integration_and_the_injection_a_failure_
     html = (example_runs["ignore_retry_after"][1] / "certificate.html").read_text(encoding="utf-8")
 
     assert "Client integration certification" in html
-    assert "Reacting to the injection <code>rate_limited</code>" in html
+    assert "1. The injected answer <code>rate_limited</code>" in html
     assert "sync.py" in html
 
 
