@@ -7,6 +7,7 @@ from the certificate's ``timeline`` entries, so `report DIR --output` redraws it
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
@@ -26,7 +27,7 @@ PHASES = {
 COLOURS = {"ok": "#17663a", "error": "#5f6368", "injected": "#c26a00", "failure": "#b3261e"}
 
 
-def failure_exchanges(certificate: dict[str, Any]) -> set[int]:
+def failure_exchanges(certificate: Mapping[str, Any]) -> set[int]:
     """The exchanges the evidence of a failed (or waived) requirement points at: the client's request
     and the injected answer it reacted to."""
     found: set[int] = set()
@@ -40,7 +41,7 @@ def failure_exchanges(certificate: dict[str, Any]) -> set[int]:
     return found
 
 
-def timeline_svg(certificate: dict[str, Any]) -> str:
+def timeline_svg(certificate: Mapping[str, Any]) -> str:
     """The certificate's timeline as an inline SVG element ('' when it has none)."""
     entries: list[dict[str, Any]] = certificate.get("timeline") or []
     if not entries:
