@@ -1,6 +1,6 @@
 """A tiny HTTP proxy on 127.0.0.1 in front of an emulator, with switches that make the target
 misbehave the way staging sometimes does: 429 with Retry-After, 503 bursts, dropped connections,
-slow deletes, a token endpoint that refuses a scope. It counts what it saw, so a test can prove
+answers lost after the target acted, slow deletes, a token endpoint that refuses a scope. It counts what it saw, so a test can prove
 what the suite sent (and that it sent nothing at all).
 
     with FaultProxy(emulator.origin) as proxy:
@@ -14,6 +14,7 @@ on its way in and the response on its way out; tests/response_rewrites.py builds
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -84,6 +85,10 @@ class FaultProxy:
         self.delete_held = threading.Event()
         self.refused_scopes: set[str] = set()
         self.rewrite: Rewrite | None = None
+        self.lost_at: set[int] = set()  # these request numbers lose their answer
+        self.loss_rate = 0.0
+        self._losses = random.Random(0)
+        self.lost: list[tuple[str, str]] = []  # the requests whose answer was lost
         self._lock = threading.Lock()
         self._http = httpx.Client(base_url=self.upstream, timeout=30)
         self._server = _Server(("127.0.0.1", 0), self._handler())
@@ -110,6 +115,17 @@ class FaultProxy:
 
     def heal(self) -> None:
         self.outage_from = None
+
+    def lose_answers(self, rate: float, seed: int = 0) -> None:
+        """Lose this share of answers, drawn at random (reproducibly, from ``seed``): the request
+        reaches the target, which acts on it, and the connection is closed instead of answering,
+        as a load balancer that drops connections does."""
+        self.loss_rate = rate
+        self._losses = random.Random(seed)
+
+    def lose_nth(self, *numbers: int) -> None:
+        """Lose the answers to these requests (numbered from 1, as ``requests`` counts them)."""
+        self.lost_at |= set(numbers)
 
     def api_methods(self) -> list[str]:
         """The methods of every API request seen (token requests left out)."""
@@ -196,6 +212,15 @@ class FaultProxy:
                 wire.body = response.content
                 if rewrite is not None:
                     rewrite.response(wire)
+                with proxy._lock:
+                    lose = number in proxy.lost_at or (
+                        proxy.loss_rate > 0 and proxy._losses.random() < proxy.loss_rate
+                    )
+                    if lose:
+                        proxy.lost.append((self.command, self.path))
+                if lose:
+                    self.close_connection = True  # the target acted; its answer never leaves
+                    return
                 self._answer(wire.status, wire.headers, wire.body)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve

@@ -50,7 +50,7 @@ def test_an_idempotent_request_on_a_connection_closed_under_it_is_sent_once_more
     assert client.put(url + "/x", json={}).status == 200  # its first connection closed under it
     assert client.delete(url + "/x").status == 200
     assert dropping.methods == ["GET", "PUT", "PUT", "DELETE", "DELETE"]
-    assert client.dropped_connections == 2
+    assert client.lost_answers.repeated == 2
     assert client.requests_sent == 5
 
 
@@ -87,7 +87,7 @@ def test_a_post_on_a_connection_closed_under_it_is_never_sent_twice(dropping):
     with pytest.raises(TargetUnreachable, match=r"POST .* failed"):
         client.post(url, json={"name": "x"})
     assert dropping.methods == ["GET", "POST"]
-    assert client.dropped_connections == 0
+    assert client.lost_answers.repeated == 0
 
 
 def test_refused_connection_exits_3_within_60s_with_one_line_naming_target_and_cause(

@@ -31,7 +31,7 @@ class ObservationKind(StrEnum):
     # What the client absorbed without failing a requirement (engine/run.py).
     THROTTLED = "throttled"
     GATEWAY_ERRORS = "gateway_errors"
-    DROPPED_CONNECTIONS = "dropped_connections"
+    LOST_ANSWERS = "lost_answers"  # answers lost on the way, and what settled them
     # The run: what it left, its scope, the error that stopped it, facts it lacks.
     CLEANUP = "cleanup"
     SCOPE = "scope"

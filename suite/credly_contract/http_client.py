@@ -29,6 +29,40 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 IDEMPOTENT_METHODS = SAFE_METHODS | {"PUT", "DELETE"}  # RFC 9110 §9.2.2
 
 
+# Answers lost in a row (connections closed after the request went out, whatever the method) that end
+# the run with exit 3: a target that drops three answers running is failing, not flaky. Lost at random,
+# as a load balancer drops them, three in a row come once in 8,000 requests at a 5% loss and once in a
+# million at 1%; a certification sends ~200 (quick) to ~4,000 (thorough).
+LOST_IN_A_ROW = 3
+
+
+class AnswerLost(ConnectionDropped):
+    """A request's answer was lost on the way (its connection closed after it went out) and the
+    request is not sent again as it was: the server may have acted on it (a create). Whoever sent it
+    settles it: a create is reconciled by its name, a test is run again; no requirement is judged on
+    it. Until the test that met it ends, every request fails with it at once, sending nothing."""
+
+
+@dataclass
+class LostAnswers:
+    """What lost answers cost a run, for its certificate."""
+
+    lost: int = 0  # requests whose answer never came (the connection closed under them)
+    repeated: int = 0  # of those, sent again at once (idempotent methods, token requests)
+    reconciled: int = 0  # creates whose answer was lost, settled by finding the application by name
+    reruns: int = 0  # tests run again because an answer they judge was lost
+    in_a_row: int = 0
+
+    def describe(self) -> str:
+        return (
+            f"{self.lost} answer(s) were lost on the way (the connection closed after the request "
+            f"went out): {self.repeated} request(s) were sent again (idempotent methods, RFC 9110 "
+            f"§9.2.2, and token requests), {self.reconciled} create(s) were reconciled by the "
+            f"application's name and {self.reruns} test(s) were run again; no requirement was "
+            "judged on a lost answer"
+        )
+
+
 class BudgetExhausted(ConfigError):
     """The run used up its request budget (a safety limit for shared targets): a setting to raise,
     not an outage, so exit 2 and never a retry."""
@@ -56,6 +90,9 @@ class Exchange:
     response_body: str
     elapsed: float = 0.0
     _json: Any = field(default=None, repr=False)
+    # Sent again because the answer to the first sending was lost: a DELETE's 404 then says the first
+    # one was acted on, not that the application was never there.
+    repeated: bool = False
 
     @classmethod
     def from_httpx(cls, response: httpx.Response) -> Exchange:
@@ -211,7 +248,10 @@ class ApiClient:
         self.requests_sent = 0
         self.throttled = 0
         self.gateway_errors = 0
-        self.dropped_connections = 0
+        self.lost_answers = LostAnswers()
+        # The answer the running test lost: until the test ends (the plugin forgives it), every
+        # request fails with it and sends nothing, so nothing after it is judged either.
+        self.lost: AnswerLost | None = None
         self.recent: deque[Exchange] = deque(maxlen=50)
         # Once the target is known to be broken, every further request fails at once: Hypothesis
         # replays a failing example many times, and each replay must not wait for another timeout.
@@ -254,6 +294,8 @@ class ApiClient:
     def _pace(self) -> None:
         if self.broken is not None:
             raise TargetUnreachable(str(self.broken))
+        if self.lost is not None:
+            raise AnswerLost(str(self.lost))
         with self._lock:
             if self.limits.budget is not None and self.requests_sent >= self.limits.budget:
                 share = (
@@ -304,7 +346,9 @@ class ApiClient:
         for attempt in range(self.limits.retries + 1):
             self._pace()
             try:
-                exchange = self._transmit(method, transmit)
+                exchange = self._transmit(method, url, transmit)
+            except AnswerLost:
+                raise
             except TargetUnreachable as error:
                 self.broken = error
                 raise
@@ -330,19 +374,42 @@ class ApiClient:
             self.on_exchange(exchange)
         return exchange
 
-    def _transmit(self, method: str, transmit: Callable[[], Exchange]) -> Exchange:
-        """``transmit()``, once more on a new connection when the connection closed under a request
-        whose method is idempotent (RFC 9112 §9.3.1 allows it; a keep-alive connection that the
-        server or a load balancer closed is no outage). A request that may not be repeated, or a
-        second drop, leaves the target unreachable."""
-        try:
-            return transmit()
-        except ConnectionDropped:
-            if method.upper() not in IDEMPOTENT_METHODS:
-                raise
-            self.dropped_connections += 1
-            self._pace()
-            return transmit()
+    def _transmit(self, method: str, url: str, transmit: Callable[[], Exchange]) -> Exchange:
+        """``transmit()``, sent again on a new connection while the connection closes under a
+        request that may be repeated: an idempotent method (RFC 9110 §9.2.2; RFC 9112 §9.3.1 allows
+        it) or a token request (a second token is as good as the first). Any other request whose
+        answer was lost raises AnswerLost; LOST_IN_A_ROW lost answers leave the target
+        unreachable."""
+        repeated = False
+        while True:
+            try:
+                exchange = transmit()
+            except ConnectionDropped as dropped:
+                self.lost_answers.lost += 1
+                self.lost_answers.in_a_row += 1
+                if self.lost_answers.in_a_row >= LOST_IN_A_ROW:
+                    raise TargetUnreachable(
+                        f"{dropped} ({LOST_IN_A_ROW} answers in a row were lost: the target or "
+                        "the way to it is failing)"
+                    ) from None
+                if not self.repeatable(method, url):
+                    self.lost = AnswerLost(
+                        f"{method} {url}: the answer was lost ({dropped}); not sent again, since "
+                        "the server may have acted on it"
+                    )
+                    raise self.lost from None
+                self.lost_answers.repeated += 1
+                repeated = True
+                self._pace()
+                continue
+            self.lost_answers.in_a_row = 0
+            exchange.repeated = repeated
+            return exchange
+
+    def repeatable(self, method: str, url: str) -> bool:
+        """Whether a request whose answer was lost may be sent again as it was."""
+        token_request = method.upper() == "POST" and url == self.target.token_url
+        return method.upper() in IDEMPOTENT_METHODS or token_request
 
     def refuse_if_read_only(self, method: str, url: str) -> None:
         """Under a read-only profile only reads and token requests may leave the client."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from credly_contract import fixtures
+from credly_contract import fixtures, lost_answers
 from credly_contract.config import ConfigError, Target
 from credly_contract.engine.run import Engine, UnknownRequirement
 from credly_contract.engine.settings import (
@@ -68,6 +68,7 @@ def activate(config: pytest.Config, *, scoped: bool = False) -> Certification:
             config.pluginmanager.register(fixtures, "credly-fixtures")
         config.stash[PLUGIN_KEY] = plugin
         config.stash[ENGINE_KEY] = plugin.engine
+        plugin.reruns = lost_answers.register(config, lambda: plugin.engine.run)
     plugin.scoped = plugin.scoped or scoped
     return plugin
 
@@ -90,6 +91,7 @@ class Certification:
         self.scoped = False
         self.config: pytest.Config | None = None
         self._engine: Engine | None = None
+        self.reruns: lost_answers.LostAnswerReruns | None = None
 
     @property
     def engine(self) -> Engine:
@@ -172,7 +174,10 @@ class Certification:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        if call.when == "call" or (call.when == "setup" and not report.passed):
+        lost = self.reruns is not None and self.reruns.will_rerun(item, raised_by(call))
+        if lost:
+            pass  # an answer it judges was lost: the test runs again, nothing of this is judged
+        elif call.when == "call" or (call.when == "setup" and not report.passed):
             ids = self.requirement_ids(item)
             judgement = self.engine.judge(ids, raised_by(call))
             stop = f"credly-contract: {self.engine.results.error}"

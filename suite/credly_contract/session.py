@@ -4,6 +4,7 @@ cached tokens and the applications the run created. The pytest plugin builds one
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from credly_contract.checks.applications import (
 )
 from credly_contract.checks.oauth import token_response_is_well_formed
 from credly_contract.config import ConfigError, Target, TargetUnreachable
-from credly_contract.http_client import ApiClient, Exchange, Limits
+from credly_contract.http_client import AnswerLost, ApiClient, Exchange, Limits
 from credly_contract.ledger import ApplicationId, Ledger, application_id_of, resource_name
 from credly_contract.profiles import Profile
 
@@ -134,15 +135,45 @@ class Resources:
         return resource_name(self.ledger.run_id, f"{label} {self._labels}")
 
     def create(self, body: Any, **kwargs: Any) -> Exchange:
-        """POST a create and ledger whatever the server says it created, whatever the status."""
-        exchange = self.client.post(
+        """POST a create and ledger whatever the server says it created, whatever the status. A
+        create whose answer was lost is reconciled and sent once more: see ``reconcile``."""
+        post = functools.partial(
+            self.client.post,
             self.target.applications_url(),
             json=body,
             token=self.tokens.get("oauth_applications"),
             **kwargs,
         )
+        try:
+            exchange = post()
+        except AnswerLost:
+            if not self.reconcile(body):
+                raise
+            exchange = post()
         self.note_created(exchange)
         return exchange
+
+    def reconcile(self, body: Any) -> bool:
+        """After a create's answer was lost: find what it may have created by its unique run-scoped
+        name and delete it (its one-time secret was in the lost answer, so it is of no use), so that
+        the create can be sent once more. False when the body carries no such name (a nameless
+        create the server should refuse): the test that sent it runs again instead."""
+        name = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name.startswith(resource_name(self.ledger.run_id, "")):
+            return False
+        self.client.lost = None  # settled here: the listing and deletes below may go out
+        organization_id = self.target.organization_id
+        token = self.tokens.get("oauth_applications")
+        for app in list_all(self.client, self.target, token):
+            app_id = application_id_of(app)
+            if app_id is None or app.get("name") != name:
+                continue
+            self.ledger.created(organization_id, app_id, name)
+            deleted = self.client.delete(self.target.application_url(app_id), token=token)
+            if deleted.status in (204, 200, 404, 410):
+                self.ledger.deleted(organization_id, app_id)
+        self.client.lost_answers.reconciled += 1
+        return True
 
     def note_created(self, exchange: Exchange, organization_id: str | None = None) -> None:
         """Ledger what a 2xx create says it created, whatever the type of its id."""
@@ -214,6 +245,14 @@ class Resources:
         )
         if exchange.status in (204, 200, 404):
             self.ledger.deleted(self.target.organization_id, application_id)
+        if exchange.repeated and exchange.status in (404, 410):
+            # The first DELETE's answer was lost and the server acted on it: this 404 answers the
+            # repeat, and is no answer for a test to judge.
+            self.client.lost = AnswerLost(
+                f"DELETE {exchange.url}: the answer was lost; sent again, it answered "
+                f"{exchange.status} (the first one deleted it)"
+            )
+            raise self.client.lost
         return exchange
 
     def adopt_unledgered(self) -> None:
@@ -239,6 +278,7 @@ class Resources:
         """
         self.client.limits.budget = None
         self.client.broken = None
+        self.client.lost = None
         # If this fails, the deletes below fail the same way and report what is left. A contract
         # break met here has been judged where the tests met it; cleanup only needs to go on.
         with contextlib.suppress(TargetUnreachable, ConfigError, CheckFailed):
@@ -250,6 +290,9 @@ class Resources:
                 if exchange.status == 401:  # the run outlived its token
                     self.tokens.forget()
                     exchange = self.delete(entry["application_id"])
+            except AnswerLost:
+                self.client.lost = None  # deleted, its answer lost: the ledger says so
+                continue
             except (TargetUnreachable, ConfigError, CheckFailed):
                 left.append(entry)  # once unreachable, the client fails fast for the rest
                 continue

@@ -426,7 +426,7 @@ def failures_in(raised: BaseException) -> tuple[list[CheckFailed], list[BaseExce
 
 def client_observations(run: CertificationRun) -> list[dict[str, object]]:
     """What the client absorbed without failing a requirement: throttling, gateway errors and
-    connections closed under idempotent requests."""
+    answers lost on the way."""
     client = run.client
     found: list[dict[str, object]] = []
     if client.throttled:
@@ -447,14 +447,16 @@ def client_observations(run: CertificationRun) -> list[dict[str, object]]:
                 "the client retried",
             }
         )
-    if client.dropped_connections:
+    if client.lost_answers.lost:
+        counts = client.lost_answers
         found.append(
             {
-                "kind": ObservationKind.DROPPED_CONNECTIONS,
-                "count": client.dropped_connections,
-                "detail": f"a connection closed under an idempotent request "
-                f"{client.dropped_connections} time(s) before an answer came; the client sent "
-                "it again on a new connection (RFC 9112 §9.3.1)",
+                "kind": ObservationKind.LOST_ANSWERS,
+                "count": counts.lost,
+                "repeated": counts.repeated,
+                "reconciled": counts.reconciled,
+                "reruns": counts.reruns,
+                "detail": counts.describe(),
             }
         )
     return found
