@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -229,6 +230,12 @@ class RunSettings:
             )
         if self.fault and self.target != "emulated":
             raise ConfigError(f"{flag('fault')} only applies to {flag('target')} emulated")
+        if self.max_requests is not None and self.max_requests < self.workers:
+            # The budget is split between the workers: a share of 0 stops one before it starts.
+            raise ConfigError(
+                f"{flag('max_requests')} {self.max_requests} is smaller than {flag('workers')} "
+                f"{self.workers}, which share it: raise it or run fewer workers"
+            )
         if self.fault:
             from credly_contract.emulator.faults import Faults
 
@@ -332,6 +339,8 @@ def _value(spec: _Spec, kind: type, raw: Given, environ: Mapping[str, str], pref
     except (TypeError, ValueError):
         number = "a whole number" if kind is int else "a number"
         raise ConfigError(f"{source} takes {number}, not {raw!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{source} takes a finite number, not {raw!r}")
     if how.choices is not None and value not in how.choices:
         raise ConfigError(f"{source}: {value!r} is not one of {', '.join(how.choices)}")
     if how.minimum is not None and value < how.minimum:
