@@ -375,5 +375,7 @@ def test_record_refuses_production_before_anything_is_sent_without_naming_a_prof
         monkeypatch.setenv(key, value)
     assert main(["record", "--target", "live"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("credly-contract: refusing to record against production (api.credly.com")
+    assert err.startswith(
+        "credly-contract: refusing to record against production host api.credly.com"
+    )
     assert "readonly" not in err and "\n" not in err

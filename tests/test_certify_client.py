@@ -25,7 +25,7 @@ from xml.etree import ElementTree
 import jsonschema
 import pytest
 
-from credly_contract import cli
+from credly_contract import cli, preflight
 from credly_contract.checks import CheckFailed
 from credly_contract.client_cert import command, upstream
 from credly_contract.client_cert.exchanges import TOKEN, Observed
@@ -411,7 +411,7 @@ def test_the_html_certificate_names_the_integration_and_the_injection_a_failure_
 @pytest.mark.usefixtures("unreachable_live_target")
 def test_a_live_target_lost_during_the_run_is_an_error_not_a_failure(monkeypatch, tmp_path, capsys):
     # Preflight passed (skipped here), then the target stopped answering: no HTTP answer is exit 3.
-    monkeypatch.setattr(command, "_preflight", lambda target: None)
+    monkeypatch.setattr(preflight, "check_target", lambda target: None)
 
     code = certify_client(tmp_path, "--upstream", "live", integration=[str(SYNC)])
 
@@ -441,7 +441,7 @@ for _ in range(3):
 def test_a_live_target_answering_503_again_and_again_is_an_error_not_a_failure(
     monkeypatch, tmp_path, capsys
 ):
-    monkeypatch.setattr(command, "_preflight", lambda target: None)
+    monkeypatch.setattr(preflight, "check_target", lambda target: None)
     with LoopbackServer(_always_503, name="failing staging") as staging:
         monkeypatch.setenv("CREDLY_API_BASE_URL", staging.origin + "/v1")
         monkeypatch.setenv("CREDLY_TOKEN_URL", staging.origin + "/oauth/token")

@@ -15,7 +15,8 @@ from credly_contract.checks import PrerequisiteFailed
 from credly_contract.emulator import EmulatorServer
 from credly_contract.http_client import ApiClient
 from credly_contract.ledger import Ledger
-from credly_contract.session import Resources, Tokens, preflight
+from credly_contract.preflight import preflight
+from credly_contract.session import Resources, Tokens
 from credly_contract.targets import emulated_target
 
 Rewrite = Callable[[httpx.Request, dict], dict | None]

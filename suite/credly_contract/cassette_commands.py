@@ -51,7 +51,7 @@ def record(args: argparse.Namespace) -> int:
             overrides,
             allow_production=False,
             read_only=False,
-            refusal="refusing to record against production ({hosts}): the scenarios create and "
+            refusal="refusing to record against {hosts}: the scenarios create and "
             "delete applications; record a staging target instead",
         )
         given.update(overrides)

@@ -111,6 +111,7 @@ def add_certify(commands: Any) -> argparse.ArgumentParser:
 def certify(args: argparse.Namespace) -> int:
     from credly_contract.engine.settings import from_cli
     from credly_contract.invocation import CERTIFICATION_DIR, run_suite
+    from credly_contract.preflight import check_target
 
     settings = from_cli(args)
     if settings.target == "replay" and settings.dry_run:
@@ -128,7 +129,7 @@ def certify(args: argparse.Namespace) -> int:
         target = live_target(settings)
         # Prove the settings before pytest starts: a wrong one costs a second and prints one line.
         if not settings.dry_run:
-            _preflight(target, settings.timeout)
+            check_target(target, settings.timeout)
     if settings.dry_run:
         return _print_request_plan(settings)
     code, _ = run_suite(CERTIFICATION_DIR, settings, target)
@@ -146,17 +147,6 @@ def _print_request_plan(settings: RunSettings) -> int:
     if budget is not None:
         print(f"request budget: {budget} (--max-requests)")
     return ExitCode.CERTIFIED
-
-
-def _preflight(target: Any, timeout: float) -> None:
-    from credly_contract.http_client import ApiClient, Limits
-    from credly_contract.session import Tokens, preflight
-
-    client = ApiClient(target, Limits(timeout=timeout))
-    try:
-        preflight(client, Tokens(client))
-    finally:
-        client.close()
 
 
 # --- emulate --------------------------------------------------------------------------------------

@@ -223,6 +223,25 @@ def denied_hosts_of(target: Target, environ: Mapping[str, str] | None = None) ->
     return sorted(h for h in target.hosts() if h in denied)
 
 
+def refused_settings(target: Target, environ: Mapping[str, str] | None = None) -> str:
+    """The settings that name a refused host, and why each is refused: ``production host
+    api.credly.com (CREDLY_API_BASE_URL)`` or ``host x.example, listed in CREDLY_DENY_HOSTS
+    (CREDLY_TOKEN_URL)``. URLs are left out: their userinfo may hold a password."""
+    environ = os.environ if environ is None else environ
+    listed = denied_hosts(environ) - PRODUCTION_HOSTS
+    parts = []
+    for variable, url in (
+        (ENVIRONMENT["api_base_url"], target.api_base_url),
+        (ENVIRONMENT["token_url"], target.token_url),
+    ):
+        host = normalised_host(url)
+        if host in PRODUCTION_HOSTS:
+            parts.append(f"production host {host} ({variable})")
+        elif host in listed:
+            parts.append(f"host {host}, listed in {DENY_HOSTS_VARIABLE} ({variable})")
+    return " and ".join(parts)
+
+
 def guard_production(
     target: Target,
     allow_production: bool,
@@ -242,9 +261,23 @@ def guard_production(
         else ("pass --allow-production together with --profile readonly")
     )
     raise ConfigError(
-        f"refusing to certify against production host {', '.join(hit)}: the suite creates and deletes "
-        f"applications; {how}, or point CREDLY_API_BASE_URL at staging"
+        f"refusing to certify against {refused_settings(target, environ)}: the suite creates and "
+        f"deletes applications; {how}, or set {_staging_fix(target, environ)}"
     )
+
+
+def _staging_fix(target: Target, environ: Mapping[str, str] | None) -> str:
+    """Which setting to point at staging, with an example: the refused ones."""
+    denied = denied_hosts(environ)
+    fixes = [
+        f"{variable} to staging (e.g. {EXAMPLE_URLS[variable]})"
+        for variable, url in (
+            (ENVIRONMENT["api_base_url"], target.api_base_url),
+            (ENVIRONMENT["token_url"], target.token_url),
+        )
+        if normalised_host(url) in denied
+    ]
+    return " and ".join(fixes)
 
 
 @dataclass(frozen=True)

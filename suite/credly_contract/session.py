@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from credly_contract import spec
 from credly_contract.checks import CheckFailed, Tally, prerequisite
 from credly_contract.checks.applications import (
     create_answers_201_with_application,
@@ -24,6 +23,7 @@ from credly_contract.checks.oauth import token_response_is_well_formed
 from credly_contract.config import ConfigError, Target, TargetUnreachable
 from credly_contract.http_client import AnswerLost, ApiClient, Exchange, Limits
 from credly_contract.ledger import ApplicationId, Ledger, application_id_of, resource_name
+from credly_contract.preflight import preflight
 from credly_contract.profiles import Profile
 
 if TYPE_CHECKING:
@@ -299,72 +299,6 @@ class Resources:
             if exchange.status not in (204, 200, 404):
                 left.append(entry)
         return left
-
-
-def preflight(client: ApiClient, tokens: Tokens) -> None:
-    """Prove a target's configuration with two requests (more only to explain a failure): the
-    bootstrap credentials get a token with every scope, and that token lists the organization's
-    applications. Raises ConfigError naming the setting to fix (TargetUnreachable comes only from the
-    client: no answer). An answer that breaks the contract (a 5xx, a 200 without a usable token) is
-    not the configuration's fault: preflight lets it pass, and the tests that meet it fail the
-    requirement it breaks."""
-    target = client.target
-    scopes = spec.oauth_scopes()
-    exchange = client.request_token(" ".join(scopes))
-    body = exchange.json() if isinstance(exchange.json(), dict) else {}
-    error = body.get("error")
-    if exchange.status >= 500 or (exchange.status == 200 and _access_token(exchange) is None):
-        return
-    if exchange.status in (404, 405) or (exchange.status != 200 and not error):
-        raise ConfigError(
-            f"CREDLY_TOKEN_URL={target.token_url} answered {exchange.status} without an OAuth "
-            "error: set it to your environment's token endpoint "
-            "(e.g. https://sandbox.credly.com/oauth/token)"
-        )
-    if exchange.status == 401 or error == "invalid_client":
-        raise ConfigError(
-            f"the token endpoint refused CREDLY_CLIENT_ID={target.client_id} with its secret "
-            f"({exchange.status} {error}): check CREDLY_CLIENT_ID and CREDLY_CLIENT_SECRET "
-            "(or CREDLY_CLIENT_SECRET_FILE) belong to the same application"
-        )
-    if error == "invalid_scope":
-        missing = [s for s in scopes if client.request_token(s).status != 200]
-        raise ConfigError(
-            f"the bootstrap application CREDLY_CLIENT_ID={target.client_id} lacks the scope(s) "
-            f"{' '.join(missing or scopes)}: the suite needs every documented scope "
-            f"({' '.join(scopes)}); grant them to the application or use one that has them"
-        )
-    token = _access_token(exchange)
-    if token is None:
-        answer = f"{exchange.status} {error}" if error else str(exchange.status)
-        raise ConfigError(
-            f"the token endpoint CREDLY_TOKEN_URL={target.token_url} answered {answer} instead of "
-            f"a token for CREDLY_CLIENT_ID={target.client_id}: check the bootstrap application"
-        )
-    tokens.remember(scopes, exchange)
-    listing = client.get(target.applications_url(), token=token, params={"per": 1})
-    if listing.status >= 500:
-        return  # SEC-NO-5XX, for the tests to judge
-    if listing.status in (403, 404):
-        raise ConfigError(
-            f"CREDLY_ORGANIZATION_ID={target.organization_id} was refused ({listing.status}) at "
-            f"{target.applications_url()}: set it to the bootstrap application's organization "
-            "(and CREDLY_API_BASE_URL to the API root, e.g. https://sandbox-api.credly.com/v1)"
-        )
-    if listing.status == 401:
-        raise ConfigError(
-            f"CREDLY_API_BASE_URL={target.api_base_url} refused a fresh token from "
-            f"CREDLY_TOKEN_URL={target.token_url} (401): are both URLs of the same environment?"
-        )
-    # 200 with JSON of the wrong shape breaks APP-LIST (the tests judge it); a page that is not JSON
-    # at all, or another status, means the URL is not the API root.
-    if listing.status != 200 or listing.json() is None:
-        raise ConfigError(
-            f"CREDLY_API_BASE_URL={target.api_base_url} does not answer like the Credly API "
-            f"(GET {target.applications_url()} answered {listing.status} "
-            f"{listing.header('content-type') or ''}): set it to the API root, e.g. "
-            "https://sandbox-api.credly.com/v1"
-        )
 
 
 class CertificationRun:

@@ -19,8 +19,9 @@ from credly_contract import spec
 from credly_contract.config import ConfigError, Target
 from credly_contract.http_client import ApiClient, Limits
 from credly_contract.ledger import NAME_PREFIX, read_outstanding, record_deleted
+from credly_contract.preflight import preflight
 from credly_contract.scrub import scrub
-from credly_contract.session import Tokens, list_all, preflight
+from credly_contract.session import Tokens, list_all
 from credly_contract.targets import guarded_live_target, target_overrides
 from credly_contract.verdict import ExitCode
 
@@ -190,7 +191,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         target_overrides(args),
         allow_production=args.dry_run and args.allow_production,
         read_only=True,
-        refusal="refusing to sweep production host {hosts}: runs never create anything there; "
+        refusal="refusing to sweep {hosts}: runs never create anything there; "
         "--dry-run --allow-production only lists",
     )
     ledger_dir = Path(args.ledger_dir)

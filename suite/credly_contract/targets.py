@@ -10,9 +10,9 @@ from credly_contract.config import (
     ENVIRONMENT,
     ConfigError,
     Target,
-    denied_hosts_of,
     guard_production,
     live_target,
+    refused_settings,
 )
 
 
@@ -33,14 +33,14 @@ def guarded_live_target(
     names a production (or CREDLY_DENY_HOSTS) host, unless ``allow_production`` and ``read_only``.
 
     ``refusal`` replaces the certify-specific advice for commands that have no read-only profile
-    (record, sweep); it may use ``{hosts}``, the refused hosts."""
+    (record, sweep); it may use ``{hosts}``, the refused hosts and the settings that name them."""
     target = live_target(overrides)
     try:
         guard_production(target, allow_production, read_only)
     except ConfigError:
         if refusal is None:
             raise
-        raise ConfigError(refusal.format(hosts=", ".join(denied_hosts_of(target)))) from None
+        raise ConfigError(refusal.format(hosts=refused_settings(target))) from None
     return target
 
 

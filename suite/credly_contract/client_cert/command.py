@@ -279,23 +279,12 @@ def _live_target() -> Target:
 
 def _upstream(target: Target | None, recorder: Recorder, scheme: str) -> Any:
     from credly_contract.client_cert.upstream import EmulatedUpstream, LiveUpstream
+    from credly_contract.preflight import check_target
 
     if target is None:
         return EmulatedUpstream(recorder, scheme=scheme)
-    _preflight(target)
+    check_target(target)
     return LiveUpstream(recorder, target, scheme=scheme)
-
-
-def _preflight(target: Target) -> None:
-    """Prove the live settings before the integration starts (ConfigError or TargetUnreachable)."""
-    from credly_contract.http_client import ApiClient, Limits
-    from credly_contract.session import Tokens, preflight
-
-    client = ApiClient(target, Limits(timeout=10.0))
-    try:
-        preflight(client, Tokens(client))
-    finally:
-        client.close()
 
 
 def judge(run: ClientRun) -> tuple[Results, dict[str, Verdicts]]:
