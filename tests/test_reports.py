@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -125,20 +126,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     future = (dt.date.today() + dt.timedelta(days=365)).isoformat()
     plans = {
         "clean": ([], None),
-        "must_fault": (
-            [MUST_FAULT],
-            _waivers(
-                root / "must.yaml",
-                {"id": MUST_FAULT_BREAKS, "reason": "trying to waive a MUST", "expires": future},
-                {"id": "SEC-NO-5XX", "reason": "ran out", "expires": "2020-01-31"},
-                {"id": "SEC-TENANT", "reason": "fixed since", "expires": future},
-            ),
-        ),
+        "must_fault": ([MUST_FAULT], None),
         "should_waived": (
             [SHOULD_FAULT],
             _waivers(
                 root / "should.yaml",
                 {"id": SHOULD_FAULT_BREAKS, "reason": WAIVER_REASON, "expires": future},
+                {"id": "SEC-TENANT", "reason": "fixed since", "expires": future},
             ),
         ),
     }
@@ -245,24 +239,62 @@ def test_one_must_fault_fails_exactly_its_requirement_with_evidence(runs):
     assert first["curl"].startswith("curl ") and run.target["token_url"] in first["curl"]
 
 
-@slow
-def test_a_must_requirement_cannot_be_waived_and_the_refusal_is_reported(runs):
-    run = runs["must_fault"]
-    assert run.requirement(MUST_FAULT_BREAKS)["status"] == "failed"
-    assert "waiver" not in run.requirement(MUST_FAULT_BREAKS)
-    refused = [o for o in run.certificate["observations"] if o["kind"] == "waiver_refused"]
-    assert [o["requirement"] for o in refused] == [MUST_FAULT_BREAKS]
-    assert "cannot be waived" in refused[0]["detail"]
+@pytest.mark.parametrize(
+    ("entry", "refusal"),
+    [
+        (
+            {"id": MUST_FAULT_BREAKS, "reason": "trying to waive a MUST", "expires": "2099-01-01"},
+            f"{MUST_FAULT_BREAKS} is a MUST requirement and cannot be waived; remove its waiver",
+        ),
+        (
+            {"id": "SEC-NO-5XX", "reason": "ran out", "expires": "2020-01-31"},
+            "the waiver for SEC-NO-5XX expired on 2020-01-31; renew it",
+        ),
+    ],
+)
+def test_a_waiver_that_cannot_apply_is_refused_with_exit_2_and_one_line(
+    tmp_path, capsys, entry, refusal
+):
+    path = _waivers(tmp_path / "waivers.yaml", entry)
+    code = main(["certify", "--waivers", str(path), "--reports-dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"credly-contract: waivers file {path}: ")
+    assert refusal in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
 
 
 @slow
-def test_expired_waivers_and_waivers_for_passing_requirements_are_reported(runs):
-    observations = runs["must_fault"].certificate["observations"]
+def test_a_waiver_for_a_requirement_that_passed_is_reported_for_removal(runs):
+    observations = runs["should_waived"].certificate["observations"]
     by_kind = {o["kind"]: o for o in observations if o["kind"].startswith("waiver_")}
-    assert by_kind["waiver_expired"]["requirement"] == "SEC-NO-5XX"
-    assert by_kind["waiver_expired"]["expires"] == "2020-01-31"
     assert by_kind["waiver_unused"]["requirement"] == "SEC-TENANT"
     assert "remove" in by_kind["waiver_unused"]["detail"]
+
+
+@slow
+def test_a_waived_requirement_looks_waived_on_the_console_in_junit_and_in_allure(runs):
+    run = runs["should_waived"]
+    line = f"WAIVED {SHOULD_FAULT_BREAKS} ({WAIVER_REASON}, until "
+    assert line in run.stdout
+    assert f"FAILED   {SHOULD_FAULT_BREAKS}" not in run.stdout
+    junit = ElementTree.parse(run.dir / "junit.xml").getroot()
+    cases = [
+        c
+        for c in junit.iter("testcase")
+        if SHOULD_FAULT_BREAKS in ElementTree.tostring(c, encoding="unicode")
+    ]
+    assert cases, "no test case proves the waived requirement"
+    assert not [c for c in junit.iter("testcase") if c.find("failure") is not None]
+    skipped = [c.find("skipped") for c in cases if c.find("skipped") is not None]
+    assert skipped and all(line in (s.get("message") or "") for s in skipped)
+    results = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in (run.dir / "allure-results").glob("*-result.json")
+    ]
+    waived = [r for r in results if line in (r.get("statusDetails") or {}).get("message", "")]
+    assert waived and all(r["status"] == "skipped" for r in waived)
+    assert not [r for r in results if r["status"] in ("failed", "broken")]
 
 
 @slow

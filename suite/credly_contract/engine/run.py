@@ -9,6 +9,7 @@ The pytest plugin (``credly_contract.plugin``) only turns pytest's events into c
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from credly_contract.http_client import Exchange, Limits, ReadOnlyViolation
 from credly_contract.interrupts import Interrupts
 from credly_contract.profiles import PROFILES
 from credly_contract.report.certificate import Certificate
+from credly_contract.report.waivers import Waiver, apply_waivers, describe, load_waivers, waiving
 from credly_contract.request_plan import CLEANUP, SETUP
 from credly_contract.results import NOT_RUN, Results
 from credly_contract.scrub import scrub
@@ -86,6 +88,11 @@ class Engine:
         self._late_failures: dict[str, list[CheckFailed]] = {}
         self._recorded_late: dict[str, list[Failure]] = {}
         self._charged: tuple[str, list[str]] = (SETUP, [])
+        # The waivers in force (RunSettings.build refused any that cannot apply): a test whose only
+        # failures they waive is reported skipped, with the waiver (waived_note).
+        self.waivers: list[Waiver] = (
+            load_waivers(settings.waivers, self.results.requirements) if settings.waivers else []
+        )
 
     # -- the run -----------------------------------------------------------------------------------
 
@@ -367,13 +374,24 @@ class Engine:
             return Verdict(self.certificate["verdict"]).exit_code
         return ExitCode.CONFIG
 
+    def waived_note(self, failures: list[Failure]) -> str | None:
+        """``WAIVED <id> (reason, until <date>)`` for each failed requirement when waivers cover
+        every failure of a test (which is then reported skipped), else None."""
+        waived = waiving({f["requirement"] for f in failures}, self.waivers)
+        return "; ".join(describe(waiver) for waiver in waived) if waived else None
+
     def requirement_lines(self) -> list[str]:
-        """The console's table of requirement statuses (empty when no test was judged)."""
+        """The console's table of requirement statuses (empty when no test was judged); a waived
+        failure reads ``WAIVED <id> (reason, until <date>)``."""
         results = self.results
         if not any(o.tests for o in results.outcomes.values()):
             return []
         lines, out_of_scope = [], 0
+        waived, _ = apply_waivers(results.statuses(), self.waivers, dt.date.today())
         for rid, outcome in results.outcomes.items():
+            if rid in waived:
+                lines.append(describe(waived[rid]))
+                continue
             why = ""
             if outcome.status == NOT_RUN:
                 in_scope = results.in_scope(rid)

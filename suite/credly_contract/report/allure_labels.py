@@ -36,9 +36,10 @@ def label_test(requirements: Iterable[Requirement]) -> None:
     dynamic.link(catalogue.docs_url(), name="Credly documentation")
 
 
-def report_failures(config: Any, failures: list[dict[str, Any]]) -> None:
-    """Mark the running test failed in Allure and attach each failure's evidence (already scrubbed
-    by CheckFailed.evidence()).
+def report_failures(config: Any, failures: list[dict[str, Any]], waived: str | None = None) -> None:
+    """Mark the running test failed in Allure (skipped, with the waiver, when ``waived`` says every
+    failure is waived) and attach each failure's evidence (already scrubbed by
+    CheckFailed.evidence()).
 
     Requirement failures recorded softly (``expect``, the passive checks) fail the pytest report
     only after allure-pytest has read it, and allure-pytest calls any exception that is not an
@@ -48,7 +49,10 @@ def report_failures(config: Any, failures: list[dict[str, Any]]) -> None:
     if listener is None or not failures:
         return
     result = listener.allure_logger.get_test(None)
-    if result is not None and result.status in (None, Status.PASSED, Status.BROKEN):
+    if result is not None and waived:
+        result.status = Status.SKIPPED
+        result.statusDetails = StatusDetails(message=scrub(waived))
+    elif result is not None and result.status in (None, Status.PASSED, Status.BROKEN):
         result.status = Status.FAILED
         result.statusDetails = StatusDetails(
             message=scrub("\n".join(f"{f['requirement']}: {f['message']}" for f in failures))

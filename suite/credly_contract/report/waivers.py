@@ -1,9 +1,13 @@
 """Waivers: QA's written acceptance of a known SHOULD failure, with a reason and an expiry date.
 
 A waivers.yaml reads ``waivers: [{id, reason, expires: YYYY-MM-DD}]``. A waiver applies only to a
-failed SHOULD requirement and only until (and including) its expiry day; every waiver that does not
-apply is reported as an observation so it can be fixed or removed. The ids are the server
-catalogue's unless a run passes its own (``requirements=``: certify-client's CLIENT-* catalogue).
+failed SHOULD requirement and only until (and including) its expiry day. A waiver that can never
+apply (a MUST requirement, an expired date) is refused when the file is read: a usage error (exit 2)
+before anything is sent, so nobody reads a run as waived that was not. A waiver for a requirement
+that passed is reported as an observation so it can be removed. A test whose only failures are
+waived is reported skipped, with the waiver, in the console, JUnit and Allure.
+The ids are the server catalogue's unless a run passes its own (``requirements=``: certify-client's
+CLIENT-* catalogue).
 """
 
 from __future__ import annotations
@@ -39,9 +43,11 @@ def load_waivers(
     path: str | Path,
     requirements: Mapping[str, Requirement] | None = None,
     catalogue_file: str = "suite/credly_contract/requirements.yaml",
+    today: dt.date | None = None,
 ) -> list[Waiver]:
     """Read and check a waivers file against ``requirements`` (the server catalogue by default,
-    named ``catalogue_file`` in errors); any problem is a ConfigError naming the file and the fix."""
+    named ``catalogue_file`` in errors); any problem, and any waiver that cannot apply (a MUST, one
+    that expired before ``today``), is a ConfigError naming the file and the fix."""
     path = Path(path)
     known = catalogue.requirements() if requirements is None else requirements
 
@@ -96,7 +102,33 @@ def load_waivers(
         if waiver.id in seen:
             raise problem(f"{waiver.id} is waived twice; keep one waiver per requirement")
         seen.add(waiver.id)
+    today = today or dt.date.today()
+    for waiver in waivers:
+        if known[waiver.id].level == "MUST":
+            raise ConfigError(
+                f"waivers file {path}: {waiver.id} is a MUST requirement and cannot be waived; "
+                "remove its waiver"
+            )
+        if waiver.expires < today:
+            raise ConfigError(
+                f"waivers file {path}: the waiver for {waiver.id} expired on "
+                f"{waiver.expires.isoformat()}; renew it with a new reason or remove it"
+            )
     return waivers
+
+
+def describe(waiver: Waiver) -> str:
+    """How the console and a skipped test's reason name a waiver."""
+    return f"WAIVED {waiver.id} ({waiver.reason}, until {waiver.expires.isoformat()})"
+
+
+def waiving(failed_ids: set[str], waivers: list[Waiver]) -> list[Waiver] | None:
+    """The waivers that cover every one of a test's failed requirements, or None when some
+    failure is not waived (the test stays failed)."""
+    by_id = {waiver.id: waiver for waiver in waivers}
+    if not failed_ids or not failed_ids <= set(by_id):
+        return None
+    return [by_id[rid] for rid in sorted(failed_ids)]
 
 
 def _date(value: Any, problem: Any, where: str) -> dt.date:
