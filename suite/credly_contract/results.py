@@ -131,7 +131,22 @@ class Results:
             self.observations.append(observation)
 
     def statuses(self) -> dict[str, Status]:
-        return {rid: outcome.status for rid, outcome in self.outcomes.items()}
+        return {rid: self.status_of(rid) for rid in self.outcomes}
+
+    def status_of(self, requirement_id: str) -> Status:
+        """passed, failed or not_run. No pass without evidence: a requirement whose tests passed
+        is not_run while its checks judged no exchange of the kind it is about (see ``unjudged``)."""
+        status = self.outcomes[requirement_id].status
+        return NOT_RUN if status == PASSED and self.unjudged(requirement_id) else status
+
+    def unjudged(self, requirement_id: str) -> bool:
+        """Whether the requirement has checks and none of them judged anything in this run (a
+        check that meets an exchange it says nothing about does not count it: ``not_judged``).
+        A requirement proven by its tests' own assertions, with no check, is judged by them."""
+        from credly_contract.checks import registry
+
+        has_checks = any(c.requirement == requirement_id for c in registry().values())
+        return has_checks and not any(c["judged"] for c in self.checks_of(requirement_id))
 
     def in_scope(self, requirement_id: str) -> bool:
         return self.scope is None or requirement_id in self.scope
@@ -141,6 +156,11 @@ class Results:
         outcome = self.outcomes[requirement_id]
         if not self.in_scope(requirement_id):
             return f"outside this run's scope ({self.scope_why})"
+        if outcome.status == PASSED:
+            return (
+                "its tests passed, but its checks judged no exchange of the kind it is about "
+                "(e.g. no token response, no 401), so nothing proved it"
+            )
         if outcome.skipped:
             return "skipped: " + "; ".join(outcome.skipped)
         if outcome.tests:

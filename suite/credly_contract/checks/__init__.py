@@ -28,6 +28,7 @@ from credly_contract.checks.base import (
     count,
     expect_json_object,
     expect_status,
+    not_judged,
     prerequisite,
     tallying,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "count",
     "expect_json_object",
     "expect_status",
+    "not_judged",
     "prerequisite",
     "registry",
     "tallying",

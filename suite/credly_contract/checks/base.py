@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from credly_contract.http_client import Exchange
 from credly_contract.scrub import scrub
@@ -185,9 +185,20 @@ def count(name: str, failed: bool) -> None:
         tally.record(name, failed)
 
 
+class _NotJudged(Exception):
+    """Raised by ``not_judged()`` inside a check; the ``check`` decorator swallows it uncounted."""
+
+
+def not_judged() -> NoReturn:
+    """Say, inside a check, that this exchange is not of the kind the check judges (a token error
+    for a rule about token responses, a 200 for a rule about 401s): the call returns None and is
+    not counted, so a requirement is never proven by exchanges it says nothing about."""
+    raise _NotJudged
+
+
 def check(requirement_id: str) -> Callable[[F], F]:
     """Bind a check function to the requirement it proves (its ``registered`` entry, which
-    ``checks_in`` finds) and count each call."""
+    ``checks_in`` finds) and count each call (but not the calls that end in ``not_judged()``)."""
 
     def decorate(function: F) -> F:
         name = f"{function.__module__.rsplit('.', 1)[-1]}.{function.__name__}"
@@ -196,6 +207,8 @@ def check(requirement_id: str) -> Callable[[F], F]:
         def run(*args: Any, **kwargs: Any) -> Any:
             try:
                 result = function(*args, **kwargs)
+            except _NotJudged:
+                return None
             except Violation as violation:
                 count(name, failed=True)
                 raise CheckFailed(

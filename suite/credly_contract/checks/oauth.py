@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from credly_contract import spec
-from credly_contract.checks.base import Violation, check, expect_json_object, expect_status
+from credly_contract.checks.base import (
+    Violation,
+    check,
+    expect_json_object,
+    expect_status,
+    not_judged,
+)
 from credly_contract.http_client import Exchange
 
 
@@ -32,7 +38,7 @@ def token_response_not_cacheable(exchange: Exchange) -> None:
     """RFC 6749 §5.1: a response that issues a token carries Cache-Control: no-store. §5.2 asks
     nothing of error responses, so they are not judged here."""
     if exchange.status != 200:
-        return
+        not_judged()
     directives = {d.strip().lower() for d in (exchange.header("cache-control") or "").split(",")}
     if "no-store" not in directives:
         raise Violation(

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from credly_contract import spec
-from credly_contract.checks.base import Violation, check, expect_status
+from credly_contract.checks.base import Violation, check, expect_status, not_judged
 from credly_contract.http_client import Exchange
 
 # RFC 9110 §11.6.1: WWW-Authenticate may list several challenges (Credly also takes Basic).
@@ -23,8 +23,10 @@ def unauthenticated_request_refused(exchange: Exchange, how: str, malformed: boo
 
 @check("BEARER-CHALLENGE")
 def unauthorized_carries_bearer_challenge(exchange: Exchange) -> None:
+    if exchange.status != 401:
+        not_judged()  # RFC 6750 §3 asks the challenge of a 401 only
     challenge = exchange.header("www-authenticate") or ""
-    if exchange.status == 401 and not _BEARER_CHALLENGE.search(challenge):
+    if not _BEARER_CHALLENGE.search(challenge):
         raise Violation(
             f"a 401 from the API has WWW-Authenticate {challenge or None!r}, expected a Bearer "
             "challenge",

@@ -388,12 +388,13 @@ class Engine:
             return []
         lines, out_of_scope = [], 0
         waived, _ = apply_waivers(results.statuses(), self.waivers, dt.date.today())
-        for rid, outcome in results.outcomes.items():
+        for rid in results.outcomes:
             if rid in waived:
                 lines.append(describe(waived[rid]))
                 continue
             why = ""
-            if outcome.status == NOT_RUN:
+            status = results.status_of(rid)
+            if status == NOT_RUN:
                 in_scope = results.in_scope(rid)
                 out_of_scope += not in_scope
                 why = (
@@ -401,14 +402,14 @@ class Engine:
                     if not in_scope
                     else f"  ({results.not_run_reason(rid)})"
                 )
-            lines.append(f"{outcome.status.upper():8} {rid}{why}")
+            lines.append(f"{status.upper():8} {rid}{why}")
         if out_of_scope:
             lines.append(
                 f"credly-contract: {out_of_scope} requirement(s) are NOT_RUN because they are "
                 "outside this run's scope: the cassette scenarios do not prove them; "
                 "`credly-contract certify` does"
             )
-        elif unproven := sum(o.status == NOT_RUN for o in results.outcomes.values()):
+        elif unproven := sum(s == NOT_RUN for s in results.statuses().values()):
             lines.append(
                 f"credly-contract: {unproven} requirement(s) are NOT_RUN: no test of this run "
                 "proved them (not collected, skipped by the profile, or stopped); a "

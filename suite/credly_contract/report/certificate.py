@@ -106,7 +106,8 @@ def build_certificate(
     builtin = catalogue.requirements()
     for rid, requirement in results.requirements.items():
         outcome = results.outcomes[rid]
-        status = WAIVED if outcome.status == FAILED and rid in applied else outcome.status
+        status = results.status_of(rid)
+        status = WAIVED if status == FAILED and rid in applied else status
         entry: RequirementEntry = {
             "id": rid,
             "level": requirement.level,
