@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -57,6 +58,62 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
     return 2 * len(os.sched_getaffinity(0))
+
+
+# The checkout as git sees it, ignored files included (reports/ is ignored, yet a certificate a
+# test leaves there is litter): what the session starts with, it must end with. What an
+# installation or Python itself writes there is no test's doing.
+_CHECKOUT = pytest.StashKey[list[str]]()
+_CHANGED = pytest.StashKey[list[str]]()
+NOT_LITTER = (
+    ".venv/", ".hypothesis/", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", "__pycache__/",
+    ".egg-info/", "build/",
+)  # fmt: skip
+
+
+def _checkout_state(root: str) -> list[str] | None:
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+            cwd=root, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None  # not a git checkout (an unpacked sdist): nothing to compare
+    return [
+        line for line in done.stdout.splitlines() if not any(part in line for part in NOT_LITTER)
+    ]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        state = _checkout_state(str(session.config.rootpath))
+        if state is not None:
+            session.config.stash[_CHECKOUT] = state
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the session when its tests changed the checkout (every test writes under tmp_path)."""
+    before = session.config.stash.get(_CHECKOUT, None)
+    if before is None:
+        return
+    after = _checkout_state(str(session.config.rootpath)) or []
+    changed = sorted(set(after) - set(before)) + [
+        f"gone: {x}" for x in sorted(set(before) - set(after))
+    ]
+    if changed:
+        session.config.stash[_CHANGED] = changed
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    changed = config.stash.get(_CHANGED, None)
+    if changed:
+        terminalreporter.section("the tests changed the checkout", red=True)
+        for line in changed:
+            terminalreporter.write_line(f"  {line}")
+        terminalreporter.write_line("every test must write under tmp_path (git status --ignored)")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into node ids

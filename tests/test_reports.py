@@ -396,7 +396,7 @@ def _headless(browser: str, profile: Path, *arguments: str) -> subprocess.Comple
 @pytest.mark.skipif(
     _chromium() is None,
     reason="headless Chromium is not installed "
-    "(apt-get install chromium); the offline rendering check needs it",
+    "(see the README: The two commands); the offline rendering check needs it",
 )
 def test_certificate_html_renders_offline_in_headless_chromium(runs, tmp_path):
     run = runs["must_fault"]

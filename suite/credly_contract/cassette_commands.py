@@ -61,6 +61,7 @@ def record(args: argparse.Namespace) -> int:
     staging = folder.with_name(folder.name + ".recording")
     shutil.rmtree(staging, ignore_errors=True)
     given["cassettes_dir"] = str(staging)
+    given["reports_dir"] = str(getattr(args, "reports_dir", None) or certificate_folder(folder))
     started = time.monotonic()
     code, _ = run_suite(SCENARIOS_DIR, RunSettings.build(given), target)
     if (
@@ -84,6 +85,12 @@ def record(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return code
+
+
+def certificate_folder(cassettes: Path) -> Path:
+    """Where a recording's certificate goes unless --reports-dir says: beside its cassettes
+    (``cassettes/emulator-certificate/``), so a recording made anywhere leaves nothing elsewhere."""
+    return cassettes.with_name(cassettes.name + "-certificate")
 
 
 def _replace_recording(staging: Path, folder: Path) -> None:

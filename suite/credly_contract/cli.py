@@ -292,7 +292,12 @@ def add_record(commands: Any) -> argparse.ArgumentParser:
         default=None,
         help="where the recording goes (default cassettes/emulator or cassettes/<API host>)",
     )
-    _add_reports_dir(record)
+    record.add_argument(
+        "--reports-dir",
+        default=None,
+        help="the recording's certificate folder (default: beside the cassettes, "
+        "<cassettes-dir>-certificate)",
+    )
     _add_target_flags(record, None)  # recording creates applications: never on production
     return record
 
