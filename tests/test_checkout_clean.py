@@ -32,7 +32,9 @@ def test_writes_under_tmp_path(tmp_path):
 def _session_in_a_checkout(tmp_path: Path, test: str) -> subprocess.CompletedProcess[str]:
     checkout = tmp_path / "checkout"
     (checkout / "tests").mkdir(parents=True)
-    shutil.copy(ROOT / "tests" / "conftest.py", checkout / "tests" / "conftest.py")
+    for helper in (ROOT / "tests").glob("*.py"):  # conftest.py and the modules it loads
+        if not helper.name.startswith("test_"):
+            shutil.copy(helper, checkout / "tests" / helper.name)
     (checkout / "tests" / "test_one.py").write_text(test, encoding="utf-8")
     (checkout / ".gitignore").write_text("reports/*\n__pycache__/\n", encoding="utf-8")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]

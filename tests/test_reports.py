@@ -20,6 +20,7 @@ from xml.etree import ElementTree
 import pytest
 
 from credly_contract import catalogue, spec
+from credly_contract.checks import registry
 from credly_contract.cli import main
 from credly_contract.config import ENVIRONMENT, ConfigError
 from credly_contract.report import link_latest, verdict_lines
@@ -808,9 +809,19 @@ def _built(results: Results) -> dict:
 
 
 def _all_passed(results: Results, only: set[str] | None = None) -> Results:
+    """Every requirement (or those in ``only``) proven as in a run: its test passed and each of
+    its checks judged an exchange (no pass without evidence)."""
+    checks = registry()
     for rid in results.outcomes:
         if only is None or rid in only:
             results.record(f"test_{rid}", [rid], [], completed=True)
+            results.count_checks(
+                {
+                    name: {"judged": 1, "failed": 0}
+                    for name, c in checks.items()
+                    if c.requirement == rid
+                }
+            )
     return results
 
 
