@@ -339,9 +339,11 @@ def add_report(commands: Any) -> argparse.ArgumentParser:
         commands,
         "report",
         "verify a run's folder and summarise it (optionally re-render it elsewhere)",
-        epilog="exit codes: 0 the folder verifies (manifest, certificate schema and arithmetic), "
-        "2 not a run folder or a bad --output, 4 the folder does not verify (edited, "
-        "inconsistent or unreadable). A run folder is never rewritten.",
+        epilog="exit codes: 0 the folder verifies (manifest, certificate schema and arithmetic, "
+        "agreement with junit.xml and certificate.html, --public-key's signature), 1 it verifies "
+        "but its verdict is not --require's, 2 not a run folder, a bad --output or key, 4 the "
+        "folder does not verify (edited, inconsistent, unsigned or unreadable). A run folder is "
+        "never rewritten.",
     )
     report.add_argument("run_dir", metavar="DIR", help="a run folder, e.g. reports/latest")
     report.add_argument(
@@ -349,6 +351,18 @@ def add_report(commands: Any) -> argparse.ArgumentParser:
         default=None,
         metavar="NEW",
         help="render the verified certificate into this new (or empty) folder",
+    )
+    report.add_argument(
+        "--require",
+        choices=["certified"],
+        default=None,
+        help="exit 1 unless the verified verdict is this (a CI gate on a folder)",
+    )
+    report.add_argument(
+        "--public-key",
+        default=None,
+        metavar="FILE",
+        help="also check manifest.sig against this Ed25519 public key (PEM; see certify --sign-key)",
     )
     return report
 

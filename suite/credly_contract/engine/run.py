@@ -363,6 +363,7 @@ class Engine:
             facts,
             profile=self.settings.profile_name,
             waivers_file=self.settings.waivers,
+            sign_key=self.settings.sign_key,
         )
         return self.certificate
 

@@ -123,6 +123,13 @@ class RunSettings:
         variable="CREDLY_WAIVERS",
         metavar="FILE",
     )
+    sign_key: str | None = option(
+        None,
+        "sign the run's manifest with this Ed25519 private key (a PEM file) into manifest.sig, "
+        "for `report --public-key` to check (docs/reports.md)",
+        variable="CREDLY_SIGNING_KEY",
+        metavar="FILE",
+    )
     fault: tuple[str, ...] = option(
         (),
         "emulated target only: break one documented rule (repeatable; see emulate --list-faults)",
@@ -244,6 +251,10 @@ class RunSettings:
             from credly_contract.report.waivers import load_waivers
 
             load_waivers(self.waivers)  # a malformed file stops the run before anything is sent
+        if self.sign_key:
+            from credly_contract.report.signing import load_private_key
+
+            load_private_key(self.sign_key)  # a key that cannot sign stops the run before it starts
         if self.requirements:
             from credly_contract import catalogue
 

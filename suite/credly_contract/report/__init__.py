@@ -42,8 +42,10 @@ def write_run_artifacts(
     *,
     profile: str,
     waivers_file: str | None,
+    sign_key: str | None = None,
 ) -> Certificate:
-    """Write the certificate (JSON, HTML) and, last, the manifest; returns the certificate."""
+    """Write the certificate (JSON, HTML) and, last, the manifest (signed into manifest.sig with
+    ``sign_key``, a PEM file); returns the certificate."""
     run_dir.mkdir(parents=True, exist_ok=True)
     waivers: list[Waiver] = []
     if waivers_file:
@@ -55,6 +57,10 @@ def write_run_artifacts(
         results, facts, profile=profile, waivers=waivers, finished_at=time.time()
     )
     write_certificate(run_dir, certificate)
+    if sign_key:
+        from credly_contract.report.signing import load_private_key, sign_manifest
+
+        sign_manifest(run_dir, load_private_key(sign_key))
     link_latest(run_dir)
     return certificate
 
@@ -143,8 +149,23 @@ def report_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return ExitCode.REPORT_INVALID
+    public_key = getattr(args, "public_key", None)
+    if public_key:
+        from credly_contract.report.signing import (
+            SignatureInvalid,
+            load_public_key,
+            verify_signature,
+        )
+
+        try:
+            verify_signature(run_dir, load_public_key(public_key))
+        except SignatureInvalid as error:
+            print(f"credly-contract: report: {error}", file=sys.stderr)
+            return ExitCode.REPORT_INVALID
     print(summary(certificate))
     print(f"verified: {run_dir / MANIFEST} (sha256 {sha256_file(run_dir / MANIFEST)})")
+    if public_key:
+        print(f"signed: {run_dir / 'manifest.sig'} verifies with {public_key}")
     output = getattr(args, "output", None)
     if output:
         target = Path(output)
@@ -162,6 +183,14 @@ def report_command(args: argparse.Namespace) -> int:
         print(f"rendered: {target / CERTIFICATE_HTML} (manifest {manifest})")
     for line in verdict_lines(certificate, run_dir):
         print(line)
+    required = getattr(args, "require", None)
+    if required and certificate["verdict"] != required:
+        print(
+            f"credly-contract: report: --require {required}: the verified verdict is "
+            f"{certificate['verdict']}",
+            file=sys.stderr,
+        )
+        return ExitCode.NOT_COMPLIANT
     return ExitCode.CERTIFIED
 
 

@@ -13,6 +13,7 @@ import jinja2
 
 from credly_contract import __version__, catalogue, request_plan, spec
 from credly_contract.facts import Failure, Observation, ObservationKind, RunFacts
+from credly_contract.report.crosscheck import html_facts
 from credly_contract.report.waivers import Waiver, apply_waivers
 from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED, Results, Status
 from credly_contract.scrub import scrub
@@ -215,4 +216,5 @@ def render_html(certificate: Mapping[str, Any]) -> str:
         docs_url=catalogue.docs_url(),
         expanded_failures=EXPANDED_FAILURES,
         failures=[r for r in certificate["requirements"] if r["status"] in (FAILED, WAIVED)],
+        facts=html_facts(certificate),
     )

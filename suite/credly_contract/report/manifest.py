@@ -37,6 +37,15 @@ def write_manifest(run_dir: Path) -> Path:
     return path
 
 
+def listed_files(run_dir: Path) -> list[str]:
+    """The files the run folder's manifest lists (none when it has no readable manifest)."""
+    path = run_dir / MANIFEST
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.partition("  ")[2] for line in lines if "  " in line]
+
+
 def verify_manifest(run_dir: Path) -> list[str]:
     """Every way the run's files differ from its manifest; empty when they match."""
     path = run_dir / MANIFEST

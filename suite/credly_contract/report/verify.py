@@ -1,6 +1,7 @@
 """`credly-contract report DIR` checks a run folder before it renders anything: the manifest, the
 certificate against its JSON Schema (shipped as certificate.schema.json), and the certificate's own
-arithmetic (counts, ids, a verdict that follows from the statuses)."""
+arithmetic (counts, ids, a verdict that follows from the statuses), and its agreement with the
+folder's other artefacts (crosscheck.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import jsonschema
 
 from credly_contract import catalogue
 from credly_contract.facts import ObservationKind
+from credly_contract.report.crosscheck import crosscheck_problems
 from credly_contract.report.manifest import MANIFEST, verify_manifest
 from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED
 
@@ -116,6 +118,8 @@ def verified_certificate(run_dir: Path) -> dict[str, Any]:
     problems = schema_problems(certificate)
     if not problems:
         problems = consistency_problems(certificate)
+    if not problems:
+        problems = crosscheck_problems(run_dir, certificate)
     if problems:
         raise ReportInvalid(f"{source} is not a consistent certificate: {'; '.join(problems)}")
     return certificate  # type: ignore[no-any-return]
