@@ -89,7 +89,9 @@ def test_a_token_endpoint_answering_200_without_a_token_fails_token_issue_not_th
         return None
 
     apps = resources(emulator, tmp_path, no_access_token)
-    preflight(apps.client, apps.tokens)  # not the configuration's fault: the tests judge it
+    preflight(
+        apps.client, apps.tokens.remember
+    )  # not the configuration's fault: the tests judge it
     with pytest.raises(PrerequisiteFailed) as raised:
         apps.tokens.get("oauth_applications")
     assert raised.value.requirement == "TOKEN-ISSUE"
@@ -103,5 +105,5 @@ def test_preflight_lets_a_server_error_through_for_the_tests_to_judge(emulator, 
     client = ApiClient(
         emulated_target(emulator), transport=RewritingTransport(server_error, status=500)
     )
-    preflight(client, Tokens(client))  # neither ConfigError nor TargetUnreachable
+    preflight(client)  # neither ConfigError nor TargetUnreachable
     client.close()

@@ -169,7 +169,7 @@ def test_an_oauth_error_to_the_documented_request_fails_token_issue_with_the_exc
     target = live_target({}, environ=environment(origin))
     client = ApiClient(target)
     tokens = Tokens(client)
-    preflight(client, tokens)  # no ConfigError: nothing the user could fix
+    preflight(client, tokens.remember)  # no ConfigError: nothing the user could fix
     with pytest.raises(PrerequisiteFailed) as raised:
         tokens.get("oauth_applications")
     client.close()

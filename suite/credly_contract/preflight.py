@@ -18,15 +18,13 @@ Where the line runs (exit codes in verdict.py):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from credly_contract import spec
 from credly_contract.config import EXAMPLE_URLS, ConfigError, Target
 from credly_contract.http_client import ApiClient, Exchange, Limits
-
-if TYPE_CHECKING:
-    from credly_contract.session import Tokens
 
 # RFC 6749 §5.2: the errors that say the client's own credentials or grants are wrong, which the
 # user fixes in the bootstrap application. Any other error to the documented request breaks the
@@ -42,20 +40,21 @@ API_VERSION = "v1"
 
 def check_target(target: Target, timeout: float = 10.0) -> None:
     """Prove a live target's settings with a client of its own (certify, certify-client)."""
-    from credly_contract.session import Tokens
-
     client = ApiClient(target, Limits(timeout=timeout))
     try:
-        preflight(client, Tokens(client))
+        preflight(client)
     finally:
         client.close()
 
 
-def preflight(client: ApiClient, tokens: Tokens) -> None:
+def preflight(
+    client: ApiClient, remember: Callable[[list[str], Exchange], None] | None = None
+) -> None:
     """Prove a target's configuration with two requests (more only to explain a failure): the
     bootstrap credentials get a token with every scope, and that token lists the organization's
     applications. Raises ConfigError naming the setting to fix; lets a contract break through for
-    the tests to judge (see the module's docstring)."""
+    the tests to judge (see the module's docstring). ``remember`` is handed the token answer, for
+    a run to share (session.Tokens.remember)."""
     target = client.target
     scopes = spec.oauth_scopes()
     exchange = client.request_token(" ".join(scopes))
@@ -92,7 +91,8 @@ def preflight(client: ApiClient, tokens: Tokens) -> None:
     token = _usable_token(exchange)
     if token is None:
         return  # invalid_request, unsupported_grant_type, no access_token: TOKEN-ISSUE's to judge
-    tokens.remember(scopes, exchange)
+    if remember is not None:
+        remember(scopes, exchange)
     _check_api(client, target, token)
 
 

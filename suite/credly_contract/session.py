@@ -327,7 +327,7 @@ class CertificationRun:
 
     def preflight(self) -> None:
         """Prove the configuration before any test: credentials, scopes, organization."""
-        preflight(self.client, self.tokens)
+        preflight(self.client, self.tokens.remember)
 
     def foreign_application_id(self) -> int | None:
         """An application id of another organization, where the target lets us know one (the emulator)."""

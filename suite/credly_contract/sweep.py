@@ -199,7 +199,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     client.read_only = args.dry_run
     try:
         tokens = Tokens(client)
-        preflight(client, tokens)
+        preflight(client, tokens.remember)
         token = tokens.get(*spec.oauth_scopes())
         return sweep(
             client,
