@@ -5,6 +5,7 @@ reports kept also on failure, and exit 3 reported as an infrastructure failure."
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import re
 import shlex
@@ -236,3 +237,67 @@ def test_github_fails_on_exit_1_and_names_exit_3_an_infrastructure_failure() -> 
     assert "continue-on-error" not in certify
     assert 'exit "$status"' in script  # exit 1 (and every other code) fails the step
     assert "Infrastructure failure (exit 3)" in script
+
+
+def _variables_the_cli_reads() -> set[str]:
+    """Every CREDLY_* variable `credly-contract` reads: the live target's, the secret file, the
+    deny list, the CA bundle, and every run option that a variable can set (RunSettings)."""
+    from credly_contract import config
+    from credly_contract.engine.settings import RunSettings
+
+    names = {*config.ENVIRONMENT.values(), config.SECRET_FILE_VARIABLE, config.DENY_HOSTS_VARIABLE}
+    names |= set(config.CA_BUNDLE_VARIABLES)
+    names |= {
+        field.metadata["option"].variable
+        for field in dataclasses.fields(RunSettings)
+        if "option" in field.metadata and field.metadata["option"].variable
+    }
+    return {name for name in names if name.startswith("CREDLY_")}
+
+
+@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=["github", "gitlab"])
+def test_every_credly_variable_a_template_names_is_one_the_cli_reads(path: Path) -> None:
+    named = set(re.findall(r"\bCREDLY_[A-Z_]+\b", path.read_text(encoding="utf-8")))
+    assert named, path
+    assert named <= _variables_the_cli_reads(), sorted(named - _variables_the_cli_reads())
+
+
+def test_the_variable_check_catches_a_name_the_cli_does_not_read() -> None:
+    assert "CREDLY_CLIENT_SECRET" in _variables_the_cli_reads()
+    assert "CREDLY_SECRET" not in _variables_the_cli_reads()
+    assert "CREDLY_SIGNING_KEY" in _variables_the_cli_reads()
+
+
+@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=["github", "gitlab"])
+def test_templates_provide_every_variable_a_live_target_needs(path: Path) -> None:
+    from credly_contract.config import ENVIRONMENT, OPTIONAL
+
+    text = path.read_text(encoding="utf-8")
+    for key, variable in ENVIRONMENT.items():
+        if key not in OPTIONAL:
+            assert variable in text, variable
+    if path == GITHUB:
+        (job,) = _load(GITHUB)["jobs"].values()
+        assert {v for k, v in ENVIRONMENT.items() if k not in OPTIONAL} <= set(job["env"])
+
+
+@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=["github", "gitlab"])
+def test_templates_install_from_the_repository_at_a_tag_not_from_an_index(path: Path) -> None:
+    (install,) = [line for line in _scripts(path) if "pip install" in line]
+    assert "git+" in install and "@${SUITE_REF}" in install, install
+    assert "==" not in install
+
+
+@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=["github", "gitlab"])
+def test_templates_state_no_request_counts_that_could_go_stale(path: Path) -> None:
+    # The measured counts live in request_plan.json; `certify --dry-run` prints them.
+    assert not re.search(r"\d+\s*requests", path.read_text(encoding="utf-8"))
+
+
+def test_gitlab_runs_only_where_its_protected_variables_are_given() -> None:
+    # GitLab gives protected variables only to protected refs: a merge-request pipeline on an
+    # unprotected branch would get none and exit 2.
+    (job,) = _gitlab_jobs().values()
+    for rule in job["rules"]:
+        assert "merge_request_event" not in rule["if"], rule
+        assert '$CI_COMMIT_REF_PROTECTED == "true"' in rule["if"], rule
