@@ -32,8 +32,7 @@ def test_a_waived_should_failure_certifies_and_every_artefact_says_it_was_waived
     waivers = waivers_file(
         tmp_path,
         "waivers:\n"
-        "  - {id: CLIENT-RETRY-AFTER, reason: 'ticket SYNC-7: Retry-After from 2027', expires: 2099-01-31}\n"
-        "  - {id: CLIENT-COMPLETES, reason: 'cannot be waived', expires: 2099-01-31}\n",
+        "  - {id: CLIENT-RETRY-AFTER, reason: 'ticket SYNC-7: Retry-After from 2027', expires: 2099-01-31}\n",
     )
     reports = tmp_path / "reports"
 
@@ -51,8 +50,6 @@ def test_a_waived_should_failure_certifies_and_every_artefact_says_it_was_waived
     assert by_id["CLIENT-RETRY-AFTER"]["status"] == "waived"
     assert by_id["CLIENT-RETRY-AFTER"]["waiver"]["reason"].startswith("ticket SYNC-7")
     assert by_id["CLIENT-RETRY-AFTER"]["evidence"]  # waived, not forgotten
-    refused = [o for o in cert["observations"] if o["kind"] == "waiver_refused"]
-    assert [o["requirement"] for o in refused] == ["CLIENT-COMPLETES"]
     assert "WAIVED   CLIENT-RETRY-AFTER  (waived until 2099-01-31: ticket SYNC-7" in out
     junit = ElementTree.parse(reports / "junit.xml").getroot()
     case = next(c for c in junit.iter("testcase") if "retry_after" in c.get("name", ""))
@@ -90,10 +87,9 @@ def test_client_waivers_apply_to_failed_should_requirements_until_they_expire(tm
         "waivers:\n"
         "  - {id: CLIENT-BACKOFF, reason: QA-1, expires: 2030-01-31}\n"
         "  - {id: CLIENT-RETRY-AFTER, reason: QA-2, expires: 2030-01-31}\n"
-        "  - {id: CLIENT-BEARER, reason: QA-3, expires: 2030-01-31}\n"
     )
     waivers = load_waivers(waivers_file(tmp_path, text), CLIENT)
-    statuses = {"CLIENT-BACKOFF": FAILED, "CLIENT-RETRY-AFTER": PASSED, "CLIENT-BEARER": FAILED}
+    statuses = {"CLIENT-BACKOFF": FAILED, "CLIENT-RETRY-AFTER": PASSED}
 
     applied, notes = apply_waivers(statuses, waivers, dt.date(2030, 1, 31), CLIENT)
     expired, _ = apply_waivers(statuses, waivers, dt.date(2030, 2, 1), CLIENT)
@@ -101,6 +97,20 @@ def test_client_waivers_apply_to_failed_should_requirements_until_they_expire(tm
     assert set(applied) == {"CLIENT-BACKOFF"}
     assert {(n["kind"], n["requirement"]) for n in notes} == {
         ("waiver_unused", "CLIENT-RETRY-AFTER"),
-        ("waiver_refused", "CLIENT-BEARER"),
     }
     assert expired == {}
+
+
+def test_a_must_waiver_stops_certify_client_with_exit_2_before_the_integration_runs(
+    tmp_path, capsys
+):
+    waivers = waivers_file(
+        tmp_path,
+        "waivers: [{id: CLIENT-COMPLETES, reason: 'cannot be waived', expires: 2099-01-31}]\n",
+    )
+
+    code = cli.main(["certify-client", "--waivers", str(waivers), "--", "true"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "CLIENT-COMPLETES is a MUST requirement and cannot be waived" in err
