@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ import pytest
 from credly_contract import cli
 from credly_contract.config import Target, live_target
 from credly_contract.emulator import EmulatorServer
+from credly_contract.targets import emulated_target
 from tests.cli_process import run_cli
 from tests.fault_proxy import FaultProxy
 
@@ -43,17 +45,11 @@ def live_env(
     emulator: EmulatorServer, via: FaultProxy | None = None, **extra: str
 ) -> dict[str, str]:
     """CREDLY_* variables for the emulator's bootstrap application, its URLs optionally via a proxy."""
-    front: EmulatorServer | FaultProxy = via or emulator
+    target = emulated_target(emulator)
+    if via is not None:
+        target = replace(target, api_base_url=via.api_base_url, token_url=via.token_url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDLY_")}
-    env.update(
-        CREDLY_API_BASE_URL=front.api_base_url,
-        CREDLY_TOKEN_URL=front.token_url,
-        CREDLY_ORGANIZATION_ID=emulator.bootstrap.organization_id,
-        CREDLY_CLIENT_ID=emulator.bootstrap.client_id,
-        CREDLY_CLIENT_SECRET=emulator.bootstrap.client_secret,
-        CREDLY_FOREIGN_ORGANIZATION_ID=emulator.foreign.organization_id,
-        PYTHONPATH=str(ROOT),
-    )
+    env.update(target.environment(), PYTHONPATH=str(ROOT))
     env.update(extra)
     return env
 
@@ -63,7 +59,8 @@ def credly_variables(env: dict[str, str]) -> dict[str, str]:
 
 
 def emulator_target(emulator: EmulatorServer) -> Target:
-    return live_target({}, credly_variables(live_env(emulator)))
+    """The emulator as a live target (read from its CREDLY_* variables, as `--target live` does)."""
+    return live_target({}, emulated_target(emulator).environment())
 
 
 def made_up_target(origin: str) -> dict[str, str]:

@@ -3,6 +3,7 @@ passed as a flag warns about shell history, and one read from a file works."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,13 @@ def test_the_client_secret_can_be_read_from_a_file(tmp_path: Path) -> None:
     del environ["CREDLY_CLIENT_SECRET_FILE"]
     with pytest.raises(ConfigError, match=r"CREDLY_CLIENT_SECRET \(or CREDLY_CLIENT_SECRET_FILE\)"):
         live_target({}, environ)
+
+
+def test_a_targets_variables_read_back_as_the_same_target():
+    """Target.environment() is the one mapping from a target to CREDLY_* variables: the inverse of
+    live_target, optional settings included when set and left out when not."""
+    target = live_target({}, made_up_target("https://sandbox.credly.com"))
+    assert live_target({}, target.environment()) == target
+    foreign = replace(target, foreign_organization_id="other", foreign_application_id="7")
+    assert live_target({}, foreign.environment()) == foreign
+    assert "CREDLY_FOREIGN_ORGANIZATION_ID" not in target.environment()

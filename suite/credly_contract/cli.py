@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -225,6 +226,7 @@ def emulate(args: argparse.Namespace) -> int:
 
 def _serve_emulator(args: argparse.Namespace, tls: Any) -> int:
     from credly_contract.emulator import EmulatorServer
+    from credly_contract.targets import emulated_target
 
     try:
         server = EmulatorServer(
@@ -243,21 +245,19 @@ def _serve_emulator(args: argparse.Namespace, tls: Any) -> int:
         raise ConfigError(
             f"cannot listen on {args.host}:{args.port}: {error.strerror}; choose another --port"
         ) from None
-    bootstrap = server.bootstrap
     print(f"Credly emulator on {server.origin} (Ctrl-C to stop)")
     if args.fault:
         print(f"faults: {', '.join(args.fault)}")
     if args.latency:
         print(f"latency: {args.latency:g} ms added to every request")
     print("Point the suite or your integration at it:")
-    print(f"  export CREDLY_API_BASE_URL={server.api_base_url}")
-    print(f"  export CREDLY_TOKEN_URL={server.token_url}")
-    print(f"  export CREDLY_ORGANIZATION_ID={bootstrap.organization_id}")
-    print(f"  export CREDLY_CLIENT_ID={bootstrap.client_id}")
-    # The emulator's own throwaway bootstrap secret: printing it is this command's purpose.
-    print(f"  export CREDLY_CLIENT_SECRET={bootstrap.client_secret}")
-    print(f"  export CREDLY_FOREIGN_ORGANIZATION_ID={server.foreign.organization_id}")
-    print(f"  export CREDLY_FOREIGN_APPLICATION_ID={server.foreign_application_id}")
+    target = dataclasses.replace(
+        emulated_target(server), foreign_application_id=str(server.foreign_application_id)
+    )
+    # CREDLY_CLIENT_SECRET is the emulator's own throwaway bootstrap secret: printing it is this
+    # command's purpose.
+    for variable, value in target.environment().items():
+        print(f"  export {variable}={value}")
     if tls is not None:
         print("Trust its certificate authority (made for this run, gone when it stops):")
         for name, value in tls.environment().items():

@@ -90,6 +90,12 @@ class Target:
     def badges_url(self, organization_id: str | None = None) -> str:
         return self.organization_url(organization_id) + "/badges"
 
+    def environment(self) -> dict[str, str]:
+        """The CREDLY_* variables that point the suite (or an integration) at this target: the one
+        mapping from a target to them, the inverse of ``live_target``."""
+        values = {key: getattr(self, key) for key in ENVIRONMENT}
+        return {ENVIRONMENT[key]: value for key, value in values.items() if value is not None}
+
     def public(self) -> dict[str, str | None]:
         """What may be shown in a report: never credentials."""
         return {

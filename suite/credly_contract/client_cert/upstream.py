@@ -18,7 +18,7 @@ from credly_contract.client_cert import contract
 from credly_contract.client_cert.exchanges import TOKEN
 from credly_contract.client_cert.injections import TOKEN_EXPIRED
 from credly_contract.client_cert.middleware import Recorder
-from credly_contract.config import ENVIRONMENT, Target
+from credly_contract.config import Target
 from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, credly_error
 from credly_contract.emulator.server import EmulatorServer, LoopbackServer, LoopbackTLS
 from credly_contract.http_client import GATEWAY_STATUSES
@@ -64,28 +64,27 @@ class _Base:
     def scheme(self) -> str:
         return self.server.scheme
 
+    def pointed_at(self) -> Target:
+        """What the integration is pointed at: this proxy, with the run's bootstrap application."""
+        return Target(
+            # emulated or live, as certificate.schema.json names target kinds
+            kind=self.kind,
+            api_base_url=self.origin + API_PREFIX,
+            token_url=self.origin + TOKEN_PATH,
+            organization_id=self.organization_id,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+        )
+
     def environment(self) -> dict[str, str]:
         """The variables the integration is run with: the five CREDLY_* settings and, over HTTPS,
         where the run's certificate authority is."""
-        values = {
-            "api_base_url": self.origin + API_PREFIX,
-            "token_url": self.origin + TOKEN_PATH,
-            "organization_id": self.organization_id,
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-        }
         trust = self.tls.environment() if self.tls is not None else {}
-        return {ENVIRONMENT[key]: value for key, value in values.items()} | trust
+        return self.pointed_at().environment() | trust
 
-    def public(self) -> dict[str, str]:
+    def public(self) -> dict[str, str | None]:
         """The certificate's target: what the integration was pointed at (never credentials)."""
-        return {
-            "kind": self.kind,  # emulated or live, as certificate.schema.json names target kinds
-            "api_base_url": self.origin + API_PREFIX,
-            "token_url": self.origin + TOKEN_PATH,
-            "organization_id": self.organization_id,
-            "scheme": self.scheme,
-        }
+        return self.pointed_at().public() | {"scheme": self.scheme}
 
     def known_secrets(self) -> list[str]:
         return [self.client_secret]
