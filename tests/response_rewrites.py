@@ -26,19 +26,29 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from credly_contract import spec
 from tests.fault_proxy import Rewrite, Wire
 
 Change = Callable[[Wire, dict[str, Any]], None]
 
-# Which documented operation an exchange is, from its method and path (the emulator's routes).
+# The short names rewrites use for the documented operations; which one an exchange is comes from
+# the method and the route each has in the contract.
+_NAMES = {
+    "createAccessToken": "token",
+    "listOAuthApplications": "list",
+    "createOAuthApplication": "create",
+    "getOAuthApplication": "get",
+    "updateOAuthApplication": "update",
+    "deleteOAuthApplication": "delete",
+    "listIssuedBadges": "badges",
+}
 _OPERATIONS: list[tuple[str, str, str]] = [
-    ("token", "POST", r"/oauth/token"),
-    ("list", "GET", r"/v1/organizations/[^/]+/oauth_applications"),
-    ("create", "POST", r"/v1/organizations/[^/]+/oauth_applications"),
-    ("get", "GET", r"/v1/organizations/[^/]+/oauth_applications/[^/]+"),
-    ("update", "PUT", r"/v1/organizations/[^/]+/oauth_applications/[^/]+"),
-    ("delete", "DELETE", r"/v1/organizations/[^/]+/oauth_applications/[^/]+"),
-    ("badges", "GET", r"/v1/organizations/[^/]+/badges"),
+    (
+        _NAMES[operation_id],
+        operation["method"],
+        re.sub(r"\\{\w+\\}", "[^/]+", re.escape(spec.route(operation_id))),
+    )
+    for operation_id, operation in spec.operations().items()
 ]
 APPLICATION_OPERATIONS = frozenset({"list", "create", "get", "update"})
 

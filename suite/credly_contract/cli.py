@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from credly_contract import __version__
 from credly_contract.client_cert import command as certify_client
 from credly_contract.config import ENVIRONMENT, ConfigError, TargetUnreachable
-from credly_contract.verdict import EXIT_CODES_HELP, ExitCode
+from credly_contract.verdict import EXIT_CODES_HELP, ExitCode, exit_codes_help
 
 if TYPE_CHECKING:
     from credly_contract.engine.settings import RunSettings
@@ -276,9 +276,15 @@ def add_record(commands: Any) -> argparse.ArgumentParser:
         commands,
         "record",
         "record the cassette scenarios against a target",
-        epilog="exit codes: 0 recorded and every requirement the scenarios prove held "
-        "(passed_in_scope), 1 recorded with failures (the cassettes hold the evidence), "
-        "2 configuration error, 3 no HTTP answer (nothing recorded)",
+        epilog=exit_codes_help(
+            {
+                ExitCode.CERTIFIED: "recorded and every requirement the scenarios prove held "
+                "(passed_in_scope)",
+                ExitCode.NOT_COMPLIANT: "recorded with failures (the cassettes hold the evidence)",
+                ExitCode.CONFIG: "configuration error",
+                ExitCode.UNREACHABLE: "no HTTP answer (nothing recorded)",
+            }
+        ),
     )
     record.add_argument(
         "--target",
@@ -316,7 +322,8 @@ def add_cassettes(commands: Any) -> argparse.ArgumentParser:
     )
     diff = actions.add_parser(
         "diff",
-        help="what changed between two recordings (exit 0 equivalent, 1 drift)",
+        help="what changed between two recordings "
+        f"(exit {ExitCode.CERTIFIED:d} equivalent, {ExitCode.NOT_COMPLIANT:d} drift)",
         description="What changed between two recordings: statuses, fields, types, headers and "
         "values with OAuth or paging meaning (ids and timestamps are not compared).",
     )
@@ -339,11 +346,18 @@ def add_report(commands: Any) -> argparse.ArgumentParser:
         commands,
         "report",
         "verify a run's folder and summarise it (optionally re-render it elsewhere)",
-        epilog="exit codes: 0 the folder verifies (manifest, certificate schema and arithmetic, "
-        "agreement with junit.xml and certificate.html, --public-key's signature), 1 it verifies "
-        "but its verdict is not --require's, 2 not a run folder, a bad --output or key, 4 the "
-        "folder does not verify (edited, inconsistent, unsigned or unreadable). A run folder is "
-        "never rewritten.",
+        epilog=exit_codes_help(
+            {
+                ExitCode.CERTIFIED: "the folder verifies (manifest, certificate schema and "
+                "arithmetic, agreement with junit.xml and certificate.html, --public-key's "
+                "signature)",
+                ExitCode.NOT_COMPLIANT: "it verifies but its verdict is not --require's",
+                ExitCode.CONFIG: "not a run folder, a bad --output or key",
+                ExitCode.REPORT_INVALID: "the folder does not verify (edited, inconsistent, "
+                "unsigned or unreadable)",
+            }
+        )
+        + ". A run folder is never rewritten.",
     )
     report.add_argument("run_dir", metavar="DIR", help="a run folder, e.g. reports/latest")
     report.add_argument(
@@ -378,8 +392,14 @@ def add_sweep(commands: Any) -> argparse.ArgumentParser:
         commands,
         "sweep",
         "delete leftovers of earlier runs",
-        epilog="exit codes: 0 nothing left behind, 1 something could not be deleted, "
-        "2 configuration error, 3 no HTTP answer",
+        epilog=exit_codes_help(
+            {
+                ExitCode.CERTIFIED: "nothing left behind",
+                ExitCode.NOT_COMPLIANT: "something could not be deleted",
+                ExitCode.CONFIG: "configuration error",
+                ExitCode.UNREACHABLE: "no HTTP answer",
+            }
+        ),
     )
     sweep.add_argument(
         "--older-than",

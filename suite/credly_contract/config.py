@@ -1,6 +1,7 @@
 """Where the suite points: the target's URLs and credentials, read from CREDLY_* variables or flags.
 
-This is the one place that knows the API's URL layout; everything else asks a Target for URLs.
+This is the one place that turns the contract's paths (openapi/credly.yaml) into a target's URLs;
+everything else asks a Target for URLs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from credly_contract import spec
 from credly_contract.scrub import register
 
 ENVIRONMENT = {
@@ -78,17 +80,23 @@ class Target:
         key = "token_url" if url.startswith(self.token_url) else "api_base_url"
         return f"{ENVIRONMENT[key]}={getattr(self, key)}"
 
-    def organization_url(self, organization_id: str | None = None) -> str:
-        return f"{self.api_base_url}/organizations/{organization_id or self.organization_id}"
+    def _url(self, operation_id: str, organization_id: str | None, **values: str | int) -> str:
+        """An operation's URL on this target: its path in the contract below the API base URL."""
+        organization = organization_id or self.organization_id
+        return self.api_base_url + spec.data_path(
+            operation_id, organization_id=organization, **values
+        )
 
     def applications_url(self, organization_id: str | None = None) -> str:
-        return self.organization_url(organization_id) + "/oauth_applications"
+        return self._url("listOAuthApplications", organization_id)
 
     def application_url(self, application_id: int | str, organization_id: str | None = None) -> str:
-        return f"{self.applications_url(organization_id)}/{application_id}"
+        return self._url(
+            "getOAuthApplication", organization_id, oauth_application_id=application_id
+        )
 
     def badges_url(self, organization_id: str | None = None) -> str:
-        return self.organization_url(organization_id) + "/badges"
+        return self._url("listIssuedBadges", organization_id)
 
     def environment(self) -> dict[str, str]:
         """The CREDLY_* variables that point the suite (or an integration) at this target: the one

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from credly_contract import spec
 from credly_contract.checks import CheckFailed, Tally, prerequisite
 from credly_contract.checks.applications import (
     create_answers_201_with_application,
@@ -92,6 +93,12 @@ class Tokens:
             self._cache[key] = token
         return self._cache[key]
 
+    def for_operation(self, *operation_ids: str, fresh: bool = False) -> str:
+        """A token for these API operations: the scopes their security requirements name in the
+        contract (openapi/credly.yaml), so no caller restates which scope an operation needs."""
+        scopes = sorted({spec.required_scope(operation_id) for operation_id in operation_ids})
+        return self.get(*scopes, fresh=fresh)
+
     def issue(self, *scopes: str) -> Exchange:
         """The token endpoint's answer to a request for exactly these scopes: the one that issued
         the shared token when there is one, else a new request (its token shared when usable)."""
@@ -141,7 +148,7 @@ class Resources:
             self.client.post,
             self.target.applications_url(),
             json=body,
-            token=self.tokens.get("oauth_applications"),
+            token=self.tokens.for_operation("createOAuthApplication"),
             **kwargs,
         )
         try:
@@ -225,7 +232,7 @@ class Resources:
             return self.scratch_application()
         listing = self.client.get(
             self.target.applications_url(),
-            token=self.tokens.get("oauth_applications"),
+            token=self.tokens.for_operation("listOAuthApplications"),
             params={"per": 1},
         )
         data = prerequisite(list_answers_200_with_data_and_metadata, listing)
@@ -241,7 +248,8 @@ class Resources:
                 f"refusing to delete application {application_id}: this run did not create it"
             )
         exchange = self.client.delete(
-            self.target.application_url(application_id), token=self.tokens.get("oauth_applications")
+            self.target.application_url(application_id),
+            token=self.tokens.for_operation("deleteOAuthApplication"),
         )
         if exchange.status in (204, 200, 404):
             self.ledger.deleted(self.target.organization_id, application_id)
@@ -260,7 +268,7 @@ class Resources:
         arrived (Ctrl-C, a dropped connection) may still have created an application."""
         prefix = resource_name(self.ledger.run_id, "")
         organization_id = self.target.organization_id
-        token = self.tokens.get("oauth_applications")
+        token = self.tokens.for_operation("listOAuthApplications")
         for app in list_all(self.client, self.target, token):
             app_id, name = application_id_of(app), str(app.get("name"))
             if app_id is None or not name.startswith(prefix):

@@ -10,6 +10,7 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import yaml
@@ -116,6 +117,40 @@ def required_scope(operation_id: str) -> str:
 def api_operations() -> list[str]:
     """The operations that take a Bearer token (those with an oauth2 scope), in contract order."""
     return [op for op, details in operations().items() if details["scopes"]]
+
+
+def server_path() -> str:
+    """The path every API operation's own path sits under: the contract's servers' (``/v1``)."""
+    (path,) = {urlsplit(str(server["url"])).path.rstrip("/") for server in document()["servers"]}
+    return path
+
+
+def token_path() -> str:
+    """The token endpoint's path (on its own host): the client-credentials flow's ``tokenUrl``."""
+    flows = document()["components"]["securitySchemes"]["oauth2"]["flows"]
+    return urlsplit(str(flows["clientCredentials"]["tokenUrl"])).path
+
+
+def data_path(operation_id: str, **values: str | int) -> str:
+    """An API operation's path below the API base URL, with ``values`` filled in (``{name}`` kept
+    for any not given): ``data_path("getOAuthApplication", organization_id="o")``."""
+    path: str = operations()[operation_id]["path"]
+    for name, value in values.items():
+        path = path.replace("{" + name + "}", str(value))
+    return path
+
+
+def route(operation_id: str) -> str:
+    """The path an operation is served at, as a template: the token endpoint's own, an API
+    operation's under the servers' path (``/v1/organizations/{organization_id}/...``)."""
+    if not operations()[operation_id]["scopes"]:
+        return token_path()
+    return server_path() + data_path(operation_id)
+
+
+def application_operations() -> list[str]:
+    """The operations on OAuth applications (their paths lie under ``oauth_applications``)."""
+    return [op for op, details in operations().items() if "/oauth_applications" in details["path"]]
 
 
 def api_scopes() -> list[str]:

@@ -39,6 +39,14 @@ class ExitCode(IntEnum):
         return cls.TERMINATED if signum == signal.SIGTERM else cls.INTERRUPTED
 
 
+def exit_codes_help(meanings: dict[ExitCode, str]) -> str:
+    """A command's help line on its exit codes, their numbers read from ExitCode:
+    ``exit codes: 0 <meaning>, 1 <meaning>, ...``."""
+    return "exit codes: " + ", ".join(
+        f"{int(code)} {meaning}" for code, meaning in meanings.items()
+    )
+
+
 class Verdict(StrEnum):
     """certificate.json's ``verdict``."""
 
@@ -98,16 +106,16 @@ class RunError:
         return {"kind": self.kind.value, "detail": self.message}
 
 
-EXIT_CODES_HELP = """exit codes:
-  0    certified: every requirement held (replay: passed_in_scope, every requirement its
+EXIT_CODES_HELP = f"""exit codes:
+  {ExitCode.CERTIFIED:<4} certified: every requirement held (replay: passed_in_scope, every requirement its
        recordings prove held; the others are listed as NOT_RUN and judged only by certify)
-  1    not compliant: a requirement failed or was not run (see the certificate)
-  2    usage or configuration error (the message names the setting to fix)
-  3    no HTTP answer: timeouts (DNS too), refused connections, repeated 502/503/504 (retry later;
-       any HTTP answer that breaks the contract is exit 1, never 3)
-  4    report: the run folder does not verify (manifest mismatch, inconsistent or unreadable
+  {ExitCode.NOT_COMPLIANT:<4} not compliant: a requirement failed or was not run (see the certificate)
+  {ExitCode.CONFIG:<4} usage or configuration error (the message names the setting to fix)
+  {ExitCode.UNREACHABLE:<4} no HTTP answer: timeouts (DNS too), refused connections, repeated 502/503/504 (retry later;
+       any HTTP answer that breaks the contract is exit {ExitCode.NOT_COMPLIANT}, never {ExitCode.UNREACHABLE})
+  {ExitCode.REPORT_INVALID:<4} report: the run folder does not verify (manifest mismatch, inconsistent or unreadable
        certificate)
-  130  interrupted (Ctrl-C); 143 terminated (SIGTERM); 141 the output's reader went away
+  {ExitCode.INTERRUPTED:<4} interrupted (Ctrl-C); {ExitCode.TERMINATED} terminated (SIGTERM); {ExitCode.OUTPUT_CLOSED} the output's reader went away
 
 verdicts (certificate.json, console, JUnit): certified, not_certified, passed_in_scope
 (a replay: only the requirements its recordings prove), error (the target could not be tested)."""

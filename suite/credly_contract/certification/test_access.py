@@ -152,7 +152,7 @@ def test_operation_requires_a_valid_bearer_token(
 def test_badges_list_answers_the_pagination_envelope(
     api: ApiClient, target: Target, tokens: Tokens
 ) -> None:
-    exchange = api.get(target.badges_url(), token=tokens.get("issued_badges"))
+    exchange = api.get(target.badges_url(), token=tokens.for_operation("listIssuedBadges"))
     security.badges_list_answers_pagination_envelope(exchange)
 
 
@@ -217,7 +217,7 @@ def test_foreign_application_is_not_reachable_through_the_own_organization(
         method,
         target.application_url(foreign_id),
         json=body,
-        token=tokens.get("oauth_applications"),
+        token=tokens.for_operation(*spec.application_operations()),
     )
     expect(
         security.foreign_organization_refused,

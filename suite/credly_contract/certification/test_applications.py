@@ -18,14 +18,18 @@ from credly_contract.session import Resources, Tokens, list_all
 
 def _listed_ids(api: ApiClient, target: Target, tokens: Tokens) -> set[Any]:
     """The ids the server lists, as it wrote them (the checks judge their type)."""
-    return {a.get("id") for a in list_all(api, target, tokens.get("oauth_applications"))}
+    return {
+        a.get("id") for a in list_all(api, target, tokens.for_operation("listOAuthApplications"))
+    }
 
 
 @pytest.mark.requirement("APP-LIST", "APP-SCHEMA", "APP-SECRET-ONCE")
 def test_list_answers_data_and_metadata(
     api: ApiClient, target: Target, tokens: Tokens, expect: Expect
 ) -> None:
-    exchange = api.get(target.applications_url(), token=tokens.get("oauth_applications"))
+    exchange = api.get(
+        target.applications_url(), token=tokens.for_operation("listOAuthApplications")
+    )
     app_checks.list_answers_200_with_data_and_metadata(exchange)
     expect(app_checks.application_objects_match_schema, exchange)
     expect(app_checks.secret_hidden_after_create, exchange)
@@ -44,7 +48,9 @@ def test_create_answers_201_and_the_application_is_readable(
     expect(app_checks.secret_shown_on_create, exchange)
     expect(app_checks.application_objects_match_schema, exchange)
     created = app_checks.create_answers_201_with_application(exchange, sent)
-    read = api.get(target.application_url(created["id"]), token=tokens.get("oauth_applications"))
+    read = api.get(
+        target.application_url(created["id"]), token=tokens.for_operation("getOAuthApplication")
+    )
     expect(app_checks.get_answers_200_with_data_and_metadata, read, created["id"])
     expect(app_checks.created_application_is_readable, read, created)
     expect(app_checks.secret_hidden_after_create, read)
@@ -62,7 +68,7 @@ def test_create_without_description_is_accepted(apps: Resources, mutating: None)
 @pytest.mark.requirement("APP-GET")
 def test_unknown_application_answers_404(api: ApiClient, target: Target, tokens: Tokens) -> None:
     exchange = api.get(
-        target.application_url(2_000_000_000), token=tokens.get("oauth_applications")
+        target.application_url(2_000_000_000), token=tokens.for_operation("getOAuthApplication")
     )
     app_checks.unknown_application_answers_404(exchange)
 
@@ -131,12 +137,12 @@ def test_update_persists_sent_fields_and_keeps_the_rest(
     before = dict(updated_application)
     sent = {k: (apps.name(v) if k == "name" else v) for k, v in change.items()}
     url = target.application_url(before["id"])
-    exchange = api.put(url, json=sent, token=tokens.get("oauth_applications"))
+    exchange = api.put(url, json=sent, token=tokens.for_operation("updateOAuthApplication"))
     updated_application.update(sent)
     app_checks.update_answers_200_with_changes(exchange, sent, before)
     expect(app_checks.secret_hidden_after_create, exchange)
     expect(app_checks.application_objects_match_schema, exchange)
-    read = api.get(url, token=tokens.get("oauth_applications"))
+    read = api.get(url, token=tokens.for_operation("getOAuthApplication"))
     expect(app_checks.update_persisted, read, {**before, **sent})
 
 
@@ -176,7 +182,9 @@ def test_delete_answers_204_and_removes_its_application_and_no_other(
     before = _listed_ids(api, target, tokens)
     exchange = apps.delete(created["id"])
     app_checks.delete_answers_204_without_body(exchange)
-    read = api.get(target.application_url(created["id"]), token=tokens.get("oauth_applications"))
+    read = api.get(
+        target.application_url(created["id"]), token=tokens.for_operation("getOAuthApplication")
+    )
     expect(app_checks.deleted_application_answers_404, read)
     after = _listed_ids(api, target, tokens)
     expect(app_checks.deleted_application_not_listed, after, created["id"])

@@ -36,7 +36,7 @@ def _read(
 ) -> list[dict[str, Any]]:
     """The one application a refused update was aimed at, as a snapshot of one."""
     exchange = api.get(
-        target.application_url(application_id), token=tokens.get("oauth_applications")
+        target.application_url(application_id), token=tokens.for_operation("getOAuthApplication")
     )
     body = exchange.json()
     data = body.get("data") if isinstance(body, dict) else None
@@ -65,7 +65,7 @@ def test_bad_create_bodies_are_refused_and_create_nothing(
             "POST",
             target.applications_url(),
             content=body,
-            token=tokens.get("oauth_applications"),
+            token=tokens.for_operation("createOAuthApplication"),
             headers={"Content-Type": content_type},
         )
         apps.note_created(exchange)
@@ -90,7 +90,7 @@ def test_bad_update_bodies_are_refused_and_change_nothing(
             "PUT",
             url,
             content=body,
-            token=tokens.get("oauth_applications"),
+            token=tokens.for_operation("updateOAuthApplication"),
             headers={"Content-Type": content_type},
         )
         sent.append((f"update with {what}", exchange))
@@ -130,7 +130,9 @@ def test_unknown_application_ids_are_refused(
     """Four ids no application has, read, updated and deleted (read only, under the read-only
     profile); one count before and one after them all."""
     methods = ["GET"] if profile.read_only else ["GET", "PUT", "DELETE"]
-    token = tokens.get("oauth_applications")
+    token = tokens.for_operation(
+        "getOAuthApplication", "updateOAuthApplication", "deleteOAuthApplication"
+    )
     before = applications_not_ours(api, target, apps)
     sent = []
     for method in methods:
@@ -159,6 +161,8 @@ def test_odd_page_and_per_values_cause_no_server_error(
 ) -> None:
     """Refusing or ignoring odd values is the server's choice (the docs are silent); crashing is not."""
     exchange = api.get(
-        target.applications_url(), token=tokens.get("oauth_applications"), params={name: value}
+        target.applications_url(),
+        token=tokens.for_operation("listOAuthApplications"),
+        params={name: value},
     )
     security.no_server_error(exchange)

@@ -91,9 +91,13 @@ def test_created_credentials_obtain_a_token_and_the_secret_is_not_shown_again(
     app_checks.created_credentials_obtain_token(token_exchange)
     expect(oauth_checks.token_response_is_well_formed, token_exchange)
     for read in (
-        api.get(target.application_url(created["id"]), token=tokens.get("oauth_applications")),
         api.get(
-            target.applications_url(), token=tokens.get("oauth_applications"), params={"per": 100}
+            target.application_url(created["id"]), token=tokens.for_operation("getOAuthApplication")
+        ),
+        api.get(
+            target.applications_url(),
+            token=tokens.for_operation("listOAuthApplications"),
+            params={"per": 100},
         ),
     ):
         expect(app_checks.secret_hidden_after_create, read)

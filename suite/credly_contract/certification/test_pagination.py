@@ -20,7 +20,7 @@ def _ensure_pages(
     api: ApiClient, target: Target, tokens: Tokens, apps: Resources, pages: int
 ) -> int:
     """Make the organization hold at least `pages` pages; returns the per value the server honours."""
-    token = tokens.get("oauth_applications")
+    token = tokens.for_operation("listOAuthApplications", "createOAuthApplication")
     first = api.get(target.applications_url(), token=token, params={"page": 1, "per": PER})
     if not isinstance(
         ((first.json() or {}) if isinstance(first.json(), dict) else {}).get("metadata"), dict
@@ -49,7 +49,7 @@ def test_every_page_has_consistent_metadata_and_next_links_visit_each_item_once(
     per = PER
     if not profile.read_only:
         per = _ensure_pages(api, target, tokens, apps, profile.pages)
-    token = tokens.get("oauth_applications")
+    token = tokens.for_operation("listOAuthApplications")
     visited: list[Any] = []  # the ids as the server wrote them (the checks judge them)
     url: str | None
     params: dict[str, int] | None
@@ -81,7 +81,7 @@ def test_every_page_has_consistent_metadata_and_next_links_visit_each_item_once(
 def test_a_page_past_the_end_is_empty_with_consistent_metadata(
     api: ApiClient, target: Target, tokens: Tokens
 ) -> None:
-    token = tokens.get("oauth_applications")
+    token = tokens.for_operation("listOAuthApplications")
     first = api.get(target.applications_url(), token=token, params={"per": PER})
     total_pages = int(((first.json() or {}).get("metadata") or {}).get("total_pages") or 1)
     past = total_pages + 2
@@ -98,6 +98,8 @@ def test_badges_pages_have_consistent_metadata(
     api: ApiClient, target: Target, tokens: Tokens
 ) -> None:
     exchange = api.get(
-        target.badges_url(), token=tokens.get("issued_badges"), params={"page": 1, "per": 1}
+        target.badges_url(),
+        token=tokens.for_operation("listIssuedBadges"),
+        params={"page": 1, "per": 1},
     )
     pagination.page_metadata_is_consistent(exchange, 1)

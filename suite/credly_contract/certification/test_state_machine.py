@@ -16,6 +16,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from credly_contract import spec
 from credly_contract.checks import applications as app_checks
 from credly_contract.checks import security
 from credly_contract.config import Target
@@ -32,7 +33,7 @@ def machine_for(
     api: ApiClient, target: Target, tokens: Tokens, apps: Resources, allowance: int | None = None
 ) -> type[RuleBasedStateMachine]:
     """The state machine class; ``allowance`` bounds the requests of each sequence."""
-    token = tokens.get("oauth_applications")
+    token = tokens.for_operation(*spec.application_operations())
 
     class ApplicationLifecycle(RuleBasedStateMachine):
         created = Bundle("created")

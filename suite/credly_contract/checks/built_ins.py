@@ -101,12 +101,8 @@ BUILT_INS: dict[str, BuiltIn] = {
 }
 
 
-def _answers_applications(operation_id: str) -> bool:
-    return "/oauth_applications" in spec.operations()[operation_id]["path"]
-
-
 def _rules(check_name: str, operation_id: str) -> list[Rule]:
-    applications = _answers_applications(operation_id)
+    applications = operation_id in spec.application_operations()
     return [r for r in BUILT_INS[check_name].rules if applications or not r.applications_only]
 
 

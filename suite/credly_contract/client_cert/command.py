@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from credly_contract.facts import ObservationKind
 from credly_contract.interrupts import Terminated
 from credly_contract.scrub import basic_credentials, register, scrub
 from credly_contract.targets import guarded_live_target
-from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
+from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict, exit_codes_help
 
 if TYPE_CHECKING:  # the judges, recorder and reports load only when certify-client runs
     from credly_contract.client_cert.artefacts import Verdicts
@@ -48,11 +49,23 @@ Over HTTPS (the default) it is told to trust the run's throwaway certificate aut
 SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS and CREDLY_CA_BUNDLE.
 
 a switched-off injection leaves its requirement not_run, outside the run's scope: the verdict is
-then passed_in_scope (exit 0) when everything else held, never certified.
+then passed_in_scope (exit {ExitCode.CERTIFIED:d}) when everything else held, never certified.
 
-exit codes: 0 certified (or passed_in_scope), 1 not compliant, 2 usage or configuration error, 3 the live target gave no
-usable answer (none, or 502/503/504 three times in a row), 130 Ctrl-C, 143 SIGTERM (the integration
-is stopped too)"""
+"""
+    + textwrap.fill(
+        exit_codes_help(
+            {
+                ExitCode.CERTIFIED: "certified (or passed_in_scope)",
+                ExitCode.NOT_COMPLIANT: "not compliant",
+                ExitCode.CONFIG: "usage or configuration error",
+                ExitCode.UNREACHABLE: "the live target gave no usable answer (none, or "
+                "502/503/504 three times in a row)",
+                ExitCode.INTERRUPTED: "Ctrl-C",
+                ExitCode.TERMINATED: "SIGTERM (the integration is stopped too)",
+            }
+        ),
+        width=100,
+    )
 )
 
 

@@ -28,7 +28,7 @@ from credly_contract.emulator.store import (
     Token,
 )
 
-API_PREFIX = "/v1"
+API_PREFIX = spec.server_path()  # "/v1": the contract's servers
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -244,17 +244,20 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
     return credly_error(405, f"{request.method} is not allowed on {request.url.path}", allow)
 
 
-TOKEN_PATH = "/oauth/token"
-APPLICATIONS = API_PREFIX + "/organizations/{organization_id}/oauth_applications"
-
+TOKEN_PATH = spec.token_path()
+# The handler of each documented operation; its path and method are the contract's.
+HANDLERS = {
+    "listOAuthApplications": list_applications,
+    "createOAuthApplication": create_application,
+    "getOAuthApplication": get_application,
+    "updateOAuthApplication": update_application,
+    "deleteOAuthApplication": delete_application,
+    "listIssuedBadges": list_badges,
+    "createAccessToken": issue_token,
+}
 ROUTES = [
-    Route(APPLICATIONS, list_applications, methods=["GET"]),
-    Route(APPLICATIONS, create_application, methods=["POST"]),
-    Route(APPLICATIONS + "/{oauth_application_id}", get_application, methods=["GET"]),
-    Route(APPLICATIONS + "/{oauth_application_id}", update_application, methods=["PUT"]),
-    Route(APPLICATIONS + "/{oauth_application_id}", delete_application, methods=["DELETE"]),
-    Route(API_PREFIX + "/organizations/{organization_id}/badges", list_badges, methods=["GET"]),
-    Route(TOKEN_PATH, issue_token, methods=["POST"]),
+    Route(spec.route(operation_id), HANDLERS[operation_id], methods=[operation["method"]])
+    for operation_id, operation in spec.operations().items()
 ]
 
 

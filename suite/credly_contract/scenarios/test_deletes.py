@@ -42,7 +42,7 @@ def test_delete_answers_204_and_revokes(
 
     expect(delete_answers_204_without_body, apps.delete(application["id"]))
 
-    token = tokens.get("oauth_applications")
+    token = tokens.for_operation("getOAuthApplication", "listOAuthApplications")
     url = target.application_url(application["id"])
     expect(deleted_application_answers_404, api.get(url, token=token))
     listed: set[int] = set()

@@ -27,7 +27,7 @@ def test_pagination_metadata_over_three_pages(
     mutating: None,
 ) -> None:
     created = {create_application(apps, "pagination", n)[1]["id"] for n in range(1, 7)}
-    token = tokens.get("oauth_applications")
+    token = tokens.for_operation("listOAuthApplications")
 
     # Choose per so that the organization's applications (ours and any others) fill 3 to 5 pages,
     # the last one partly when that can be: total_pages = ceil(total_count / per) is then tested.

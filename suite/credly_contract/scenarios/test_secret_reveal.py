@@ -30,7 +30,9 @@ def test_secret_is_revealed_only_once(
     credentials = apps.credentials(created)
     expect(created_credentials_obtain_token, api.request_token("oauth_applications", **credentials))
 
-    token = tokens.get("oauth_applications")
+    token = tokens.for_operation(
+        "getOAuthApplication", "listOAuthApplications", "updateOAuthApplication"
+    )
     url = target.application_url(application["id"])
     expect(secret_hidden_after_create, api.get(url, token=token))
     for _, page in pages(api, target.applications_url(), token, {"per": 50}):
