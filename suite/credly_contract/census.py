@@ -44,7 +44,7 @@ def ours(target: Target, apps: Resources) -> set[Any]:
 
 
 def _count_not_ours(api: ApiClient, target: Target, apps: Resources) -> int:
-    token = apps.tokens.get("oauth_applications")
+    token = apps.tokens.for_operation("listOAuthApplications")
     body = api.get(target.applications_url(), token=token, params={"per": 1}).json()
     meta = body.get("metadata") if isinstance(body, dict) else None
     total: object = meta.get("total_count") if isinstance(meta, dict) else None

@@ -170,7 +170,7 @@ class Resources:
             return False
         self.client.lost = None  # settled here: the listing and deletes below may go out
         organization_id = self.target.organization_id
-        token = self.tokens.get("oauth_applications")
+        token = self.tokens.for_operation("listOAuthApplications", "deleteOAuthApplication")
         for app in list_all(self.client, self.target, token):
             app_id = application_id_of(app)
             if app_id is None or app.get("name") != name:

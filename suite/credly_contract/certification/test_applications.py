@@ -162,13 +162,15 @@ def test_an_update_of_both_fields_changes_its_application_and_no_other(
     before = dict(updated_application)
     sent = {"name": apps.name("both"), "description": f"Description of {apps.name('both')}."}
     exchange = api.put(
-        target.application_url(before["id"]), json=sent, token=tokens.get("oauth_applications")
+        target.application_url(before["id"]),
+        json=sent,
+        token=tokens.for_operation("updateOAuthApplication"),
     )
     updated_application.update(sent)
     app_checks.update_answers_200_with_changes(exchange, sent, before)
     expect(app_checks.secret_hidden_after_create, exchange)
     expect(app_checks.application_objects_match_schema, exchange)
-    listed = list_all(api, target, tokens.get("oauth_applications"))
+    listed = list_all(api, target, tokens.for_operation("listOAuthApplications"))
     expect(app_checks.update_changed_only_its_target, listed, {**before, **sent}, sent, exchange)
 
 
