@@ -122,3 +122,28 @@ def test_a_client_that_waits_is_through_the_outage_after_a_few_retries(transport
     # urllib3 Retry(backoff_factor=0.1): at once, then 0.2 s, 0.4 s, 0.8 s (plus its transport)
     waits = [transport + wait for wait in (0.0, 0.2, 0.4, 0.8)]
     assert 200 in _outage(waits, pace=transport, transport=transport)[:4]
+
+
+HTTPX_TRACEBACK = b"""Traceback (most recent call last):
+  File "sync.py", line 9, in <module>
+httpx.HTTPStatusError: Client error '429 Too Many Requests' for url 'https://127.0.0.1/v1/x'
+For more information check: https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/429
+"""
+
+
+def test_a_working_integration_that_stops_at_an_injection_is_not_resilient_but_not_broken():
+    run = _retries([], failing=0, first_status=429)
+    run.exchanges[0].injection = "rate_limited"
+    run.injector.fired["rate_limited"] = run.exchanges[0]
+    run.clean_outcome = run.outcome  # it finished with nothing injected
+    run.outcome = Outcome(
+        returncode=1, timed_out=False, stdout=b"", stderr=HTTPX_TRACEBACK, seconds=1
+    )
+
+    JUDGES["CLIENT-COMPLETES"](run)
+    with pytest.raises(
+        CheckFailed,
+        match=r"CLIENT-RESILIENT: the integration exited 1 \(httpx.HTTPStatusError: Client error "
+        r"'429 Too Many Requests'.*\), with the injections; the last before it stopped: rate_limited",
+    ):
+        JUDGES["CLIENT-RESILIENT"](run)

@@ -7,6 +7,7 @@ could not prove the requirement; returning means it held.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -50,6 +51,7 @@ MAX_RETRIES_IN_A_ROW = 10
 # some platforms (Windows' timer ticks every 15.6 ms) and the recorder's clock reading in the
 # server's event loop; it is far below any Retry-After a client could ignore by accident.
 CLOCK_SLACK = 0.05
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)\b:?")
 
 
 class NotJudged(Exception):
@@ -537,6 +539,16 @@ def task_completed_despite_injections(run: ClientRun) -> None:
     )
 
 
+def _last_error_line(stderr: bytes) -> str:
+    """The line of the integration's stderr that says why it stopped: the last exception line of a
+    traceback (httpx adds a hint line after it), or else the last line."""
+    lines = [
+        line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()
+    ]
+    found = [line for line in lines if _EXCEPTION_LINE.match(line)]
+    return (found or lines or [""])[-1]
+
+
 def _did_not_finish(
     run: ClientRun, outcome: Outcome, phase: str
 ) -> tuple[str, Observed | None] | None:
@@ -548,7 +560,7 @@ def _did_not_finish(
     if outcome.returncode == 0:
         return None
     deleted = [e for e in exchanges if e.kind == API and e.method == "DELETE" and e.status == 204]
-    tail = scrub(outcome.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""])[0]
+    tail = scrub(_last_error_line(outcome.stderr))
     why = f"the integration exited {outcome.returncode}" + (f" ({tail})" if tail else "")
     if deleted:
         why += "; its DELETE was answered 204 No Content, the documented success"
