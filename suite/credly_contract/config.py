@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from credly_contract import spec
 from credly_contract.scrub import register
@@ -74,6 +74,19 @@ class Target:
         only when its scheme, host and port are those of the API base URL or the token URL, the
         two origins the user configured (so never plain http when those are https)."""
         return origin(url) in {origin(self.api_base_url), origin(self.token_url)}
+
+    def link_to_follow(
+        self, link: str, page_url: str, page: int, per: int | None
+    ) -> tuple[str, dict[str, int] | None]:
+        """The request for page ``page`` that a page link names (``link``, as the server wrote it on
+        the page at ``page_url``; a relative one is resolved against it): the link itself when a
+        token may follow it (``may_carry_credentials``), else the list's own URL with the page
+        number, so a link that leaves the origin costs no credential and the walk goes on."""
+        resolved = urljoin(page_url, link)
+        if self.may_carry_credentials(resolved):
+            return resolved, None
+        params = {"page": page} | ({"per": per} if per else {})
+        return page_url.split("?", 1)[0], params
 
     def setting_for(self, url: str) -> str:
         """The setting that made the suite request ``url``, as the user wrote it."""

@@ -46,9 +46,10 @@ def list_all(
         items += data
         meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
         if meta is not None:
-            url, params = meta.get("next_page_url"), None
-            if not url:
+            link = meta.get("next_page_url")
+            if not link or not isinstance(link, str):
                 break
+            url, params = target.link_to_follow(link, exchange.url, page + 1, 100)
         elif not data:
             break
         else:

@@ -8,8 +8,9 @@ import pytest
 
 from credly_contract.checks import Expect, pagination
 from credly_contract.checks.applications import application_objects
+from credly_contract.checks.security import link_stays_on_origin
 from credly_contract.config import Target
-from credly_contract.http_client import ApiClient
+from credly_contract.http_client import ApiClient, Exchange
 from credly_contract.profiles import Profile
 from credly_contract.session import Resources, Tokens
 
@@ -37,7 +38,7 @@ def _ensure_pages(
     return per
 
 
-@pytest.mark.requirement("PAGE-META")
+@pytest.mark.requirement("PAGE-META", "SEC-LINKS-ON-ORIGIN")
 def test_every_page_has_consistent_metadata_and_next_links_visit_each_item_once(
     api: ApiClient,
     target: Target,
@@ -50,6 +51,17 @@ def test_every_page_has_consistent_metadata_and_next_links_visit_each_item_once(
     if not profile.read_only:
         per = _ensure_pages(api, target, tokens, apps, profile.pages)
     token = tokens.for_operation("listOAuthApplications")
+
+    def follow(
+        on: Exchange, name: str, meta: dict[str, Any], number: int
+    ) -> tuple[str | None, dict[str, int] | None]:
+        """Where the page link ``name`` leads: a token follows it only on the API's origin."""
+        link = meta.get(name)
+        if not link or not isinstance(link, str):
+            return None, None
+        expect(link_stays_on_origin, on, name, link, target)
+        return target.link_to_follow(link, on.url, number, per)
+
     visited: list[Any] = []  # the ids as the server wrote them (the checks judge them)
     url: str | None
     params: dict[str, int] | None
@@ -59,15 +71,18 @@ def test_every_page_has_consistent_metadata_and_next_links_visit_each_item_once(
         exchange = api.get(url, token=token, params=params)
         last_meta = pagination.page_metadata_is_consistent(exchange, page)
         visited += [a.get("id") for a in application_objects(exchange)]
-        url, params, page = last_meta["next_page_url"], None, page + 1
+        url, params = follow(exchange, "next_page_url", last_meta, page + 1)
+        page += 1
     if not profile.read_only and last_meta.get("total_pages", 0) < profile.pages:
         expect(pagination.page_metadata_is_consistent, exchange, page - 1)
     # Walk back from the last page with previous_page_url.
-    url, back = last_meta.get("previous_page_url"), page - 2
+    meta, back = last_meta, page - 2
+    url, params = follow(exchange, "previous_page_url", meta, back)
     while url and back >= 1:
-        exchange = api.get(url, token=token)
-        meta = expect(pagination.page_metadata_is_consistent, exchange, back)
-        url, back = (meta or {}).get("previous_page_url"), back - 1
+        exchange = api.get(url, token=token, params=params)
+        meta = expect(pagination.page_metadata_is_consistent, exchange, back) or {}
+        back -= 1
+        url, params = follow(exchange, "previous_page_url", meta, back)
     listing = api.get(target.applications_url(), token=token, params={"per": 100})
     expected = (
         {a.get("id") for a in application_objects(listing)}

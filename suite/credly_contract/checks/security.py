@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from credly_contract import spec
 from credly_contract.checks.base import Violation, check, expect_status, not_judged
+from credly_contract.config import Target
 from credly_contract.http_client import Exchange
 
 # RFC 9110 §11.6.1: WWW-Authenticate may list several challenges (Credly also takes Basic).
@@ -128,4 +130,27 @@ def refused_input_changed_nothing(
         f"{what} was refused ({refusal.status}), yet the applications changed: "
         + ", ".join(changes or ["their order"]),
         refusal,
+    )
+
+
+@check("SEC-LINKS-ON-ORIGIN")
+def link_stays_on_origin(exchange: Exchange, name: str, link: str, target: Target) -> None:
+    """A page link the server wrote (``name`` on ``exchange``) can be followed with the token: its
+    scheme, host and port are the API's. The suite never sends the token elsewhere
+    (``Target.link_to_follow`` asks for the page by number instead); this check says why."""
+    resolved = urljoin(exchange.url, link)
+    if target.may_carry_credentials(resolved):
+        return
+    if urlsplit(target.api_base_url).scheme == "https" and urlsplit(resolved).scheme == "http":
+        raise Violation(
+            f"{name} {link!r} downgrades {target.api_base_url} to plain http: following it would "
+            "send the bearer token in the clear, and RFC 6750 §5.3 requires TLS with bearer "
+            "tokens; the suite did not follow it and asked for the page by number",
+            exchange,
+        )
+    raise Violation(
+        f"{name} {link!r} leaves the API's origin ({target.api_base_url}): the docs' page links "
+        "are pages of the same list, served by the API, and a token goes nowhere else; the suite "
+        "did not follow it and asked for the page by number",
+        exchange,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 from starlette.types import Receive, Scope, Send
@@ -274,11 +274,15 @@ class LiveUpstream(_Base):
         self._count_gateway_errors(scope["method"], url, response.status_code)
         content = response.content
         mine = self.origin + API_PREFIX
-        for theirs, ours in (
-            (self.target.api_base_url, mine),
-            (_json_escaped(self.target.api_base_url), _json_escaped(mine)),
+        # The target's links lead back through this proxy, also those it wrote downgraded to plain
+        # http (a TLS terminator's): the integration's token then reaches only the proxy on
+        # loopback, which forwards it to the configured https origin, never across the network
+        # in the clear (RFC 6750 §5.3).
+        for theirs in dict.fromkeys(
+            [self.target.api_base_url, _downgraded(self.target.api_base_url)]
         ):
-            content = content.replace(theirs.encode(), ours.encode())
+            for spelling, ours in ((theirs, mine), (_json_escaped(theirs), _json_escaped(mine))):
+                content = content.replace(spelling.encode(), ours.encode())
         out = [
             (k, v) for k, v in response.headers.raw if k.lower() not in _RESPONSE_HEADERS_DROPPED
         ]
@@ -296,6 +300,14 @@ class LiveUpstream(_Base):
                 f"{method} {url} answered {status}, after {TARGET_DOWN_AFTER - 1} more 502/503/504 "
                 "in a row: the target is down or overloaded"
             )
+
+
+def _downgraded(url: str) -> str:
+    """``url`` as an application behind a TLS terminator writes it: plain http, no port."""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return url
+    return parts._replace(scheme="http", netloc=parts.hostname or "").geturl()
 
 
 def _json_escaped(url: str) -> str:

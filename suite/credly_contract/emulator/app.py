@@ -81,7 +81,10 @@ async def _json_object(request: Request) -> dict[str, Any]:
 
 
 def _page_url(request: Request, page: int, per: int) -> str:
-    return f"{request.url.replace(query='')!s}?{urlencode({'page': page, 'per': per})}"
+    url = request.url.replace(query="")
+    if "links_downgrade_to_http" in request.app.state.store.faults:
+        url = url.replace(scheme="http", port=None)  # what the application behind TLS saw
+    return f"{url!s}?{urlencode({'page': page, 'per': per})}"
 
 
 def _list_envelope(request: Request, data: list[Any], page: Page) -> dict[str, Any]:

@@ -109,6 +109,11 @@ FAULTS: dict[str, Fault] = {
         "The last page still carries a next_page_url.",
         breaks=frozenset({"PAGE-META"}),
     ),
+    "links_downgrade_to_http": Fault(
+        "Page links name plain http and the host without its port, as an application behind a TLS "
+        "terminator writes them from the request it saw.",
+        breaks=frozenset({"SEC-LINKS-ON-ORIGIN"}),
+    ),
     "token_type_mac": Fault(
         "Token responses say token_type 'mac'.",
         breaks=frozenset({"TOKEN-ISSUE"}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from credly_contract.checks.applications import (
     application_objects,
@@ -42,8 +43,18 @@ def pages(
     yield number, exchange
     while number < MAX_PAGES and metadata(exchange).get("next_page_url"):
         number += 1
-        exchange = api.get(metadata(exchange)["next_page_url"], token=token)
+        exchange = follow(api, exchange, "next_page_url", number, token)
         yield number, exchange
+
+
+def follow(api: ApiClient, page: Exchange, name: str, number: int, token: str) -> Exchange:
+    """Page ``number``, through the link ``name`` on ``page`` when the token may follow it (it stays
+    on the API's origin: SEC-LINKS-ON-ORIGIN, judged by the certification), else by its number."""
+    per = parse_qs(urlsplit(page.url).query).get("per", [""])[0]
+    url, params = api.target.link_to_follow(
+        str(metadata(page)[name]), page.url, number, int(per) if per.isdigit() else None
+    )
+    return api.get(url, token=token, params=params)
 
 
 def ids(exchange: Exchange) -> list[int]:

@@ -13,7 +13,7 @@ from credly_contract.checks.pagination import (
 )
 from credly_contract.config import Target
 from credly_contract.http_client import ApiClient
-from credly_contract.scenarios.steps import create_application, ids, metadata, pages
+from credly_contract.scenarios.steps import create_application, follow, ids, metadata, pages
 from credly_contract.session import Resources, Tokens
 
 
@@ -51,7 +51,7 @@ def test_pagination_metadata_over_three_pages(
     number = last_page
     while number > 1 and metadata(last).get("previous_page_url"):
         number -= 1
-        last = api.get(metadata(last)["previous_page_url"], token=token)
+        last = follow(api, last, "previous_page_url", number, token)
         expect(page_metadata_is_consistent, last, number)
 
     past = api.get(
