@@ -62,6 +62,10 @@ FAULTS: dict[str, Fault] = {
         "Update sets fields that were not sent to null.",
         breaks=frozenset({"APP-UPDATE"}),
     ),
+    "update_renames_when_not_asked": Fault(
+        "Update without a name changes the name too (the other field of update_clears_omitted).",
+        breaks=frozenset({"APP-UPDATE"}),
+    ),
     "update_rotates_credentials": Fault(
         "Update gives the application a new uid and secret (the partner's Client ID stops working).",
         breaks=frozenset({"APP-UPDATE"}),

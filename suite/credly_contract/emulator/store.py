@@ -235,6 +235,8 @@ class Store:
             accepted = self.validate(fields, creating=False)
             if "update_clears_omitted" in self.faults:
                 accepted = {"name": accepted.get("name", app.name), "description": None} | accepted
+            if "update_renames_when_not_asked" in self.faults and "name" not in accepted:
+                accepted["name"] = f"{app.name} (updated)"
             target = app
             if "update_not_persisted" in self.faults:
                 target = Application(**{**app.__dict__})
