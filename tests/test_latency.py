@@ -30,19 +30,26 @@ def _timed_token_request(server: EmulatorServer) -> float:
     return time.monotonic() - started
 
 
+# The waits are long next to a loopback request so that a loaded machine (CI runners, a parallel
+# suite) cannot flip these tests: a lower bound is exact (the emulator sleeps at least that long), and
+# the upper bounds leave seconds for scheduling, not milliseconds.
+LATENCY = 1.5
+
+
 def test_the_emulator_answers_each_request_the_given_latency_late():
-    with EmulatorServer(latency_ms=300) as slow, EmulatorServer() as fast:
-        assert _timed_token_request(slow) >= 0.3
-        assert _timed_token_request(fast) < 0.3
+    with EmulatorServer(latency_ms=int(LATENCY * 1000)) as slow, EmulatorServer() as fast:
+        assert _timed_token_request(slow) >= LATENCY
+        assert _timed_token_request(fast) < LATENCY
 
 
 def test_requests_sent_side_by_side_wait_side_by_side():
     """The wait is the network's, not the server's CPU: four requests at once take about one wait."""
-    with EmulatorServer(latency_ms=400) as slow:
+    with EmulatorServer(latency_ms=int(LATENCY * 1000)) as slow:
         started = time.monotonic()
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda _: _timed_token_request(slow), range(4)))
-        assert time.monotonic() - started < 4 * 0.4
+        # One after another, they would take at least 4 * LATENCY.
+        assert time.monotonic() - started < 4 * LATENCY
 
 
 def test_a_negative_latency_is_refused():
