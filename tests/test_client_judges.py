@@ -4,6 +4,7 @@ was not waited out fail. Every number in the client catalogue names its source o
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -148,3 +149,20 @@ def test_a_working_integration_that_stops_at_an_injection_is_not_resilient_but_n
         r"'429 Too Many Requests'.*\), with the injections; the last before it stopped: rate_limited",
     ):
         JUDGES["CLIENT-RESILIENT"](run)
+
+
+def test_injections_never_stack_on_one_request():
+    """After an injected answer the client gets a clean one before the next condition: a careful
+    client retrying one call (tenacity's stop_after_attempt(6)) once met an outage, a revoked token
+    and an expired one in a row on the same request and ran out of attempts."""
+    injector = Injector.for_profile("standard", set())
+    injected, clock = [], 0.0
+    for number in range(40):  # one request retried after every failure, 0.6 s apart: no hammering
+        call = _call(number, clock, 200)
+        fired = injector.next_api_call(call)
+        injected.append(fired.name if fired is not None else None)
+        clock = call.finished + 0.6
+    names = [name for name in injected if name is not None]
+    assert len(set(names)) == len(injector.planned)  # every planned injection fired
+    for before, after in itertools.pairwise(injected):
+        assert before is None or after is None or before == after == "unavailable", injected

@@ -104,11 +104,19 @@ class Injector:
         """Count an API call and return the injection that fires on it, if any (during the
         outage, the unavailable injection again)."""
         self.api_calls += 1
+        previous = self._previous
         self._learn_pace(exchange)
         if self._in_outage(exchange):
             self.outage.append(exchange)
             exchange.injection = UNAVAILABLE
             return CATALOGUE[UNAVAILABLE]
+        if previous is not None and previous.injection is not None:
+            # One condition at a time: the next injection waits until the client has had a clean
+            # answer since the last one. Stacked on one request (an outage, then a revoked token,
+            # then an expired one), they would spend a careful client's whole retry budget on one
+            # call - tenacity's stop_after_attempt(6) was failed that way - which says nothing
+            # about how it reacts to each condition, and a verdict would hang on jitter.
+            return None
         for injection in self.planned:
             if injection.name in self.fired or self.api_calls < injection.at_call:
                 continue
