@@ -446,7 +446,7 @@ def _page_of(query: dict[str, list[str]]) -> tuple[str, str]:
 def pages_followed_in_order(run: ClientRun) -> None:
     # (run, list path) -> the next (page, per); None: the last page was read
     expected: dict[tuple[str, str], tuple[str, str] | None] = {}
-    went_beyond = False
+    went_beyond = offered = False
     for exchange in run.api:
         found = run.operation(exchange)
         if not found or not found[0].paginated:
@@ -474,6 +474,14 @@ def pages_followed_in_order(run: ClientRun) -> None:
         next_url = metadata.get("next_page_url")
         expected[(exchange.phase, exchange.path)] = (
             _page_of(_query(next_url)) if isinstance(next_url, str) and next_url else None
+        )
+        offered = offered or expected[(exchange.phase, exchange.path)] is not None
+    if not went_beyond and not offered:
+        # Not the client's doing: the target's lists had one page (under --upstream live, an
+        # organization with fewer than 2 applications, even with the smaller_pages injection).
+        raise NotJudged(
+            "every list the integration read had one page only (no next_page_url): there was "
+            "no second page to follow"
         )
     if not went_beyond:
         raise NotJudged("the integration never read beyond the first page of a list")
