@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from typing import Any
 
 from credly_contract.emulator import EmulatorServer
 from tests.fault_proxy import FaultProxy
+from tests.live_runs import live_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {0.01: 9, 0.05: 7}
@@ -52,15 +52,7 @@ def certify(faults: list[str], rate: float, seed: int, workdir: Path) -> Outcome
         existing = set(emulator.store.applications)
         if rate:
             proxy.lose_answers(rate, seed=seed)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CREDLY_")}
-        env.update(
-            CREDLY_API_BASE_URL=proxy.api_base_url,
-            CREDLY_TOKEN_URL=proxy.token_url,
-            CREDLY_ORGANIZATION_ID=emulator.bootstrap.organization_id,
-            CREDLY_CLIENT_ID=emulator.bootstrap.client_id,
-            CREDLY_CLIENT_SECRET=emulator.bootstrap.client_secret,
-            CREDLY_FOREIGN_ORGANIZATION_ID=emulator.foreign.organization_id,
-        )
+        env = live_env(emulator, via=proxy)
         reports = workdir / "reports"
         started = time.monotonic()
         done = subprocess.run(

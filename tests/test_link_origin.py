@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +23,7 @@ from credly_contract.emulator.server import LoopbackTLS
 from credly_contract.http_client import ApiClient, CredentialsOffOrigin
 from credly_contract.targets import emulated_target
 from tests.cli_process import run_cli
+from tests.live_runs import live_env
 
 API = "https://sandbox-api.example/v1"
 TARGET = Target("live", API, "https://sandbox.example/oauth/token", "org", "id", "secret")
@@ -119,16 +119,7 @@ def test_a_link_that_downgrades_to_http_is_a_finding_and_no_credential_crosses_i
 ):
     tls = LoopbackTLS()
     emulator = make_emulator(tls=tls, faults=["links_downgrade_to_http"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDLY_")}
-    env.update(
-        CREDLY_API_BASE_URL=emulator.api_base_url,
-        CREDLY_TOKEN_URL=emulator.token_url,
-        CREDLY_ORGANIZATION_ID=emulator.bootstrap.organization_id,
-        CREDLY_CLIENT_ID=emulator.bootstrap.client_id,
-        CREDLY_CLIENT_SECRET=emulator.bootstrap.client_secret,
-        CREDLY_FOREIGN_ORGANIZATION_ID=emulator.foreign.organization_id,
-        CREDLY_CA_BUNDLE=str(tls.ca_file),
-    )
+    env = live_env(emulator, CREDLY_CA_BUNDLE=str(tls.ca_file))
     reports = tmp_path / "reports"
     arguments = ["certify", "--target", "live", "--profile", "quick", "--rate-limit", "1000"]
     try:

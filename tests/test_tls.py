@@ -73,14 +73,7 @@ def live_env(emulator: EmulatorServer, **extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith("CREDLY_") and k.upper() not in AMBIENT
     }
-    env.update(
-        CREDLY_API_BASE_URL=emulator.api_base_url,
-        CREDLY_TOKEN_URL=emulator.token_url,
-        CREDLY_ORGANIZATION_ID=emulator.bootstrap.organization_id,
-        CREDLY_CLIENT_ID=emulator.bootstrap.client_id,
-        CREDLY_CLIENT_SECRET=emulator.bootstrap.client_secret,
-        CREDLY_FOREIGN_ORGANIZATION_ID=emulator.foreign.organization_id,
-    )
+    env.update(emulated_target(emulator).environment())
     env.update(extra)
     return env
 
