@@ -17,6 +17,9 @@ import pytest
 
 from credly_contract.config import TargetUnreachable
 from credly_contract.emulator import EmulatorServer
+from credly_contract.engine.run import Engine, counted_observation
+from credly_contract.engine.settings import RunSettings
+from credly_contract.facts import ObservationKind, RunFacts
 from credly_contract.http_client import LOST_IN_A_ROW, AnswerLost, ApiClient
 from credly_contract.ledger import Ledger, read_outstanding
 from credly_contract.lost_answers import RERUNS, lost
@@ -191,3 +194,17 @@ def test_a_target_that_keeps_losing_answers_ends_the_run_with_exit_3(make_emulat
     assert certificate["verdict"] == "error"
     assert f"{LOST_IN_A_ROW} answers in a row were lost" in output
     assert "Traceback" not in output
+
+
+def test_the_workers_lost_answers_add_up_to_one_observation():
+    """Under --workers each process counts its own losses; the certificate holds one observation
+    with their sum (two of them once made the run's certificate contradict itself)."""
+    engine = Engine(RunSettings.build({}, environ={}))
+    for count, repeated in ((18, 15), (1, 0)):
+        worker = counted_observation(
+            ObservationKind.LOST_ANSWERS, count=count, repeated=repeated, reconciled=1, reruns=0
+        )
+        engine.merge(RunFacts(spent=engine.results.spent.to_facts(), observations=[worker]))
+    (merged,) = [o for o in engine.results.observations if o["kind"] == "lost_answers"]
+    assert (merged["count"], merged["repeated"], merged["reconciled"]) == (19, 15, 2)
+    assert merged["detail"].startswith("19 answer(s) were lost")

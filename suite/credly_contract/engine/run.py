@@ -23,7 +23,7 @@ from credly_contract.config import ConfigError, Target, TargetUnreachable
 from credly_contract.engine.settings import RunSettings
 from credly_contract.engine.targets import open_target
 from credly_contract.facts import Failure, ObservationKind, RunFacts
-from credly_contract.http_client import Exchange, Limits, ReadOnlyViolation
+from credly_contract.http_client import Exchange, Limits, LostAnswers, ReadOnlyViolation
 from credly_contract.interrupts import Interrupts
 from credly_contract.profiles import PROFILES
 from credly_contract.report.certificate import Certificate
@@ -332,6 +332,17 @@ class Engine:
             late_failures=self._recorded_late,
         )
 
+    def _add_counts(self, observation: dict[str, object]) -> None:
+        """Add a worker's counted observation to the one of its kind the run already holds."""
+        kind = ObservationKind(str(observation["kind"]))
+        observations = self.results.observations
+        held = next((o for o in observations if o.get("kind") == kind), None)
+        counts = {k: v for k, v in observation.items() if isinstance(v, int)}
+        if held is not None:
+            observations.remove(held)
+            counts = {k: v + int(held.get(k, 0)) for k, v in counts.items()}
+        observations.append(counted_observation(kind, **counts))
+
     def merge(self, facts: RunFacts) -> None:
         """xdist controller: add a finished worker's facts to the run's results."""
         results = self.results
@@ -339,7 +350,10 @@ class Engine:
         results.count_checks(facts.checks)
         results.spent.merge(facts.spent)
         for observation in facts.observations:
-            results.observe(observation)
+            if observation.get("kind") in COUNTED:
+                self._add_counts(observation)
+            else:
+                results.observe(observation)
         if facts.error:
             results.fail_run(facts.error)
         for where, failures in facts.late_failures.items():
@@ -447,36 +461,39 @@ def failures_in(raised: BaseException) -> tuple[list[CheckFailed], list[BaseExce
 def client_observations(run: CertificationRun) -> list[dict[str, object]]:
     """What the client absorbed without failing a requirement: throttling, gateway errors and
     answers lost on the way."""
-    client = run.client
-    found: list[dict[str, object]] = []
-    if client.throttled:
-        found.append(
-            {
-                "kind": ObservationKind.THROTTLED,
-                "count": client.throttled,
-                "detail": f"the target answered 429 {client.throttled} time(s); the client "
-                "waited for Retry-After and retried (not a contract failure)",
-            }
+    client, lost = run.client, run.client.lost_answers
+    found = [
+        counted_observation(ObservationKind.THROTTLED, count=client.throttled),
+        counted_observation(ObservationKind.GATEWAY_ERRORS, count=client.gateway_errors),
+        counted_observation(
+            ObservationKind.LOST_ANSWERS,
+            count=lost.lost,
+            repeated=lost.repeated,
+            reconciled=lost.reconciled,
+            reruns=lost.reruns,
+        ),
+    ]
+    return [observation for observation in found if observation["count"]]
+
+
+def counted_observation(kind: ObservationKind, **counts: int) -> dict[str, object]:
+    """A client observation that counts: the one place its detail is worded, so that the xdist
+    controller can add up the workers' counts into one observation (see ``Engine.merge``)."""
+    if kind == ObservationKind.THROTTLED:
+        detail = (
+            f"the target answered 429 {counts['count']} time(s); the client waited for "
+            "Retry-After and retried (not a contract failure)"
         )
-    if client.gateway_errors:
-        found.append(
-            {
-                "kind": ObservationKind.GATEWAY_ERRORS,
-                "count": client.gateway_errors,
-                "detail": f"the target answered 502/503/504 {client.gateway_errors} time(s); "
-                "the client retried",
-            }
-        )
-    if client.lost_answers.lost:
-        counts = client.lost_answers
-        found.append(
-            {
-                "kind": ObservationKind.LOST_ANSWERS,
-                "count": counts.lost,
-                "repeated": counts.repeated,
-                "reconciled": counts.reconciled,
-                "reruns": counts.reruns,
-                "detail": counts.describe(),
-            }
-        )
-    return found
+    elif kind == ObservationKind.GATEWAY_ERRORS:
+        detail = f"the target answered 502/503/504 {counts['count']} time(s); the client retried"
+    else:
+        detail = LostAnswers(
+            lost=counts["count"],
+            repeated=counts["repeated"],
+            reconciled=counts["reconciled"],
+            reruns=counts["reruns"],
+        ).describe()
+    return {"kind": kind, **counts, "detail": detail}
+
+
+COUNTED = (ObservationKind.THROTTLED, ObservationKind.GATEWAY_ERRORS, ObservationKind.LOST_ANSWERS)
