@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credly_contract.checks.pagination import METADATA_FIELDS
+from credly_contract.emulator import EmulatorServer
 from credly_contract.emulator.store import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 
 APPS = "oauth_applications"
@@ -571,3 +573,14 @@ def test_update_never_answers_500_and_a_refusal_changes_nothing(emulator, api):
             assert after == before
 
     check()
+
+
+def test_the_emulator_takes_connections_as_soon_as_its_origin_is_known():
+    """`emulate` prints its origin before it serves; a client that connects at once must be queued,
+    not refused (a certify-client test against `emulate` met "connection refused" that way)."""
+    server = EmulatorServer()  # bound, not yet serving
+    try:
+        with socket.create_connection((server.host, server.port), timeout=2):
+            pass
+    finally:
+        server.stop()

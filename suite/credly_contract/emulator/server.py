@@ -117,6 +117,10 @@ class LoopbackServer:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
+        # Listening from here on: whoever reads the origin (emulate prints it before serving) may
+        # connect at once; the backlog holds the connection until the server accepts it. (Listening
+        # only in serve_forever() refused connections that came between the print and the serve.)
+        self._socket.listen(128)
         self.host: str
         self.port: int
         self.host, self.port = self._socket.getsockname()[:2]
@@ -140,7 +144,6 @@ class LoopbackServer:
         return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> Self:
-        self._socket.listen(128)
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._socket]},
@@ -164,7 +167,6 @@ class LoopbackServer:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (Ctrl-C)."""
-        self._socket.listen(128)
         self._server.run(sockets=[self._socket])
 
     def __enter__(self) -> Self:
