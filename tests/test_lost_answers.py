@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from credly_contract.engine.settings import RunSettings
 from credly_contract.facts import ObservationKind, RunFacts
 from credly_contract.http_client import LOST_IN_A_ROW, AnswerLost, ApiClient
 from credly_contract.ledger import Ledger, read_outstanding
-from credly_contract.lost_answers import RERUNS, lost
+from credly_contract.lost_answers import RERUNS, LostAnswerReruns, lost
 from credly_contract.session import Resources, Tokens
 from credly_contract.targets import emulated_target
 from tests.fault_proxy import FaultProxy
@@ -208,3 +209,17 @@ def test_the_workers_lost_answers_add_up_to_one_observation():
     (merged,) = [o for o in engine.results.observations if o["kind"] == "lost_answers"]
     assert (merged["count"], merged["repeated"], merged["reconciled"]) == (19, 15, 2)
     assert merged["detail"].startswith("19 answer(s) were lost")
+
+
+def test_a_test_that_lost_an_answer_runs_again_whatever_error_it_ended_with():
+    """Hypothesis's state machine, stopped short by AnswerLost, ends with FlakyStrategyDefinition
+    (it drew less data the second time): that test lost an answer all the same and runs again,
+    instead of failing every requirement it proves (seen once in a fresh-clone CI run at 5% loss)."""
+    client = types.SimpleNamespace(lost=None)
+    reruns = LostAnswerReruns(lambda: types.SimpleNamespace(client=client))  # type: ignore[arg-type,return-value]
+    item = types.SimpleNamespace(stash=pytest.Stash())
+    flaky = RuntimeError("Inconsistent data generation!")
+    assert not reruns.will_rerun(item, flaky)  # type: ignore[arg-type]  # nothing was lost
+    client.lost = AnswerLost("POST …: the answer was lost")
+    assert reruns.will_rerun(item, flaky)  # type: ignore[arg-type]
+    assert not reruns.will_rerun(item, None)  # type: ignore[arg-type]  # it passed: nothing to redo

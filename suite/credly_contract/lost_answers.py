@@ -49,7 +49,13 @@ class LostAnswerReruns:
     def will_rerun(self, item: pytest.Item, error: BaseException | None) -> bool:
         """Whether the attempt that raised ``error`` lost an answer and the test runs again; the
         certification then judges nothing of it."""
-        if not lost(error) or item.stash.get(LOST_KEY, 0) >= RERUNS:
+        if error is None or item.stash.get(LOST_KEY, 0) >= RERUNS:
+            return False
+        run = self.run()
+        # The client remembers a loss until the test ends: a test that lost an answer and then
+        # failed for another reason failed because of it. Hypothesis's state machine, stopped
+        # short by AnswerLost, raises its own FlakyStrategyDefinition, which holds no AnswerLost.
+        if not (lost(error) or (run is not None and run.client.lost is not None)):
             return False
         item.stash[LOST_KEY] = item.stash.get(LOST_KEY, 0) + 1
         return True
