@@ -13,7 +13,7 @@ import pytest
 from credly_contract import catalogue
 from credly_contract.profiles import PROFILES
 from credly_contract.report.verify import consistency_problems, schema_problems
-from credly_contract.request_plan import CLEANUP, SETUP, RequestAccounting, load_plan
+from credly_contract.request_plan import CLEANUP, SETUP, RequestAccounting, load_plan, planned
 from tests.cli_process import run_cli
 
 
@@ -113,3 +113,12 @@ def test_the_certificate_shows_what_each_requirement_cost(tmp_path: Path):
     most = quick.stateful_examples * quick.stateful_sequence_requests
     assert spent["tests"][machine] <= most
     assert spent["total"] - spent["tests"][machine] + most <= 200
+
+
+def test_the_profile_help_quotes_the_measured_plan():
+    """certify --help once said quick sends ~330 requests long after it sent ~190: the numbers in
+    the help come from request_plan.json now."""
+    done = run_cli("certify", "--help")
+    for profile in ("quick", "standard", "thorough"):
+        total = planned(profile)["total"]
+        assert f"~{round(total, -1)} requests" in " ".join(done.stdout.split())

@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from credly_contract.config import ENVIRONMENT, ConfigError
 from credly_contract.profiles import PROFILES
+from credly_contract.request_plan import planned
 
 TARGETS = ("emulated", "live", "replay")
 CLI_PREFIX, PYTEST_PREFIX = "--", "--credly-"
@@ -32,6 +33,13 @@ Given = str | int | float | bool | list[str] | tuple[str, ...] | None
 # A setting as an xdist worker is handed it (plain JSON-like values).
 Fact = str | int | float | bool | list[str] | dict[str, str | None] | None
 T = TypeVar("T")
+
+
+def requests_of(profile: str) -> str:
+    """A profile's request count as request_plan.json measured it (to the nearest ten), worded for
+    help texts: the one source of those numbers, so help never goes stale when the plan changes."""
+    measured = planned(profile)
+    return f", ~{round(measured['total'], -1)} requests" if measured else ""
 
 
 @dataclass(frozen=True)
@@ -86,8 +94,9 @@ class RunSettings:
     )
     profile: str | None = option(
         None,
-        "quick (pull requests; the default for live targets, ~190 requests), standard (the "
-        "default otherwise), thorough (nightly), readonly (creates nothing)",
+        f"quick (pull requests; the default for live targets{requests_of('quick')}), standard "
+        f"(the default otherwise{requests_of('standard')}), thorough (nightly"
+        f"{requests_of('thorough')}), readonly (creates nothing)",
         variable="CREDLY_PROFILE",
         choices=tuple(sorted(PROFILES)),
     )
