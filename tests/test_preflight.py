@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +22,7 @@ from credly_contract.config import ConfigError, guard_production, live_target
 from credly_contract.http_client import ApiClient
 from credly_contract.preflight import preflight
 from credly_contract.session import Tokens
+from credly_contract.targets import emulated_target
 from credly_contract.verdict import ExitCode
 
 SECRET = "preflight-test-secret-0000000000"
@@ -145,14 +147,10 @@ def test_an_api_base_url_whose_list_answer_is_not_json_is_exit_2_naming_it(
     emulator, canned, credly_env, capsys, tmp_path
 ):
     canned.answer, canned.seen = (200, "text/html", b"<html>Welcome</html>"), []
-    env = environment(emulator.origin)
-    env.update(
-        CREDLY_API_BASE_URL=f"http://127.0.0.1:{canned.server_port}/v1",
-        CREDLY_ORGANIZATION_ID=emulator.bootstrap.organization_id,
-        CREDLY_CLIENT_ID=emulator.bootstrap.client_id,
-        CREDLY_CLIENT_SECRET=emulator.bootstrap.client_secret,
+    target = emulated_target(emulator)
+    credly_env(
+        replace(target, api_base_url=f"http://127.0.0.1:{canned.server_port}/v1").environment()
     )
-    credly_env(env)
     code, line = certify_live(capsys, tmp_path)
     assert code == ExitCode.CONFIG
     assert line.startswith("credly-contract: CREDLY_API_BASE_URL=")
@@ -181,13 +179,8 @@ def test_an_oauth_error_to_the_documented_request_fails_token_issue_with_the_exc
 def test_an_api_base_url_ending_in_v2_is_named_rather_than_the_organization(
     emulator, credly_env, capsys, tmp_path
 ):
-    env = environment(emulator.origin, api_path="/v2")
-    env.update(
-        CREDLY_ORGANIZATION_ID=emulator.bootstrap.organization_id,
-        CREDLY_CLIENT_ID=emulator.bootstrap.client_id,
-        CREDLY_CLIENT_SECRET=emulator.bootstrap.client_secret,
-    )
-    credly_env(env)
+    target = emulated_target(emulator)
+    credly_env(replace(target, api_base_url=f"{emulator.origin}/v2").environment())
     code, line = certify_live(capsys, tmp_path)
     assert code == ExitCode.CONFIG
     assert line.startswith(f"credly-contract: CREDLY_API_BASE_URL={emulator.origin}/v2 ")
