@@ -121,6 +121,12 @@ class Exchange:
                 self._json = None
         return self._json
 
+    def access_token(self) -> str | None:
+        """The access token a 200 token response issued, or None when it holds no usable one."""
+        body = self.json()
+        token = body.get("access_token") if self.status == 200 and isinstance(body, dict) else None
+        return token if isinstance(token, str) and token else None
+
     def summary(self) -> str:
         return f"{self.method} {self.url} -> {self.status}"
 

@@ -19,7 +19,6 @@ Where the line runs (exit codes in verdict.py):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlsplit
 
 from credly_contract import spec
@@ -88,7 +87,7 @@ def preflight(
             f"{' '.join(missing or scopes)}: the suite needs every documented scope "
             f"({' '.join(scopes)}); grant them to the application or use one that has them"
         )
-    token = _usable_token(exchange)
+    token = exchange.access_token()
     if token is None:
         return  # invalid_request, unsupported_grant_type, no access_token: TOKEN-ISSUE's to judge
     if remember is not None:
@@ -132,12 +131,6 @@ def _server_error(exchange: Exchange) -> bool:
     """A 5xx the server meant as its own failure (SEC-NO-5XX); 501 Not Implemented instead says the
     URL does not do what was asked, like a 404 or 405."""
     return exchange.status >= 500 and exchange.status != 501
-
-
-def _usable_token(exchange: Exchange) -> str | None:
-    body: Any = exchange.json()
-    token = body.get("access_token") if exchange.status == 200 and isinstance(body, dict) else None
-    return token if isinstance(token, str) and token else None
 
 
 def _what_came_back(exchange: Exchange) -> str:

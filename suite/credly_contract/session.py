@@ -57,12 +57,6 @@ def list_all(
     return items
 
 
-def _access_token(exchange: Exchange) -> str | None:
-    body = exchange.json()
-    token = body.get("access_token") if exchange.status == 200 and isinstance(body, dict) else None
-    return token if isinstance(token, str) and token else None
-
-
 def new_run_id() -> str:
     return secrets.token_hex(4)
 
@@ -87,7 +81,7 @@ class Tokens:
             self._answers.pop(key, None)
         if key not in self._cache:
             exchange = self.issue(*scopes)
-            token = _access_token(exchange)
+            token = exchange.access_token()
             if token is None:
                 # Only a usable token is required to go on; the checks say what is wrong with it.
                 token = prerequisite(token_response_is_well_formed, exchange)
@@ -107,7 +101,7 @@ class Tokens:
         if key in self._answers:
             return self._answers[key]
         exchange = self.client.request_token(" ".join(sorted(key)))
-        token = _access_token(exchange)
+        token = exchange.access_token()
         if token is not None:
             self._answers[key] = exchange
             self._cache[key] = token
@@ -115,7 +109,7 @@ class Tokens:
 
     def remember(self, scopes: list[str], exchange: Exchange) -> None:
         """Share a token answer some other request got (the preflight's, for every scope)."""
-        token = _access_token(exchange)
+        token = exchange.access_token()
         if token is not None:
             self._cache[frozenset(scopes)] = token
             self._answers[frozenset(scopes)] = exchange
