@@ -349,16 +349,11 @@ def proxy_for(url: str, environ: Mapping[str, str] | None = None) -> str | None:
     environ = os.environ if environ is None else environ
     variables = {k.lower(): v for k, v in environ.items() if k.isupper()}
     variables |= {k: v for k, v in environ.items() if k.islower()}
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
+    scheme, host, port = origin(url)
     proxy = variables.get(f"{scheme}_proxy") or variables.get("all_proxy")
     if not proxy or not proxy.strip():
         return None
-    try:
-        port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    except ValueError:
-        port = None
-    if _bypassed(normalise_hostname(parts.hostname or ""), port, variables.get("no_proxy", "")):
+    if _bypassed(host, port, variables.get("no_proxy", "")):
         return None
     proxy = proxy.strip()
     return proxy if "://" in proxy else "http://" + proxy
