@@ -78,15 +78,6 @@ def _add_target_flags(parser: argparse.ArgumentParser, production_help: str | No
         parser.add_argument("--allow-production", action="store_true", help=production_help)
 
 
-def _add_reports_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--reports-dir",
-        default=None,
-        help="the run's artefact folder (default reports/<UTC timestamp>-<run id>/, the run id "
-        "its ledger and application names carry)",
-    )
-
-
 def _warn_credential_flags(args: argparse.Namespace) -> None:
     if any(getattr(args, key, None) for key in CREDENTIAL_FLAGS):
         print(
