@@ -143,8 +143,6 @@ class Results:
         """Whether the requirement has checks and none of them judged anything in this run (a
         check that meets an exchange it says nothing about does not count it: ``not_judged``).
         A requirement proven by its tests' own assertions, with no check, is judged by them."""
-        from credly_contract.checks import registry
-
         has_checks = any(c.requirement == requirement_id for c in registry().values())
         return has_checks and not any(c["judged"] for c in self.checks_of(requirement_id))
 
