@@ -119,12 +119,20 @@ class ClientRun:
     def secrets(self) -> list[str]:
         """Every client secret and access token of this run, known or seen issued."""
         values = set(self.known_secrets) | set(self.issued)
+        values.update(secret for _, secret in self.created_credentials)
+        return sorted(v for v in values if v and len(v) >= 8)
+
+    @cached_property
+    def created_credentials(self) -> list[tuple[str, str]]:
+        """(client id, client secret) of every application the run's answers revealed a secret of
+        (its uid, or client_id, as the client id; "" when the answer named neither)."""
+        pairs = []
         for exchange in self.api:
             body = exchange.response_json()
             data = body.get("data") if isinstance(body, dict) else None
             if isinstance(data, dict) and isinstance(data.get("secret"), str):
-                values.add(data["secret"])
-        return sorted(v for v in values if v and len(v) >= 8)
+                pairs.append((str(data.get("uid") or data.get("client_id") or ""), data["secret"]))
+        return pairs
 
     @cached_property
     def basic_credentials(self) -> list[str]:
@@ -137,11 +145,7 @@ class ClientRun:
             if scheme.lower() == "basic" and len(value.strip()) >= 8:
                 values.add(value.strip())
         pairs = {(self.client_id, self.client_secret)} if self.client_id else set()
-        for exchange in self.api:
-            body = exchange.response_json()
-            data = body.get("data") if isinstance(body, dict) else None
-            if isinstance(data, dict) and isinstance(data.get("secret"), str):
-                pairs.add((str(data.get("uid") or data.get("client_id") or ""), data["secret"]))
+        pairs.update(self.created_credentials)
         for client_id, secret in pairs:
             if client_id and secret:
                 values.update(basic_credentials(client_id, secret))
@@ -451,16 +455,15 @@ def pages_followed_in_order(run: ClientRun) -> None:
         found = run.operation(exchange)
         if not found or not found[0].paginated:
             continue
+        key = (exchange.phase, exchange.path)
         page, per = _page_of(exchange.query_params)
         if page != "1":
             went_beyond = True
-            if (exchange.phase, exchange.path) in expected and expected[
-                (exchange.phase, exchange.path)
-            ] is None:
+            if key in expected and expected[key] is None:
                 raise Violation(
                     f"page {page} was read after a page whose next_page_url was null", exchange
                 )
-            wanted = expected.get((exchange.phase, exchange.path))
+            wanted = expected.get(key)
             if wanted is not None and (page, per or wanted[1]) != (wanted[0], wanted[1]):
                 raise Violation(
                     f"page {page} (per {per or 'default'}) was read where next_page_url pointed "
@@ -472,10 +475,10 @@ def pages_followed_in_order(run: ClientRun) -> None:
             continue  # a retry of the same page is expected next
         metadata = (exchange.response_json() or {}).get("metadata") or {}
         next_url = metadata.get("next_page_url")
-        expected[(exchange.phase, exchange.path)] = (
+        expected[key] = (
             _page_of(_query(next_url)) if isinstance(next_url, str) and next_url else None
         )
-        offered = offered or expected[(exchange.phase, exchange.path)] is not None
+        offered = offered or expected[key] is not None
     if not went_beyond and not offered:
         # Not the client's doing: the target's lists had one page (under --upstream live, an
         # organization with fewer than 2 applications, even with the smaller_pages injection).
