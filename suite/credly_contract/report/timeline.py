@@ -14,12 +14,11 @@ from typing import Any
 ROW = 18  # px per exchange
 LABEL_WIDTH = 640  # px of text before the time axis
 AXIS_WIDTH = 380
+WIDTH = LABEL_WIDTH + AXIS_WIDTH + 20  # px of the whole picture, with a margin
 TOP = 34
-TARGET_CHARS = 56
+TARGET_CHARS = 56  # a longer path and query is cut, with an ellipsis
 # An organization id in a path is shown by its first 8 characters: the rows stay short.
-_UUID = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-)  # a longer path and query is cut, with an ellipsis
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 PHASES = {
     "clean": "run 1: nothing injected (does it do its job?)",
     "injected": "run 2: with the injections (does it survive them?)",
@@ -62,7 +61,7 @@ def timeline_svg(certificate: Mapping[str, Any]) -> str:
         rows.append(_row(entry, y, end, entry["exchange"] in highlighted))
         y += ROW
     height = y + 24
-    width = LABEL_WIDTH + AXIS_WIDTH + 20
+    width = WIDTH
     ticks = _ticks(end, height)
     legend = (
         f'<rect x="4" y="6" width="10" height="10" fill="{COLOURS["injected"]}"/>'
@@ -99,9 +98,7 @@ def _row(entry: dict[str, Any], y: int, end: float, failure: bool) -> str:
     )
     parts = []
     if failure:
-        parts.append(
-            f'<rect x="0" y="{y}" width="{LABEL_WIDTH + AXIS_WIDTH + 20}" height="{ROW}" class="failure"/>'
-        )
+        parts.append(f'<rect x="0" y="{y}" width="{WIDTH}" height="{ROW}" class="failure"/>')
     x = LABEL_WIDTH + AXIS_WIDTH * entry["at"] / end
     bar = max(2.0, AXIS_WIDTH * entry.get("took", 0.0) / end)
     weight = ' font-weight="bold"' if failure else ""
