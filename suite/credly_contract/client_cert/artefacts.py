@@ -41,6 +41,14 @@ EXCHANGES = "exchanges.json"  # every recorded exchange, scrubbed
 SEVERITY = {"MUST": "critical", "SHOULD": "normal"}
 
 
+# A requirement's status as Allure shows it (what is not here passed).
+ALLURE_STATUS: dict[str, str] = {
+    FAILED: Status.FAILED,
+    NOT_RUN: Status.SKIPPED,
+    WAIVED: Status.SKIPPED,
+}
+
+
 @dataclass
 class Verdicts:
     """One judged requirement: its test name, status, failures (evidence) and why it was not run."""
@@ -141,12 +149,7 @@ def write_allure(
     start = int(started_at * 1000)
     for rid, verdict in verdicts.items():
         requirement = catalogue.requirements[rid]
-        allure_status: dict[str, str] = {
-            FAILED: Status.FAILED,
-            NOT_RUN: Status.SKIPPED,
-            WAIVED: Status.SKIPPED,
-        }
-        status = allure_status.get(verdict.status, Status.PASSED)
+        status = ALLURE_STATUS.get(verdict.status, Status.PASSED)
         message = None
         if verdict.status == FAILED:
             message = "\n".join(f"{rid}: {f['message']}" for f in verdict.failures)
