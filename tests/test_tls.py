@@ -160,7 +160,7 @@ def test_each_trust_variable_alone_reaches_httpx_requests_and_the_forwarding_pro
         client.close()
 
     async def forward() -> int:  # certify-client's forwarding proxy
-        async with httpx_async_client(https_emulator.origin, trust_setting(), timeout=5) as http:
+        async with httpx_async_client([https_emulator.origin], trust_setting(), timeout=5) as http:
             return (await http.get(https_emulator.origin + "/")).status_code
 
     assert asyncio.run(forward()) == 404

@@ -87,16 +87,19 @@ def httpx_client(
     )
 
 
-def httpx_async_client(url: str, trust: Trust, *, timeout: float) -> httpx.AsyncClient:
-    """``httpx_client`` for asyncio (certify-client's forwarding proxy), for the origin of ``url``."""
+def httpx_async_client(urls: Iterable[str], trust: Trust, *, timeout: float) -> httpx.AsyncClient:
+    """``httpx_client`` for asyncio (certify-client's forwarding proxy), for the origins of ``urls``.
+    It keeps no cookies: a proxy forwards the integration's Cookie headers and adds none of its own."""
     context = ssl_context(trust)
     mounts: dict[str, httpx.AsyncBaseTransport | None] = {
-        _pattern(u): httpx.AsyncHTTPTransport(verify=context, proxy=proxy)
-        for u, proxy in _proxied([url])
+        _pattern(url): httpx.AsyncHTTPTransport(verify=context, proxy=proxy)
+        for url, proxy in _proxied(urls)
     }
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         timeout=timeout, verify=context, trust_env=False, mounts=mounts, follow_redirects=False
     )
+    client.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return client
 
 
 def requests_session(urls: Iterable[str], trust: Trust) -> requests.Session:

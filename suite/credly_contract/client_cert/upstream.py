@@ -8,6 +8,8 @@ integration is told to trust (``LoopbackTLS.environment()``); ``scheme="http"`` 
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -170,10 +172,27 @@ class LiveUpstream(_Base):
         self._page_size: dict[str, int | None] = {}
         self._smaller_pages_at: int | None = None  # the first exchange it shaped
         self.trust = target.trust()  # the same CAs and proxies as the suite's own clients
+        self._client: httpx.AsyncClient | None = None  # while the proxy serves
         recorder.upstream = self
         self.server = LoopbackServer(
-            recorder.wrap(self.forward), name="recording proxy", tls=self.tls
+            recorder.wrap(self.forward),
+            name="recording proxy",
+            tls=self.tls,
+            lifespan=self._connected,
         )
+
+    @asynccontextmanager
+    async def _connected(self) -> AsyncIterator[None]:
+        """One client to the target while the proxy serves, made and closed on the proxy's event
+        loop: the proxied requests share its kept-alive connections (one TLS handshake for many
+        requests, not one each)."""
+        urls = [self.target.token_url, self.target.api_base_url]
+        async with httpx_async_client(urls, self.trust, timeout=self.timeout) as client:
+            self._client = client
+            try:
+                yield
+            finally:
+                self._client = None
 
     def kill_token(self, token: str, injection: str) -> None:
         self._dead.add(token)
@@ -257,14 +276,14 @@ class LiveUpstream(_Base):
         query = scope.get("query_string", b"").decode("latin-1")
         body = (await receive()).get("body", b"")
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _REQUEST_HEADERS_DROPPED]
+        client = self._client
+        assert client is not None, "the proxy forwards only while it serves"
         try:
-            client = httpx_async_client(url, self.trust, timeout=self.timeout)
-            async with client:
-                if scope["method"] == "GET" and path != TOKEN_PATH:
-                    query = await self._smaller_pages(client, path, query, headers)
-                if query:
-                    url += "?" + query
-                response = await client.request(scope["method"], url, headers=headers, content=body)
+            if scope["method"] == "GET" and path != TOKEN_PATH:
+                query = await self._smaller_pages(client, path, query, headers)
+            if query:
+                url += "?" + query
+            response = await client.request(scope["method"], url, headers=headers, content=body)
         except httpx.TransportError as error:
             self.target_down.append(
                 f"{scope['method']} {url} got no answer: {type(error).__name__}: {error}"

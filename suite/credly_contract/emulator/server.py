@@ -13,6 +13,7 @@ import ssl
 import tempfile
 import threading
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -95,12 +96,31 @@ class LoopbackTLS:
         self.close()
 
 
+Lifespan = Callable[[], AbstractAsyncContextManager[object]]
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn's server, serving inside ``lifespan`` entered on its own event loop. (The ASGI
+    lifespan protocol would not do: uvicorn skips its shutdown under force_exit, which stop() sets.)"""
+
+    def __init__(self, config: uvicorn.Config, lifespan: Lifespan) -> None:
+        super().__init__(config)
+        self._lifespan = lifespan
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        async with self._lifespan():
+            await super().serve(sockets)
+
+
 class LoopbackServer:
     """An ASGI app served by uvicorn on ``host:port`` (``port=0`` picks a free port).
 
     The socket is bound at construction, so ``origin`` is known before the server starts. Use as a
     context manager, or call start() and stop(); serve_forever() serves in the calling thread. With
     ``tls`` it serves HTTPS with that run's certificate (the caller owns ``tls`` and closes it).
+    ``lifespan`` makes what the app holds open while it serves, on the server's event loop (the
+    recording proxy's client to the live target): entered before the server starts, left after it
+    stops.
     """
 
     def __init__(
@@ -110,6 +130,7 @@ class LoopbackServer:
         port: int = 0,
         name: str = "loopback",
         tls: LoopbackTLS | None = None,
+        lifespan: Lifespan = nullcontext,
     ) -> None:
         self.name = name
         self.tls = tls
@@ -132,7 +153,7 @@ class LoopbackServer:
             timeout_graceful_shutdown=1,
             ssl_context_factory=None if tls is None else lambda *_: tls.server_context(),
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Uvicorn(config, lifespan)
         self._thread: threading.Thread | None = None
 
     @property
