@@ -199,3 +199,36 @@ def test_allure_marks_a_requirement_failed_inside_an_exception_group_failed_not_
         r for r in certificate(team_folder)["requirements"] if r["id"] == "TEAM-LIST-NEWEST"
     )
     assert team["status"] == "failed" and team["evidence"][0]["message"] == "the list was stale"
+
+
+TEAM_SHOULD = """
+requirements:
+  - id: TEAM-NEWEST-FIRST
+    level: SHOULD
+    title: The list shows the newest application first.
+    source: Our integration guide, section 4
+"""
+
+TEAM_SHOULD_FAILS = """
+import pytest
+
+
+@pytest.mark.requirement("TEAM-NEWEST-FIRST")
+def test_the_newest_application_comes_first():
+    assert False, "the oldest came first"
+"""
+
+
+def test_a_waiver_may_name_a_teams_own_should_requirement(tmp_path):
+    (tmp_path / "team-requirements.yaml").write_text(TEAM_SHOULD, encoding="utf-8")
+    (tmp_path / "test_team.py").write_text(TEAM_SHOULD_FAILS, encoding="utf-8")
+    (tmp_path / "waivers.yaml").write_text(
+        "waivers: [{id: TEAM-NEWEST-FIRST, reason: 'ticket T-9', expires: 2099-01-31}]\n",
+        encoding="utf-8",
+    )
+
+    done = certify_team_tests(tmp_path, "--credly-waivers", "waivers.yaml")
+
+    assert "Traceback" not in done.stderr and "not a requirement" not in done.stderr, done.stderr
+    team = next(r for r in certificate(tmp_path)["requirements"] if r["id"] == "TEAM-NEWEST-FIRST")
+    assert team["status"] == "waived" and team["waiver"]["reason"] == "ticket T-9"

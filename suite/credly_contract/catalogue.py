@@ -50,6 +50,11 @@ def requirements() -> dict[str, Requirement]:
     return load().requirements
 
 
+def builtin_ids() -> set[str]:
+    """The ids credly-contract declares itself: the server catalogue's and certify-client's."""
+    return set(requirements()) | set(load(CLIENT_CATALOGUE_PATH).requirements)
+
+
 def docs_url() -> str:
     return load().docs
 

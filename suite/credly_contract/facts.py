@@ -38,7 +38,6 @@ class ObservationKind(StrEnum):
     RUN_ERROR = "run_error"
     RUN_FACTS_MISSING = "run_facts_missing"
     # Waivers that did not apply (report/waivers.py).
-    WAIVER_REFUSED = "waiver_refused"
     WAIVER_EXPIRED = "waiver_expired"
     WAIVER_UNUSED = "waiver_unused"
     # A client certification's requirements that could not be judged (client_cert/command.py).

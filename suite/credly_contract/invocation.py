@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from credly_contract.config import Target
@@ -18,6 +19,7 @@ from credly_contract.verdict import ExitCode
 PACKAGE = Path(__file__).resolve().parent
 CERTIFICATION_DIR = PACKAGE / "certification"
 SCENARIOS_DIR = PACKAGE / "scenarios"
+CLIENT_CERTIFICATION_DIR = PACKAGE / "client_cert" / "certification"
 # pytest's own exit codes that reach us when the plugin could not judge anything.
 PYTEST_INTERRUPTED = 2
 
@@ -46,7 +48,7 @@ def pytest_arguments(suite: Path, settings: RunSettings) -> list[str]:
         # Its five gc.collect() passes at exit cost ~0.4 s and guard nothing the suite relies on.
         "-p", "no:unraisableexception",
     ]  # fmt: skip
-    if suite == CERTIFICATION_DIR:
+    if suite in (CERTIFICATION_DIR, CLIENT_CERTIFICATION_DIR):
         arguments += ["--alluredir", str(reports / "allure-results")]
     if settings.workers > 1:
         arguments += ["-p", "xdist", "-n", str(settings.workers)]
@@ -54,9 +56,15 @@ def pytest_arguments(suite: Path, settings: RunSettings) -> list[str]:
 
 
 def run_suite(
-    suite: Path, settings: RunSettings, target: Target | None = None
+    suite: Path,
+    settings: RunSettings,
+    target: Target | None = None,
+    *,
+    engine: Engine | None = None,
+    plugins: Sequence[object] = (),
 ) -> tuple[ExitCode, Certification]:
-    """Run the suite; print the verdict lines last; return the exit code and the run's results."""
+    """Run the suite (with ``engine`` when the caller built it, and its own ``plugins``); print
+    the verdict lines last; return the exit code and the run's results."""
     # Hypothesis keeps a Unicode table (~2 s to build) in its storage directory: keep it in a
     # per-user cache rather than in whatever folder the command runs from.
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "credly-contract"
@@ -65,8 +73,9 @@ def run_suite(
 
     from credly_contract.report import verdict_lines
 
-    certification = Certification(settings, target=target, driven_by_cli=True)
-    code = int(pytest.main(pytest_arguments(suite, settings), plugins=[certification]))
+    certification = Certification(settings, target=target, driven_by_cli=True, engine=engine)
+    arguments = pytest_arguments(suite, settings)
+    code = int(pytest.main(arguments, plugins=[certification, *plugins]))
     sys.stdout.flush()
     engine = certification.configured
     if engine is not None and engine.results.error is not None:

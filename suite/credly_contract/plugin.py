@@ -83,14 +83,15 @@ class Certification:
         *,
         target: Target | None = None,
         driven_by_cli: bool = False,
+        engine: Engine | None = None,
     ) -> None:
-        # From `credly-contract certify` (with the live target it proved), or built in configure().
-        self.settings = settings
+        # certify's (and the live target it proved), certify-client's engine, or configure()'s.
+        self.settings = engine.settings if engine else settings
         self.given_target = target
         self.driven_by_cli = driven_by_cli
         self.scoped = False
         self.config: pytest.Config | None = None
-        self._engine: Engine | None = None
+        self._engine: Engine | None = engine
         self.reruns: lost_answers.LostAnswerReruns | None = None
 
     @property
@@ -114,7 +115,9 @@ class Certification:
                 self.settings = RunSettings.from_facts(workerinput[SETTINGS_INPUT])
             elif self.settings is None:
                 self.settings = from_pytest(config.option)
-            self._engine = Engine(self.settings, self.given_target, workers=workers, say=self.say)
+            if self._engine is None:
+                self._engine = Engine(self.settings, self.given_target, workers=workers)
+            self._engine.say = self.say
         except (ConfigError, ValueError) as error:
             raise pytest.UsageError(f"credly-contract: {error}") from None
         if workerinput is None:
@@ -234,10 +237,9 @@ class Certification:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         engine, config = self._engine, session.config
-        if engine is None:
-            return
-        engine.record_late_failures()
-        if not engine.judged_anything():
+        if engine is not None:
+            engine.record_late_failures()
+        if engine is None or not engine.judged_anything():
             return
         if hasattr(config, "workeroutput"):
             # An xdist worker: hand the run's facts to the controller, which writes the artefacts.

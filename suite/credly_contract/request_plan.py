@@ -83,8 +83,8 @@ class RequestAccounting:
         return {"tests": self.tests, "requirements_of": self.requirements_of, **self.buckets}
 
     def merge(self, facts: Mapping[str, Any]) -> None:
-        """Add a worker's accounting (``to_facts``) to this one."""
-        for test, spent in facts["tests"].items():
+        """Add a worker's accounting (``to_facts``; empty when it charged nothing) to this one."""
+        for test, spent in facts.get("tests", {}).items():
             self.tests[test] = self.tests.get(test, 0) + spent
             self.requirements_of.setdefault(test, list(facts["requirements_of"].get(test, [])))
         for bucket in self.buckets:

@@ -21,19 +21,19 @@ from credly_contract.client_cert.exchanges import CLEAN, INJECTED
 from credly_contract.client_cert.injections import CATALOGUE as INJECTIONS
 from credly_contract.client_cert.injections import PROFILES, Injector
 from credly_contract.config import ConfigError, Target
-from credly_contract.facts import ObservationKind
+from credly_contract.facts import RunFacts
 from credly_contract.interrupts import Terminated
 from credly_contract.scrub import basic_credentials, register, scrub
 from credly_contract.targets import guarded_live_target
-from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict, exit_codes_help
+from credly_contract.verdict import ErrorKind, ExitCode, RunError, exit_codes_help
 
-if TYPE_CHECKING:  # the judges, recorder and reports load only when certify-client runs
-    from credly_contract.client_cert.artefacts import Verdicts
-    from credly_contract.client_cert.judges import ClientRun
+if TYPE_CHECKING:  # the recorder loads only when certify-client runs
     from credly_contract.client_cert.middleware import Recorder
-    from credly_contract.results import Results
 
 CATALOGUE_FILE = "suite/credly_contract/client_requirements.yaml"  # as error messages name it
+EXCHANGES = (
+    "exchanges.json"  # every recorded exchange, scrubbed: the evidence beside the certificate
+)
 DEFAULT_TIMEOUT_SECONDS = 120.0
 OFF_FLAGS = {"no_expire_token": "--no-expire-token", "no_429": "--no-429", "no_503": "--no-503"}
 EPILOG = (
@@ -145,10 +145,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run one client certification; returns the exit code."""
-    from credly_contract.client_cert.artefacts import write_artefacts
     from credly_contract.client_cert.judges import ClientRun
+    from credly_contract.client_cert.judging import Judging
     from credly_contract.client_cert.middleware import Recorder
     from credly_contract.client_cert.runner import check_runnable, run_integration
+    from credly_contract.engine.run import Engine, Subject
+    from credly_contract.engine.settings import RunSettings
+    from credly_contract.invocation import CLIENT_CERTIFICATION_DIR, run_suite
     from credly_contract.report.folders import run_folder
     from credly_contract.report.waivers import load_waivers
     from credly_contract.session import new_run_id
@@ -175,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
         load_waivers(args.waivers, catalogue().requirements, CATALOGUE_FILE) if args.waivers else []
     )
     target = _live_target() if args.upstream == "live" else None
-    run_dir = run_folder(args.reports_dir, new_run_id())
+    run_id = new_run_id()
+    run_dir = run_folder(args.reports_dir, run_id)
     try:  # before the integration runs: a run whose certificate cannot be written is wasted
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -227,50 +231,46 @@ def run(args: argparse.Namespace) -> int:
     )
     for secret in client_run.secrets:
         register(secret, "ACCESS_TOKEN" if secret in client_run.issued else "CLIENT_SECRET")
-    results, verdicts = judge(client_run)
-    if upstream.target_down:
-        results.error = RunError(
-            ErrorKind.UNREACHABLE, scrub("the live target: " + upstream.target_down[0])
-        )
-    extra = {
-        "kind": "client",
-        "integration": {
-            "command": command,
-            "exit_code": outcome.returncode,
-            "timed_out": outcome.timed_out,
-            "seconds": round(outcome.seconds, 3),
-            "watched_folder": str(watch_dir) if watch_dir else None,
-            "run_without_injections": {
-                "exit_code": clean.returncode,
-                "timed_out": clean.timed_out,
-                "seconds": round(clean.seconds, 3),
+    down = upstream.target_down
+    subject = Subject(
+        requirements=catalogue().requirements,
+        profile=args.profile,
+        waivers=waivers,
+        facts=RunFacts(
+            target=upstream.public(),
+            started_at=started_at,
+            requests_sent=len(client_run.exchanges),
+            error=RunError(ErrorKind.UNREACHABLE, scrub("the live target: " + down[0]))
+            if down
+            else None,
+        ),
+        certificate={
+            "kind": "client",
+            "integration": {
+                "command": command,
+                "exit_code": outcome.returncode,
+                "timed_out": outcome.timed_out,
+                "seconds": round(outcome.seconds, 3),
+                "watched_folder": str(watch_dir) if watch_dir else None,
+                "run_without_injections": {
+                    "exit_code": clean.returncode,
+                    "timed_out": clean.timed_out,
+                    "seconds": round(clean.seconds, 3),
+                },
             },
+            "injections": injector.public() + upstream.injections(),
+            "timeline": [exchange.timeline_entry() for exchange in client_run.exchanges],
         },
-        "injections": injector.public() + upstream.injections(),
-        "timeline": [exchange.timeline_entry() for exchange in client_run.exchanges],
-    }
-    certificate = write_artefacts(
-        run_dir,
-        catalogue(),
-        results,
-        verdicts,
-        upstream.public(),
-        started_at,
-        args.profile,
-        extra,
-        [exchange.evidence() for exchange in client_run.exchanges],
-        waivers,
+        files={EXCHANGES: [exchange.evidence() for exchange in client_run.exchanges]},
     )
-    from credly_contract.report import requirement_lines, verdict_lines
-
-    # The form `certify` ends with: one line per requirement, then the verdict lines.
-    for line in [*requirement_lines(certificate), *verdict_lines(certificate, run_dir)]:
-        print(line)
-    verdict = Verdict(certificate["verdict"])
-    if results.error is not None:
-        print(f"credly-contract: {results.error}", file=sys.stderr)
-        return results.error.exit_code
-    return verdict.exit_code
+    # The judging is a certification run of the client catalogue, with the same engine, pytest
+    # plugin and artefacts as `certify`'s (client_cert/certification/).
+    settings = RunSettings.build({"reports_dir": str(run_dir), "run_id": run_id}, environ={})
+    engine = Engine(settings, subject=subject)
+    code, _ = run_suite(
+        CLIENT_CERTIFICATION_DIR, settings, engine=engine, plugins=[Judging(client_run, engine)]
+    )
+    return int(code)
 
 
 def _live_target() -> Target:
@@ -298,53 +298,3 @@ def _upstream(target: Target | None, recorder: Recorder, scheme: str) -> Any:
         return EmulatedUpstream(recorder, scheme=scheme)
     check_target(target)
     return LiveUpstream(recorder, target, scheme=scheme)
-
-
-def judge(run: ClientRun) -> tuple[Results, dict[str, Verdicts]]:
-    """Run every judge of the catalogue on the run."""
-    from credly_contract.checks import CheckFailed
-    from credly_contract.client_cert.artefacts import Verdicts
-    from credly_contract.client_cert.judges import JUDGES, NotJudged
-    from credly_contract.results import FAILED, NOT_RUN, PASSED, Results
-
-    requirements = catalogue().requirements
-    missing = sorted(set(requirements) - set(JUDGES))
-    if missing:
-        raise RuntimeError(f"client requirements without a judge: {', '.join(missing)}")
-    results = Results(requirements)
-    results.requests_sent = len(run.exchanges)
-    verdicts: dict[str, Verdicts] = {}
-    switched_off: dict[str, str] = {}  # requirement -> the flag that switched its injection off
-    for rid in requirements:
-        function = JUDGES[rid]
-        test = f"certify-client::{function.__name__}"
-        began = time.monotonic()
-        try:
-            function(run)
-        except CheckFailed as failure:
-            evidence = [{"requirement": rid, **failure.evidence()}]
-            results.record(test, [rid], evidence, completed=True)
-            verdicts[rid] = Verdicts(test, FAILED, [failure.evidence()])
-            results.count("call", "failed")
-        except NotJudged as reason:
-            if reason.switched_off_by:
-                switched_off[rid] = reason.switched_off_by
-            results.record(test, [rid], [], completed=False)
-            results.observe({"kind": ObservationKind.NOT_JUDGED, "detail": f"{rid}: {reason}"})
-            verdicts[rid] = Verdicts(test, NOT_RUN, [], str(reason))
-            results.count("call", "skipped")
-        else:
-            results.record(test, [rid], [], completed=True)
-            verdicts[rid] = Verdicts(test, PASSED, [])
-            results.count("call", "passed")
-        verdicts[rid].seconds = time.monotonic() - began
-    for note in run.notes:
-        results.observe({"kind": ObservationKind.PARTLY_JUDGED, "detail": note})
-    if switched_off:
-        flags = sorted(set(switched_off.values()))
-        results.limit_scope(
-            [rid for rid in requirements if rid not in switched_off],
-            why="switched off by " + ", ".join(flags),
-            full_run=f"run certify-client without {' or '.join(flags)} to judge them",
-        )
-    return results, verdicts

@@ -10,11 +10,12 @@ The pytest plugin (``credly_contract.plugin``) only turns pytest's events into c
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from credly_contract import catalogue
+from credly_contract.catalogue import Requirement
 from credly_contract.checks import CheckFailed, PrerequisiteFailed
 from credly_contract.checks.oauth import token_response_not_cacheable
 from credly_contract.checks.observations import undocumented_behaviour
@@ -49,6 +50,22 @@ class RunStopped(Exception):
         self.error = error
 
 
+@dataclass(frozen=True)
+class Subject:
+    """A run the engine judges without sending anything itself: certify-client's, whose
+    integration has already run. Its catalogue, profile and parsed waivers stand in for the server
+    certification's; ``facts`` are what the run met (target, start, requests, an error that
+    stopped it); ``certificate`` adds the run's own keys to certificate.json and ``files`` are
+    written beside it as JSON (scrubbed, and listed in the manifest)."""
+
+    requirements: Mapping[str, Requirement]
+    profile: str
+    waivers: list[Waiver]
+    facts: RunFacts
+    certificate: Mapping[str, object] = field(default_factory=dict)
+    files: Mapping[str, object] = field(default_factory=dict)
+
+
 @dataclass
 class Judgement:
     """What a test's end means for its requirements: the failures it met, whether it ran to the end
@@ -71,10 +88,15 @@ class Engine:
         *,
         workers: int = 1,
         say: Callable[[str], None] = lambda line: None,
+        subject: Subject | None = None,
     ) -> None:
         self.settings = settings
-        # credly-contract's catalogue and a team's (--credly-requirements; a ValueError if broken).
-        self.results = Results(catalogue.with_extra(settings.requirements))
+        self.subject = subject
+        # credly-contract's catalogue and a team's (--credly-requirements; a ValueError if broken),
+        # or the subject's.
+        self.results = Results(
+            subject.requirements if subject else catalogue.with_extra(settings.requirements)
+        )
         self.run: CertificationRun | None = None
         self.interrupts = Interrupts()
         self.cleanup_note: str | None = None
@@ -91,8 +113,14 @@ class Engine:
         # The waivers in force (RunSettings.build refused any that cannot apply): a test whose only
         # failures they waive is reported skipped, with the waiver (waived_note).
         self.waivers: list[Waiver] = (
-            load_waivers(settings.waivers, self.results.requirements) if settings.waivers else []
+            subject.waivers
+            if subject
+            else load_waivers(settings.waivers, self.results.requirements)
+            if settings.waivers
+            else []
         )
+        if subject:
+            self.merge(subject.facts)
 
     # -- the run -----------------------------------------------------------------------------------
 
@@ -103,7 +131,7 @@ class Engine:
         try:
             target, emulator = open_target(settings, self._given_target)
         except ConfigError as error:
-            raise self._stop(RunError(ErrorKind.CONFIGURATION, scrub(str(error)))) from None
+            raise self.stop(RunError(ErrorKind.CONFIGURATION, scrub(str(error)))) from None
         limits = Limits(
             timeout=settings.timeout,
             budget=settings.request_budget,
@@ -123,23 +151,20 @@ class Engine:
             run.preflight()
         except ConfigError as error:
             self.shutdown(run)
-            raise self._stop(RunError(ErrorKind.CONFIGURATION, scrub(str(error)))) from None
+            raise self.stop(RunError(ErrorKind.CONFIGURATION, scrub(str(error)))) from None
         except TargetUnreachable as error:
             self.shutdown(run)
-            raise self._stop(RunError(ErrorKind.UNREACHABLE, scrub(str(error)))) from None
+            raise self.stop(RunError(ErrorKind.UNREACHABLE, scrub(str(error)))) from None
         except KeyboardInterrupt:
             self.shutdown(run)
             raise
         return run
 
-    def _stop(self, error: RunError) -> RunStopped:
-        self.results.fail_run(error)
-        return RunStopped(error)
-
     def stop(self, error: RunError) -> RunStopped:
         """End the run for ``error`` (a scenario's cassette that cannot answer, ...): the caller
         raises what this returns, or stops its runner with the error's exit code."""
-        return self._stop(error)
+        self.results.fail_run(error)
+        return RunStopped(error)
 
     def shutdown(self, run: CertificationRun) -> None:
         """Delete what the run created (a second Ctrl-C skips it) and note what was left."""
@@ -371,13 +396,16 @@ class Engine:
         from credly_contract.report import write_run_artifacts
 
         facts = self.facts() if self.run is not None else self._facts_of_run
+        subject = self.subject
         self.certificate = write_run_artifacts(
             self.settings.run_folder,
             self.results,
             facts,
-            profile=self.settings.profile_name,
-            waivers_file=self.settings.waivers,
+            profile=subject.profile if subject else self.settings.profile_name,
+            waivers=self.waivers,
             sign_key=self.settings.sign_key,
+            extra=subject.certificate if subject else {},
+            files=subject.files if subject else {},
         )
         return self.certificate
 
@@ -421,8 +449,7 @@ class Engine:
         if out_of_scope:
             lines.append(
                 f"credly-contract: {out_of_scope} requirement(s) are NOT_RUN because they are "
-                "outside this run's scope: the cassette scenarios do not prove them; "
-                "`credly-contract certify` does"
+                f"outside this run's scope ({results.scope_why}); {results.scope_full_run}"
             )
         elif unproven := sum(s == NOT_RUN for s in results.statuses().values()):
             lines.append(
@@ -440,10 +467,10 @@ def evidence_of(failure: CheckFailed) -> Failure:
 
 def failures_in(raised: BaseException) -> tuple[list[CheckFailed], list[BaseException]]:
     """Split an exception (or group) into requirement failures and anything else."""
-    from credly_contract.st import failure_to_check
-
     if isinstance(raised, CheckFailed):
         return [raised], []
+    from credly_contract.st import failure_to_check  # schemathesis loads only when it is needed
+
     mapped = failure_to_check(raised)
     if mapped is not None:
         return [mapped], []

@@ -256,21 +256,22 @@ class RunSettings:
             from credly_contract.emulator.faults import Faults
 
             Faults(self.fault)  # an unknown name stops the run here, naming the known ones
-        if self.waivers:
-            from credly_contract.report.waivers import load_waivers
-
-            load_waivers(self.waivers)  # a malformed file stops the run before anything is sent
         if self.sign_key:
             from credly_contract.report.signing import load_private_key
 
             load_private_key(self.sign_key)  # a key that cannot sign stops the run before it starts
-        if self.requirements:
-            from credly_contract import catalogue
+        from credly_contract import catalogue
 
-            try:
-                catalogue.with_extra(self.requirements)
-            except ValueError as error:
-                raise ConfigError(str(error)) from None
+        try:
+            requirements = catalogue.with_extra(self.requirements)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        if self.waivers:
+            from credly_contract.report.waivers import load_waivers
+
+            # A malformed file stops the run before anything is sent; a waiver may name a team's
+            # own requirement (--credly-requirements).
+            load_waivers(self.waivers, requirements)
         # A shared staging organization pays for every request: live runs default to quick.
         profile = self.profile or ("quick" if self.target == "live" else "standard")
         run_id = self.run_id

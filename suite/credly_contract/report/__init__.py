@@ -12,15 +12,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from credly_contract.config import ConfigError
 from credly_contract.facts import ObservationKind, RunFacts
 from credly_contract.report.certificate import Certificate, build_certificate, render_html
 from credly_contract.report.folders import link_latest, resolve_run_dir, run_folder
 from credly_contract.report.manifest import MANIFEST, sha256_file, write_manifest
 from credly_contract.report.verify import CERTIFICATE_JSON, ReportInvalid, verified_certificate
-from credly_contract.report.waivers import Waiver, load_waivers
+from credly_contract.report.waivers import Waiver
 from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED, Results
-from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
+from credly_contract.scrub import scrub
+from credly_contract.verdict import ExitCode, Verdict
 
 __all__ = [
     "link_latest",
@@ -41,21 +41,23 @@ def write_run_artifacts(
     facts: RunFacts | None,
     *,
     profile: str,
-    waivers_file: str | None,
+    waivers: list[Waiver],
     sign_key: str | None = None,
+    extra: Mapping[str, object] | None = None,
+    files: Mapping[str, object] | None = None,
 ) -> Certificate:
-    """Write the certificate (JSON, HTML) and, last, the manifest (signed into manifest.sig with
-    ``sign_key``, a PEM file); returns the certificate."""
+    """Write the certificate (JSON, HTML) with the run's own ``extra`` keys, the ``files`` beside it
+    (JSON, scrubbed) and, last, the manifest (signed into manifest.sig with ``sign_key``, a PEM
+    file); returns the certificate."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    waivers: list[Waiver] = []
-    if waivers_file:
-        try:
-            waivers = load_waivers(waivers_file)
-        except ConfigError as error:
-            results.fail_run(RunError(ErrorKind.CONFIGURATION, str(error)))
+    for name, content in (files or {}).items():
+        (run_dir / name).write_text(
+            json.dumps(scrub(content), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     certificate = build_certificate(
         results, facts, profile=profile, waivers=waivers, finished_at=time.time()
     )
+    certificate.update(scrub(dict(extra or {})))  # type: ignore[typeddict-item]
     write_certificate(run_dir, certificate)
     if sign_key:
         from credly_contract.report.signing import load_private_key, sign_manifest

@@ -72,6 +72,11 @@ class Certificate(_Certificate, total=False):
     scope: dict[
         str, str
     ]  # a run that proves only some requirements (replay): why, and what judges all
+    # certify-client's own keys (client_cert/command.py).
+    kind: str
+    integration: dict[str, object]
+    injections: list[dict[str, object]]
+    timeline: list[dict[str, object]]
 
 
 STATUSES = (PASSED, FAILED, WAIVED, NOT_RUN)
@@ -100,11 +105,9 @@ def build_certificate(
 ) -> Certificate:
     """certificate.json's content: every requirement with its status, tests and evidence."""
     today = dt.datetime.fromtimestamp(finished_at, dt.UTC).date()
-    applied, waiver_observations = apply_waivers(
-        results.statuses(), waivers, today, results.requirements
-    )
+    applied, waiver_observations = apply_waivers(results.statuses(), waivers, today)
     requirements = []
-    builtin = catalogue.requirements()
+    builtin = catalogue.builtin_ids()
     for rid, requirement in results.requirements.items():
         outcome = results.outcomes[rid]
         status = results.status_of(rid)
@@ -171,11 +174,12 @@ def build_certificate(
             "tests": dict(results.tests),
             "requests_sent": results.requests_sent,
         },
-        "request_plan": {
+    }
+    if results.spent.total:  # a run that sent its own requests (not certify-client's judging)
+        certificate["request_plan"] = {
             "spent": results.spent.public(),
             "planned": request_plan.planned(profile),
-        },
-    }
+        }
     if results.scope is not None:
         certificate["scope"] = {"why": results.scope_why, "full_run": results.scope_full_run}
     return certificate

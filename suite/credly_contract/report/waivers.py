@@ -149,11 +149,8 @@ def apply_waivers(
     statuses: Mapping[str, str],
     waivers: list[Waiver],
     today: dt.date,
-    requirements: Mapping[str, Requirement] | None = None,
 ) -> tuple[dict[str, Waiver], list[dict[str, Any]]]:
-    """The waivers that apply (by requirement id) and an observation for every one that does not;
-    levels are read from ``requirements`` (the server catalogue by default)."""
-    known = catalogue.requirements() if requirements is None else requirements
+    """The waivers that apply (by requirement id) and an observation for every one that does not."""
     applied: dict[str, Waiver] = {}
     observations: list[dict[str, Any]] = []
 
@@ -162,17 +159,9 @@ def apply_waivers(
             {"kind": kind, "requirement": waiver.id, "detail": detail, **waiver.public()}
         )
 
-    for waiver in waivers:
-        level = known[waiver.id].level
+    for waiver in waivers:  # load_waivers refused MUST waivers and those expired at the start
         status = statuses.get(waiver.id)
-        if level == "MUST":
-            observe(
-                ObservationKind.WAIVER_REFUSED,
-                waiver,
-                f"{waiver.id} is a MUST requirement and cannot be waived; the waiver was "
-                "ignored (remove it from the waivers file)",
-            )
-        elif waiver.expires < today:
+        if waiver.expires < today:  # it expired while the run ran (past midnight of its last day)
             observe(
                 ObservationKind.WAIVER_EXPIRED,
                 waiver,
