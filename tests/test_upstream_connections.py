@@ -1,7 +1,8 @@
 """certify-client --upstream live: the recording proxy keeps one client to the live target while it
 serves, so the requests it forwards share kept-alive connections (one TLS handshake, not one per
 request), and that client keeps no cookie the target sets. Proven against an HTTPS emulator on
-loopback that notes the TCP connection each request arrived on."""
+loopback that notes the TCP connection each request arrived on, and against a target that closes a
+kept-alive connection under the next request (tests/live_runs.py's ``dropping``)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,27 @@ def test_the_live_proxy_sends_the_target_no_cookie_the_target_set(proxied):
     proxy, tap = proxied
     integration_calls(proxy)
     assert tap.cookies == [None] * len(tap.cookies)
+
+
+@pytest.fixture
+def dropping_proxy(dropping) -> Iterator[LiveUpstream]:
+    with LiveUpstream(Recorder(Injector([], {})), dropping.target(), scheme="http") as proxy:
+        yield proxy
+
+
+def test_a_request_that_may_be_repeated_is_asked_again_when_its_connection_closes_under_it(
+    dropping, dropping_proxy
+):
+    url = dropping_proxy.pointed_at().api_base_url + "/organizations/org/oauth_applications/1"
+    assert httpx.get(url).status_code == 200
+    assert httpx.put(url, json={}).status_code == 200  # its first connection closed under it
+    assert dropping.methods == ["GET", "PUT", "PUT"]
+    assert dropping_proxy.target_down == []
+
+
+def test_a_post_whose_connection_closes_under_it_is_never_sent_twice(dropping, dropping_proxy):
+    url = dropping_proxy.pointed_at().api_base_url + "/organizations/org/oauth_applications"
+    assert httpx.get(url + "/1").status_code == 200
+    assert httpx.post(url, json={"name": "x"}).status_code == 502
+    assert dropping.methods == ["GET", "POST"]
+    assert "got no answer" in dropping_proxy.target_down[0]

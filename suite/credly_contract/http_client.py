@@ -229,6 +229,12 @@ class Limits:
         )
 
 
+def repeatable(method: str, url: str, target: Target) -> bool:
+    """Whether a request to ``target`` whose answer was lost may be sent again as it was."""
+    token_request = method.upper() == "POST" and url == target.token_url
+    return method.upper() in IDEMPOTENT_METHODS or token_request
+
+
 class ApiClient:
     """Sends every request of a run; knows the target, counts requests and keeps recent exchanges."""
 
@@ -398,7 +404,7 @@ class ApiClient:
                         f"{dropped} ({LOST_IN_A_ROW} answers in a row were lost: the target or "
                         "the way to it is failing)"
                     ) from None
-                if not self.repeatable(method, url):
+                if not repeatable(method, url, self.target):
                     self.lost = AnswerLost(
                         f"{method} {url}: the answer was lost ({dropped}); not sent again, since "
                         "the server may have acted on it"
@@ -411,11 +417,6 @@ class ApiClient:
             self.lost_answers.in_a_row = 0
             exchange.repeated = repeated
             return exchange
-
-    def repeatable(self, method: str, url: str) -> bool:
-        """Whether a request whose answer was lost may be sent again as it was."""
-        token_request = method.upper() == "POST" and url == self.target.token_url
-        return method.upper() in IDEMPOTENT_METHODS or token_request
 
     def refuse_if_read_only(self, method: str, url: str) -> None:
         """Under a read-only profile only reads and token requests may leave the client."""

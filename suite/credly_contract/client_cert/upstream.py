@@ -23,7 +23,7 @@ from credly_contract.client_cert.middleware import Recorder
 from credly_contract.config import Target
 from credly_contract.emulator.app import API_PREFIX, TOKEN_PATH, credly_error
 from credly_contract.emulator.server import EmulatorServer, LoopbackServer, LoopbackTLS
-from credly_contract.http_client import GATEWAY_STATUSES
+from credly_contract.http_client import DROPPED, GATEWAY_STATUSES, repeatable
 from credly_contract.transport import httpx_async_client
 
 # This many 502/503/504 in a row from the live target (not the injected 503) mean it is down.
@@ -241,7 +241,7 @@ class LiveUpstream(_Base):
             return query
         if path not in self._page_size:
             probe = self.target.api_base_url + path[len(API_PREFIX) :] + "?page=1&per=1"
-            answer = await client.get(probe, headers=headers)
+            answer = await self._send(client, "GET", probe, headers=headers)
             if answer.status_code != 200:  # the client's own call will get the same answer
                 return query
             metadata = answer.json().get("metadata")
@@ -283,7 +283,7 @@ class LiveUpstream(_Base):
                 query = await self._smaller_pages(client, path, query, headers)
             if query:
                 url += "?" + query
-            response = await client.request(scope["method"], url, headers=headers, content=body)
+            response = await self._send(client, scope["method"], url, headers=headers, content=body)
         except httpx.TransportError as error:
             self.target_down.append(
                 f"{scope['method']} {url} got no answer: {type(error).__name__}: {error}"
@@ -308,6 +308,18 @@ class LiveUpstream(_Base):
         out.append((b"content-length", str(len(content)).encode()))
         await send({"type": "http.response.start", "status": response.status_code, "headers": out})
         await send({"type": "http.response.body", "body": content})
+
+    async def _send(
+        self, client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
+    ) -> httpx.Response:
+        """The target's answer, asked once more when the connection closed under a request that may
+        be repeated (as ApiClient does): a kept-alive connection the target closed as it went out."""
+        try:
+            return await client.request(method, url, **kwargs)
+        except DROPPED:
+            if not repeatable(method, url, self.target):
+                raise
+            return await client.request(method, url, **kwargs)
 
     def _count_gateway_errors(self, method: str, url: str, status: int) -> None:
         if status not in GATEWAY_STATUSES:
