@@ -8,14 +8,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Literal, Required, TypedDict, cast
 
 from credly_contract.verdict import ErrorKind, RunError
-
-# A requirement failure as results record it: {"requirement": id, "message": ..., "request": ...}.
-Failure = dict[str, Any]
-# An observation as the certificate lists it: {"kind": ObservationKind, "detail": ..., ...}.
-Observation = dict[str, Any]
 
 
 class ObservationKind(StrEnum):
@@ -43,6 +38,88 @@ class ObservationKind(StrEnum):
     # A client certification's requirements that could not be judged (client_cert/command.py).
     NOT_JUDGED = "not_judged"
     PARTLY_JUDGED = "partly_judged"
+
+
+class RequestEvidence(TypedDict):
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: str | None
+
+
+class ResponseEvidence(TypedDict):
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+class ExchangeEvidence(TypedDict, total=False):
+    """What one exchange shows, scrubbed: the request, the response and a curl line that sends it
+    again. certify-client's recorded exchanges add their place in the run, the injection that
+    answered and, for a reaction to an injection, the injected exchange and how long the client
+    waited after it."""
+
+    request: RequestEvidence
+    response: ResponseEvidence
+    curl: str
+    exchange: int
+    at_seconds: float
+    injection: str | None
+    reacted_to: ExchangeEvidence
+    waited_seconds: float
+
+
+class FailureEvidence(ExchangeEvidence, total=False):
+    """A requirement failure as the certificate lists it under its requirement: the message, the
+    check that found it, whether it was met while preparing a test, the test, and the exchange."""
+
+    message: Required[str]
+    check: str
+    prerequisite: bool
+    test: str
+
+
+class Failure(FailureEvidence, total=False):
+    """A requirement failure as results record it: its evidence and the requirement it breaks."""
+
+    requirement: Required[str]
+
+
+class CheckCount(TypedDict):
+    """How many exchanges a check judged in a run, and how many of those judgements failed."""
+
+    check: str
+    judged: int
+    failed: int
+
+
+def without_requirement(failure: Failure) -> FailureEvidence:
+    """A failure as listed under its requirement in the certificate (which names it already)."""
+    listed = {key: value for key, value in failure.items() if key != "requirement"}
+    return cast(FailureEvidence, listed)  # the same keys, less one the type does not hold
+
+
+class Observation(TypedDict, total=False):
+    """An observation as the certificate lists it: its kind and a sentence, and what some kinds
+    add: an example exchange, what cleanup left, the counts of what the client absorbed, the
+    waiver it is about, the error that stopped the run."""
+
+    kind: Required[ObservationKind]
+    detail: Required[str]
+    example: str  # one exchange that shows it (Exchange.summary())
+    items: list[dict[str, object]]  # cleanup: the applications left behind
+    count: int  # throttled, gateway_errors, lost_answers (Counted)
+    repeated: int
+    reconciled: int
+    reruns: int
+    requirement: str  # a waiver's
+    reason: str
+    expires: str
+    error: str  # run_error: the ErrorKind
+
+
+# The numbers of a counted observation, which the xdist controller adds up across workers.
+Counted = Literal["count", "repeated", "reconciled", "reruns"]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import httpx
 
 from credly_contract import transport as transports
 from credly_contract.config import ConfigError, ConnectionDropped, Target, TargetUnreachable, Trust
+from credly_contract.facts import ExchangeEvidence
 from credly_contract.scrub import register, scrub
 
 if TYPE_CHECKING:
@@ -141,25 +142,24 @@ class Exchange:
         parts.append(self.url)
         return scrub(" ".join(shlex.quote(p) for p in parts))
 
-    def evidence(self, limit: int = 4000) -> dict[str, Any]:
+    def evidence(self, limit: int = 4000) -> ExchangeEvidence:
         """Request, response and reproduction, scrubbed, for certificates and failure messages."""
         headers = {k: v for k, v in self.request_headers.items() if k.lower() not in {"host"}}
-        return scrub(
-            {
-                "request": {
-                    "method": self.method,
-                    "url": self.url,
-                    "headers": headers,
-                    "body": (self.request_body or "")[:limit] or None,
-                },
-                "response": {
-                    "status": self.status,
-                    "headers": self.response_headers,
-                    "body": self.response_body[:limit],
-                },
-                "curl": self.curl(),
-            }
-        )
+        evidence: ExchangeEvidence = {
+            "request": {
+                "method": self.method,
+                "url": self.url,
+                "headers": headers,
+                "body": (self.request_body or "")[:limit] or None,
+            },
+            "response": {
+                "status": self.status,
+                "headers": self.response_headers,
+                "body": self.response_body[:limit],
+            },
+            "curl": self.curl(),
+        }
+        return scrub(evidence)
 
     def __repr__(self) -> str:
         return f"<Exchange {scrub(self.summary())}>"

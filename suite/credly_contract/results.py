@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from credly_contract import catalogue
 from credly_contract.catalogue import Requirement
 from credly_contract.checks import registry
+from credly_contract.facts import CheckCount, Failure, Observation
 from credly_contract.request_plan import RequestAccounting
 from credly_contract.verdict import RunError, Verdict
 
@@ -30,7 +30,7 @@ PASSED, FAILED, WAIVED, NOT_RUN = Status.PASSED, Status.FAILED, Status.WAIVED, S
 class RequirementOutcome:
     tests: list[str] = field(default_factory=list)
     proven_by: list[str] = field(default_factory=list)
-    failures: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     # Why its tests did not run to the end (skip reasons), for a requirement left not_run.
     skipped: list[str] = field(default_factory=list)
 
@@ -51,7 +51,7 @@ class Results:
     def __init__(self, requirements: Mapping[str, Requirement] | None = None) -> None:
         self.requirements = dict(catalogue.requirements() if requirements is None else requirements)
         self.outcomes = {rid: RequirementOutcome() for rid in self.requirements}
-        self.observations: list[dict[str, Any]] = []
+        self.observations: list[Observation] = []
         self.error: RunError | None = None
         self.scope: set[str] | None = None
         # Why a scoped run leaves the other requirements out, and which run judges them.
@@ -70,12 +70,12 @@ class Results:
             mine["judged"] += count["judged"]
             mine["failed"] += count["failed"]
 
-    def checks_of(self, requirement_id: str) -> list[dict[str, Any]]:
+    def checks_of(self, requirement_id: str) -> list[CheckCount]:
         """The checks that judged for a requirement, with how many exchanges each judged and
         how many of those judgements failed (a passing check leaves this trace too)."""
         known = registry()
         return [
-            {"check": name, **count}
+            {"check": name, "judged": count["judged"], "failed": count["failed"]}
             for name, count in sorted(self.check_counts.items())
             if name in known and known[name].requirement == requirement_id
         ]
@@ -95,7 +95,7 @@ class Results:
         self,
         test_id: str,
         requirement_ids: list[str],
-        failures: list[dict[str, Any]],
+        failures: list[Failure],
         completed: bool,
         skipped: str | None = None,
     ) -> None:
@@ -125,7 +125,7 @@ class Results:
         elif when == "teardown" and outcome == "failed":
             self.tests["error"] += 1
 
-    def observe(self, observation: dict[str, Any]) -> None:
+    def observe(self, observation: Observation) -> None:
         key = (observation.get("kind"), observation.get("detail"))
         if all((o.get("kind"), o.get("detail")) != key for o in self.observations):
             self.observations.append(observation)

@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar, cast
 
+from credly_contract.facts import ExchangeEvidence, FailureEvidence
 from credly_contract.http_client import Exchange
 from credly_contract.scrub import scrub
 
@@ -27,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Evidence(Protocol):
     """What a failure shows: an Exchange, or certify-client's recorded exchanges (client_cert)."""
 
-    def evidence(self, limit: int = ...) -> dict[str, Any]: ...
+    def evidence(self, limit: int = ...) -> ExchangeEvidence: ...
 
 
 class Violation(Exception):
@@ -64,11 +65,11 @@ class CheckFailed(AssertionError):
             )
         return text
 
-    def evidence(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"check": self.check, "message": self.message}
+    def evidence(self) -> FailureEvidence:
+        evidence: FailureEvidence = {"check": self.check, "message": self.message}
         if self.exchange is not None:
-            data.update(self.exchange.evidence())
-        return data
+            evidence |= cast(FailureEvidence, self.exchange.evidence())  # its keys, a subset
+        return evidence
 
 
 class PrerequisiteFailed(CheckFailed):
@@ -80,7 +81,7 @@ class PrerequisiteFailed(CheckFailed):
     def of(cls, failure: CheckFailed) -> PrerequisiteFailed:
         return cls(failure.requirement, failure.message, failure.exchange, failure.check)
 
-    def evidence(self) -> dict[str, Any]:
+    def evidence(self) -> FailureEvidence:
         return {**super().evidence(), "prerequisite": True}
 
 

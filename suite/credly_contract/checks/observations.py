@@ -10,7 +10,7 @@ from typing import Any
 
 from credly_contract import spec
 from credly_contract.checks.applications import application_objects, timestamp
-from credly_contract.facts import ObservationKind
+from credly_contract.facts import Observation, ObservationKind
 from credly_contract.http_client import Exchange
 
 
@@ -19,9 +19,7 @@ def _documented_fields(schema: str) -> frozenset[str]:
     return frozenset(spec.document()["components"]["schemas"][schema]["properties"])
 
 
-def _extra(
-    kind: ObservationKind, fields: set[str], where: str, exchange: Exchange
-) -> dict[str, Any]:
+def _extra(kind: ObservationKind, fields: set[str], where: str, exchange: Exchange) -> Observation:
     return {
         "kind": kind,
         "detail": f"{where} carries undocumented field(s): {', '.join(sorted(fields))}",
@@ -45,7 +43,7 @@ def _sent_name(exchange: Exchange) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _length_limit(exchange: Exchange) -> dict[str, Any] | None:
+def _length_limit(exchange: Exchange) -> Observation | None:
     name = _sent_name(exchange)
     if name is None or len(name) <= LONG_NAME or exchange.status >= 500:
         return None
@@ -58,7 +56,7 @@ def _length_limit(exchange: Exchange) -> dict[str, Any] | None:
     }
 
 
-def _timestamp_order(application: dict[str, Any], exchange: Exchange) -> dict[str, Any] | None:
+def _timestamp_order(application: dict[str, Any], exchange: Exchange) -> Observation | None:
     created, updated = (
         timestamp(application.get("created_at")),
         timestamp(application.get("updated_at")),
@@ -73,9 +71,9 @@ def _timestamp_order(application: dict[str, Any], exchange: Exchange) -> dict[st
     }
 
 
-def undocumented_behaviour(exchange: Exchange, token_url: str) -> list[dict[str, Any]]:
+def undocumented_behaviour(exchange: Exchange, token_url: str) -> list[Observation]:
     """Observations about one exchange (deduplicated by the caller)."""
-    found: list[dict[str, Any]] = []
+    found: list[Observation] = []
     body = exchange.json()
     if exchange.url.startswith(token_url):
         if exchange.status == 200 and isinstance(body, dict):

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs
 
+from credly_contract.facts import ExchangeEvidence
 from credly_contract.scrub import scrub
 
 TOKEN, API = "token", "api"
@@ -92,10 +93,10 @@ class Observed:
         )
         return entry
 
-    def evidence(self, limit: int = EVIDENCE_BODY_LIMIT) -> dict[str, Any]:
+    def evidence(self, limit: int = EVIDENCE_BODY_LIMIT) -> ExchangeEvidence:
         """The exchange as certificate evidence: scrubbed, bodies cut to ``limit`` characters."""
         request_body = self.body.decode("utf-8", "replace")[:limit]
-        data: dict[str, Any] = {
+        data: ExchangeEvidence = {
             "request": {
                 "method": self.method,
                 "url": self.url,
@@ -113,8 +114,7 @@ class Observed:
         }
         if self.injection:
             data["injection"] = self.injection
-        scrubbed: dict[str, Any] = scrub(data)
-        return scrubbed
+        return scrub(data)
 
 
 @dataclass
@@ -124,7 +124,7 @@ class Reaction:
     exchange: Observed
     reacted_to: Observed
 
-    def evidence(self, limit: int = EVIDENCE_BODY_LIMIT) -> dict[str, Any]:
+    def evidence(self, limit: int = EVIDENCE_BODY_LIMIT) -> ExchangeEvidence:
         """The injected answer first, then the client's reaction and how long it waited."""
         return {
             "reacted_to": self.reacted_to.evidence(limit),

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import get_args
 
 from credly_contract import catalogue
 from credly_contract.catalogue import Requirement
@@ -23,7 +24,7 @@ from credly_contract.checks.security import no_server_error, unauthorized_carrie
 from credly_contract.config import ConfigError, Target, TargetUnreachable
 from credly_contract.engine.settings import RunSettings
 from credly_contract.engine.targets import open_target
-from credly_contract.facts import Failure, ObservationKind, RunFacts
+from credly_contract.facts import Counted, Failure, Observation, ObservationKind, RunFacts
 from credly_contract.http_client import Exchange, Limits, LostAnswers, ReadOnlyViolation
 from credly_contract.interrupts import Interrupts
 from credly_contract.profiles import PROFILES
@@ -357,15 +358,18 @@ class Engine:
             late_failures=self._recorded_late,
         )
 
-    def _add_counts(self, observation: dict[str, object]) -> None:
+    def _add_counts(self, observation: Observation) -> None:
         """Add a worker's counted observation to the one of its kind the run already holds."""
-        kind = ObservationKind(str(observation["kind"]))
+        kind = ObservationKind(observation["kind"])
         observations = self.results.observations
-        held = next((o for o in observations if o.get("kind") == kind), None)
-        counts = {k: v for k, v in observation.items() if isinstance(v, int)}
+        held = next((o for o in observations if o["kind"] == kind), None)
         if held is not None:
             observations.remove(held)
-            counts = {k: v + int(held.get(k, 0)) for k, v in counts.items()}
+
+        def total(key: Counted) -> int:
+            return observation.get(key, 0) + (held.get(key, 0) if held else 0)
+
+        counts = {key: total(key) for key in get_args(Counted) if key in observation}
         observations.append(counted_observation(kind, **counts))
 
     def merge(self, facts: RunFacts) -> None:
@@ -485,7 +489,7 @@ def failures_in(raised: BaseException) -> tuple[list[CheckFailed], list[BaseExce
     return [], [raised]
 
 
-def client_observations(run: CertificationRun) -> list[dict[str, object]]:
+def client_observations(run: CertificationRun) -> list[Observation]:
     """What the client absorbed without failing a requirement: throttling, gateway errors and
     answers lost on the way."""
     client, lost = run.client, run.client.lost_answers
@@ -503,7 +507,7 @@ def client_observations(run: CertificationRun) -> list[dict[str, object]]:
     return [observation for observation in found if observation["count"]]
 
 
-def counted_observation(kind: ObservationKind, **counts: int) -> dict[str, object]:
+def counted_observation(kind: ObservationKind, **counts: int) -> Observation:
     """A client observation that counts: the one place its detail is worded, so that the xdist
     controller can add up the workers' counts into one observation (see ``Engine.merge``)."""
     if kind == ObservationKind.THROTTLED:
@@ -520,7 +524,14 @@ def counted_observation(kind: ObservationKind, **counts: int) -> dict[str, objec
             reconciled=counts["reconciled"],
             reruns=counts["reruns"],
         ).describe()
-    return {"kind": kind, **counts, "detail": detail}
+    observation: Observation = {"kind": kind, "detail": detail, "count": counts["count"]}
+    if kind == ObservationKind.LOST_ANSWERS:
+        observation |= {
+            "repeated": counts["repeated"],
+            "reconciled": counts["reconciled"],
+            "reruns": counts["reruns"],
+        }
+    return observation
 
 
 COUNTED = (ObservationKind.THROTTLED, ObservationKind.GATEWAY_ERRORS, ObservationKind.LOST_ANSWERS)

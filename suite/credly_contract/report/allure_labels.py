@@ -14,6 +14,7 @@ from allure_commons.model2 import Status, StatusDetails
 
 from credly_contract import catalogue
 from credly_contract.catalogue import Requirement
+from credly_contract.facts import Failure
 from credly_contract.scrub import scrub
 
 SEVERITY = {"MUST": allure.severity_level.CRITICAL, "SHOULD": allure.severity_level.NORMAL}
@@ -36,7 +37,7 @@ def label_test(requirements: Iterable[Requirement]) -> None:
     dynamic.link(catalogue.docs_url(), name="Credly documentation")
 
 
-def report_failures(config: Any, failures: list[dict[str, Any]], waived: str | None = None) -> None:
+def report_failures(config: Any, failures: list[Failure], waived: str | None = None) -> None:
     """Mark the running test failed in Allure (skipped, with the waiver, when ``waived`` says every
     failure is waived) and attach each failure's evidence (already scrubbed by
     CheckFailed.evidence()).

@@ -12,7 +12,14 @@ from typing import Any, TypedDict
 import jinja2
 
 from credly_contract import __version__, catalogue, request_plan, spec
-from credly_contract.facts import Failure, Observation, ObservationKind, RunFacts
+from credly_contract.facts import (
+    CheckCount,
+    FailureEvidence,
+    Observation,
+    ObservationKind,
+    RunFacts,
+    without_requirement,
+)
 from credly_contract.report.crosscheck import html_facts
 from credly_contract.report.waivers import Waiver, apply_waivers
 from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED, Results, Status
@@ -33,9 +40,9 @@ class _RequirementEntry(TypedDict):
 class RequirementEntry(_RequirementEntry, total=False):
     """One requirement in certificate.json: the keys every entry has, and those some have."""
 
-    checks: list[dict[str, Any]]
+    checks: list[CheckCount]
     threshold: str
-    evidence: list[Failure]
+    evidence: list[FailureEvidence]
     waiver: dict[str, str]
     reason: str
 
@@ -129,12 +136,7 @@ def build_certificate(
             # Scrubbed where it was captured; scrubbed again so nothing that slipped through (a
             # message built from a response) reaches the file. Catalogue text is never scrubbed:
             # a title quoting "Authorization: Bearer [access token]" is not a credential.
-            entry["evidence"] = scrub(
-                [
-                    {key: value for key, value in failure.items() if key != "requirement"}
-                    for failure in outcome.failures
-                ]
-            )
+            entry["evidence"] = scrub([without_requirement(f) for f in outcome.failures])
         if status == WAIVED:
             entry["waiver"] = applied[rid].public()
         if status == NOT_RUN:

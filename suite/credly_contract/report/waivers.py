@@ -23,7 +23,7 @@ import yaml
 from credly_contract import catalogue
 from credly_contract.catalogue import Requirement
 from credly_contract.config import ConfigError
-from credly_contract.facts import ObservationKind
+from credly_contract.facts import Observation, ObservationKind
 from credly_contract.results import FAILED, PASSED
 
 EXAMPLE = "waivers: [{id: SEC-NO-5XX, reason: 'ticket QA-12', expires: 2030-01-31}]"
@@ -149,14 +149,20 @@ def apply_waivers(
     statuses: Mapping[str, str],
     waivers: list[Waiver],
     today: dt.date,
-) -> tuple[dict[str, Waiver], list[dict[str, Any]]]:
+) -> tuple[dict[str, Waiver], list[Observation]]:
     """The waivers that apply (by requirement id) and an observation for every one that does not."""
     applied: dict[str, Waiver] = {}
-    observations: list[dict[str, Any]] = []
+    observations: list[Observation] = []
 
     def observe(kind: ObservationKind, waiver: Waiver, detail: str) -> None:
         observations.append(
-            {"kind": kind, "requirement": waiver.id, "detail": detail, **waiver.public()}
+            {
+                "kind": kind,
+                "requirement": waiver.id,
+                "detail": detail,
+                "reason": waiver.reason,
+                "expires": waiver.expires.isoformat(),
+            }
         )
 
     for waiver in waivers:  # load_waivers refused MUST waivers and those expired at the start
