@@ -86,6 +86,7 @@ class FaultProxy:
         self.refused_scopes: set[str] = set()
         self.rewrite: Rewrite | None = None
         self.lost_at: set[int] = set()  # these request numbers lose their answer
+        self.lose_next_of: tuple[str, str] | None = None  # (method, part of the path), once
         self.loss_rate = 0.0
         self._losses = random.Random(0)
         self.lost: list[tuple[str, str]] = []  # the requests whose answer was lost
@@ -122,6 +123,10 @@ class FaultProxy:
         as a load balancer that drops connections does."""
         self.loss_rate = rate
         self._losses = random.Random(seed)
+
+    def lose_next(self, method: str, path_part: str) -> None:
+        """Lose the answer to the next ``method`` request whose path holds ``path_part``."""
+        self.lose_next_of = (method, path_part)
 
     def lose_nth(self, *numbers: int) -> None:
         """Lose the answers to these requests (numbered from 1, as ``requests`` counts them)."""
@@ -213,8 +218,16 @@ class FaultProxy:
                 if rewrite is not None:
                     rewrite.response(wire)
                 with proxy._lock:
-                    lose = number in proxy.lost_at or (
-                        proxy.loss_rate > 0 and proxy._losses.random() < proxy.loss_rate
+                    chosen = proxy.lose_next_of
+                    lose_this = (
+                        chosen is not None and self.command == chosen[0] and chosen[1] in self.path
+                    )
+                    if lose_this:
+                        proxy.lose_next_of = None
+                    lose = (
+                        lose_this
+                        or number in proxy.lost_at
+                        or (proxy.loss_rate > 0 and proxy._losses.random() < proxy.loss_rate)
                     )
                     if lose:
                         proxy.lost.append((self.command, self.path))

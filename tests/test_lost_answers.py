@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,3 +225,47 @@ def test_a_test_that_lost_an_answer_runs_again_whatever_error_it_ended_with():
     client.lost = AnswerLost("POST …: the answer was lost")
     assert reruns.will_rerun(item, flaky)  # type: ignore[arg-type]
     assert not reruns.will_rerun(item, None)  # type: ignore[arg-type]  # it passed: nothing to redo
+
+
+# The session's last test, losing the answer to its one request the first time: it runs again in
+# the same run (the run's session fixtures stay), and the run is not started a second time.
+LAST_TEST = """
+import pytest
+
+from credly_contract.checks.applications import nameless_create_refused
+
+
+@pytest.mark.requirement("APP-NAME-REQUIRED")
+def test_a_nameless_application_is_refused(api, target, tokens):
+    body = {"description": "no name"}
+    token = tokens.get("oauth_applications")
+    nameless_create_refused(api.post(target.applications_url(), token=token, json=body), body)
+"""
+
+
+@pytest.mark.slow
+def test_the_sessions_last_test_losing_an_answer_runs_again_in_the_same_run(
+    make_emulator, tmp_path
+):
+    emulator = make_emulator()
+    (tmp_path / "test_last.py").write_text(LAST_TEST, encoding="utf-8")
+    with FaultProxy(emulator.origin) as proxy:
+        proxy.lose_next("POST", "/oauth_applications")
+        done = subprocess.run(
+            [
+                *(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_last.py", "-q"),
+                *("--credly-target=live", "--credly-reports-dir=reports"),
+            ],
+            cwd=tmp_path,
+            env=live_env(emulator, via=proxy),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    certificate = json.loads((tmp_path / "reports" / "certificate.json").read_text("utf-8"))
+
+    assert proxy.lost == [("POST", proxy.lost[0][1])], done.stdout[-3000:]
+    name_required = next(r for r in certificate["requirements"] if r["id"] == "APP-NAME-REQUIRED")
+    assert name_required["status"] == "passed", done.stdout[-3000:]
+    assert _lost_answers(certificate)["reruns"] == 1
+    assert certificate["counts"]["requests_sent"] == len(proxy.requests)

@@ -4,7 +4,7 @@ attempt that lost it is judged. The client repeats what may be repeated and rais
 rest (http_client); a create is reconciled by its name first (session.Resources.create).
 
 Registered by the certification plugin with an explicit call (``register``); it drives pytest's
-own ``runtestprotocol`` once per attempt and reports only the last one, as pytest-rerunfailures does.
+own test phases once per attempt (``_attempt``) and reports only the last one, as pytest-rerunfailures does.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from _pytest.runner import runtestprotocol
+from _pytest.reports import TestReport
+from _pytest.runner import call_and_report
 
 from credly_contract.http_client import AnswerLost
 from credly_contract.session import CertificationRun
@@ -66,7 +67,7 @@ class LostAnswerReruns:
         item.stash[LOST_KEY] = 0
         while True:
             attempts = item.stash[LOST_KEY]
-            reports = runtestprotocol(item, nextitem=nextitem, log=False)
+            reports = _attempt(item, nextitem, attempts)
             if item.stash[LOST_KEY] == attempts:  # nothing lost: this attempt is the test's
                 break
             if (run := self.run()) is not None:
@@ -84,6 +85,27 @@ class LostAnswerReruns:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
         self._forgive()  # fixtures' teardown deletes what the test created
+
+
+def _attempt(item: pytest.Item, nextitem: pytest.Item | None, attempts: int) -> list[TestReport]:
+    """One attempt of a test, as pytest's ``runtestprotocol`` runs it, except where the attempt
+    lost an answer and the test runs again: then only the test's own fixtures are torn down. The
+    session's run and a module's shared applications stay for the next attempt; torn down after
+    the last test of the session, they would end the run and start a second one."""
+    if hasattr(item, "_request") and not item._request:
+        item._initrequest()  # type: ignore[attr-defined]  # a new request for the next attempt
+    reports = [call_and_report(item, "setup", log=False)]
+    if reports[0].passed:
+        reports.append(call_and_report(item, "call", log=False))
+    again = item.stash[LOST_KEY] != attempts
+    stopping = item.session.shouldfail or item.session.shouldstop
+    # teardown_exact keeps what the given node needs: the test's parent keeps all but the test's.
+    keep = None if stopping else item.parent if again else nextitem
+    reports.append(call_and_report(item, "teardown", log=False, nextitem=keep))
+    if hasattr(item, "_request"):  # as runtestprotocol: the attempt's request and funcargs go
+        item._request = False
+        item.funcargs = None  # type: ignore[attr-defined]
+    return reports
 
 
 def _forget_failed_fixtures(item: pytest.Item) -> None:
