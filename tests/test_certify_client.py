@@ -626,3 +626,33 @@ def test_no_leak_catches_every_encoding_of_the_secret_and_the_console_masks_the_
         *basic_credentials("the-client-id", ODD_SECRET),
     ]
     assert LEAKED_FORMS[form] not in scrubber.text(printed.decode())
+
+
+def test_a_judge_that_breaks_blames_credly_contract_not_the_integration(tmp_path, monkeypatch):
+    def pages_followed_in_order(run: ClientRun) -> None:
+        raise KeyError("next_page_url")
+
+    monkeypatch.setitem(JUDGES, "CLIENT-PAGINATION", pages_followed_in_order)
+
+    code = certify_client(tmp_path, integration=[str(SYNC)])
+
+    statuses = {r["id"]: r for r in certificate(tmp_path)["requirements"]}
+    assert statuses["CLIENT-PAGINATION"]["status"] == "not_run"
+    assert "KeyError" in statuses["CLIENT-PAGINATION"]["reason"]
+    assert "a credly-contract bug, not the integration's" in statuses["CLIENT-PAGINATION"]["reason"]
+    assert not [rid for rid, r in statuses.items() if r["status"] == "failed"]
+    assert code == 1  # not certified: a requirement was not judged
+
+
+def test_pytest_options_a_ci_job_sets_for_its_own_tests_do_not_reach_the_judging(
+    tmp_path, monkeypatch, capsys
+):
+    # A CI job's PYTEST_ADDOPTS ("-n auto", "-k ...") would split, filter or break the judging.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-k nothing -n 2")
+
+    code = certify_client(tmp_path, integration=[str(SYNC)])
+
+    assert code == 0, capsys.readouterr().err
+    assert certificate(tmp_path)["verdict"] == "certified"
+    assert "PYTEST_ADDOPTS set aside" in capsys.readouterr().err
+    assert os.environ["PYTEST_ADDOPTS"] == "-k nothing -n 2"  # put back afterwards

@@ -221,10 +221,13 @@ def test_a_test_that_lost_an_answer_runs_again_whatever_error_it_ended_with():
     reruns = LostAnswerReruns(lambda: types.SimpleNamespace(client=client))  # type: ignore[arg-type,return-value]
     item = types.SimpleNamespace(stash=pytest.Stash())
     flaky = RuntimeError("Inconsistent data generation!")
-    assert not reruns.will_rerun(item, flaky)  # type: ignore[arg-type]  # nothing was lost
+    assert not reruns.will_rerun(item, "call", flaky)  # type: ignore[arg-type]  # nothing lost
     client.lost = AnswerLost("POST …: the answer was lost")
-    assert reruns.will_rerun(item, flaky)  # type: ignore[arg-type]
-    assert not reruns.will_rerun(item, None)  # type: ignore[arg-type]  # it passed: nothing to redo
+    assert reruns.will_rerun(item, "call", flaky)  # type: ignore[arg-type]
+    assert not reruns.will_rerun(item, "call", None)  # type: ignore[arg-type]  # it passed
+    # A loss in teardown is a teardown error: the attempt is over (rerunning it after a full
+    # teardown would end the run and start another when it is the session's last test).
+    assert not reruns.will_rerun(item, "teardown", flaky)  # type: ignore[arg-type]
 
 
 # The session's last test, losing the answer to its one request the first time: it runs again in

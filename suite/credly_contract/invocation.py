@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from credly_contract.config import Target
@@ -75,7 +76,8 @@ def run_suite(
 
     certification = Certification(settings, target=target, driven_by_cli=True, engine=engine)
     arguments = pytest_arguments(suite, settings)
-    code = int(pytest.main(arguments, plugins=[certification, *plugins]))
+    with _own_pytest_options():
+        code = int(pytest.main(arguments, plugins=[certification, *plugins]))
     sys.stdout.flush()
     engine = certification.configured
     if engine is not None and engine.results.error is not None:
@@ -84,6 +86,28 @@ def run_suite(
         for line in verdict_lines(engine.certificate, settings.run_folder):
             print(line)
     return exit_code(code, engine), certification
+
+
+# pytest reads these from the environment on every run; a CI job sets them for its own tests
+# (PYTEST_ADDOPTS="-n auto", "-k ..."), which would split, filter or break the certification.
+PYTEST_VARIABLES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+
+
+@contextmanager
+def _own_pytest_options() -> Iterator[None]:
+    """The suite runs with the options this module gives it only: the PYTEST_* variables a CI job
+    set for its own tests are set aside (with a line saying so) and put back afterwards."""
+    aside = {name: os.environ.pop(name) for name in PYTEST_VARIABLES if name in os.environ}
+    if aside:
+        print(
+            f"credly-contract: {', '.join(aside)} set aside: the certification runs with its own "
+            "pytest options",
+            file=sys.stderr,
+        )
+    try:
+        yield
+    finally:
+        os.environ.update(aside)
 
 
 def exit_code(pytest_code: int, engine: Engine | None) -> ExitCode:

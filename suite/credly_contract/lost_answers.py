@@ -47,10 +47,11 @@ class LostAnswerReruns:
         if (run := self.run()) is not None:
             run.client.lost = None
 
-    def will_rerun(self, item: pytest.Item, error: BaseException | None) -> bool:
-        """Whether the attempt that raised ``error`` lost an answer and the test runs again; the
-        certification then judges nothing of it."""
-        if error is None or item.stash.get(LOST_KEY, 0) >= RERUNS:
+    def will_rerun(self, item: pytest.Item, when: str, error: BaseException | None) -> bool:
+        """Whether the attempt whose ``when`` phase raised ``error`` lost an answer and the test
+        runs again; the certification then judges nothing of it. A teardown is never the reason:
+        the attempt is over, and what it lost there is a teardown error."""
+        if error is None or when == "teardown" or item.stash.get(LOST_KEY, 0) >= RERUNS:
             return False
         run = self.run()
         # The client remembers a loss until the test ends: a test that lost an answer and then

@@ -177,7 +177,7 @@ class Certification:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, Any, Any]:
         report = yield
-        lost = self.reruns is not None and self.reruns.will_rerun(item, raised_by(call))
+        lost = self.reruns is not None and self.reruns.will_rerun(item, call.when, raised_by(call))
         if lost:
             pass  # an answer it judges was lost: the test runs again, nothing of this is judged
         elif call.when == "call" or (call.when == "setup" and not report.passed):

@@ -31,9 +31,6 @@ if TYPE_CHECKING:  # the recorder loads only when certify-client runs
     from credly_contract.client_cert.middleware import Recorder
 
 CATALOGUE_FILE = "suite/credly_contract/client_requirements.yaml"  # as error messages name it
-EXCHANGES = (
-    "exchanges.json"  # every recorded exchange, scrubbed: the evidence beside the certificate
-)
 DEFAULT_TIMEOUT_SECONDS = 120.0
 OFF_FLAGS = {"no_expire_token": "--no-expire-token", "no_429": "--no-429", "no_503": "--no-503"}
 EPILOG = (
@@ -153,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
     from credly_contract.engine.settings import RunSettings
     from credly_contract.invocation import CLIENT_CERTIFICATION_DIR, run_suite
     from credly_contract.report.folders import run_folder
+    from credly_contract.report.manifest import EXCHANGES
     from credly_contract.report.waivers import load_waivers
     from credly_contract.session import new_run_id
 

@@ -5,8 +5,11 @@ Allure results, certificate and exit code."""
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import pytest
 
+from credly_contract.checks import CheckFailed
 from credly_contract.client_cert.judges import JUDGES, ClientRun, NotJudged
 from credly_contract.engine.run import Engine
 from credly_contract.facts import ObservationKind
@@ -25,15 +28,28 @@ class Judging:
     def judge(self, requirement_id: str) -> None:
         """Run the requirement's judge: it returns (held), raises its requirement failure, or is
         skipped with the reason nothing proved it."""
+        judge = JUDGES[requirement_id]
         try:
-            JUDGES[requirement_id](self.run)
+            judge(self.run)
+        except CheckFailed:
+            raise  # the integration broke the requirement
         except NotJudged as reason:
             if reason.switched_off_by:
                 self.switched_off[requirement_id] = reason.switched_off_by
-            self.engine.results.observe(
-                {"kind": ObservationKind.NOT_JUDGED, "detail": f"{requirement_id}: {reason}"}
+            self.not_judged(requirement_id, str(reason))
+        except Exception as error:  # the judge broke: nothing is known of the integration
+            self.not_judged(
+                requirement_id,
+                f"the judge {judge.__name__} stopped on {type(error).__name__}: {error} (a "
+                "credly-contract bug, not the integration's: please report it)",
             )
-            pytest.skip(str(reason))
+
+    def not_judged(self, requirement_id: str, reason: str) -> NoReturn:
+        """Leave the requirement not_run, with the reason as an observation too."""
+        self.engine.results.observe(
+            {"kind": ObservationKind.NOT_JUDGED, "detail": f"{requirement_id}: {reason}"}
+        )
+        pytest.skip(reason)
 
     @pytest.hookimpl(tryfirst=True)  # before the certification plugin writes the certificate
     def pytest_sessionfinish(self) -> None:

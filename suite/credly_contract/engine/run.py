@@ -57,7 +57,7 @@ class Subject:
     integration has already run. Its catalogue, profile and parsed waivers stand in for the server
     certification's; ``facts`` are what the run met (target, start, requests, an error that
     stopped it); ``certificate`` adds the run's own keys to certificate.json and ``files`` are
-    written beside it as JSON (scrubbed, and listed in the manifest)."""
+    written beside it as JSON (scrubbed; each an artefact report.manifest hashes)."""
 
     requirements: Mapping[str, Requirement]
     profile: str
@@ -457,9 +457,8 @@ class Engine:
             )
         elif unproven := sum(s == NOT_RUN for s in results.statuses().values()):
             lines.append(
-                f"credly-contract: {unproven} requirement(s) are NOT_RUN: no test of this run "
-                "proved them (not collected, skipped by the profile, or stopped); a "
-                "certification needs every one"
+                f"credly-contract: {unproven} requirement(s) are NOT_RUN (the reason beside "
+                "each): nothing in this run proved them; a certification needs every one"
             )
         return lines
 

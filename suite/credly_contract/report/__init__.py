@@ -15,7 +15,12 @@ from typing import Any
 from credly_contract.facts import ObservationKind, RunFacts
 from credly_contract.report.certificate import Certificate, build_certificate, render_html
 from credly_contract.report.folders import link_latest, resolve_run_dir, run_folder
-from credly_contract.report.manifest import MANIFEST, sha256_file, write_manifest
+from credly_contract.report.manifest import (
+    MANIFEST,
+    TOP_LEVEL_ARTEFACTS,
+    sha256_file,
+    write_manifest,
+)
 from credly_contract.report.verify import CERTIFICATE_JSON, ReportInvalid, verified_certificate
 from credly_contract.report.waivers import Waiver
 from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED, Results
@@ -50,6 +55,10 @@ def write_run_artifacts(
     (JSON, scrubbed) and, last, the manifest (signed into manifest.sig with ``sign_key``, a PEM
     file); returns the certificate."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    unlisted = set(files or {}) - set(TOP_LEVEL_ARTEFACTS)
+    assert not unlisted, (
+        f"{unlisted} would be written but not hashed: add it to TOP_LEVEL_ARTEFACTS"
+    )
     for name, content in (files or {}).items():
         (run_dir / name).write_text(
             json.dumps(scrub(content), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

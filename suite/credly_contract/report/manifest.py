@@ -7,8 +7,8 @@ import hashlib
 from pathlib import Path
 
 MANIFEST = "manifest.sha256"
-# exchanges.json: the recorded exchanges of a client certification (certify-client).
-TOP_LEVEL_ARTEFACTS = ("certificate.json", "certificate.html", "junit.xml", "exchanges.json")
+EXCHANGES = "exchanges.json"  # a client certification's recorded exchanges (certify-client)
+TOP_LEVEL_ARTEFACTS = ("certificate.json", "certificate.html", "junit.xml", EXCHANGES)
 ALLURE_RESULTS = "allure-results"
 
 
