@@ -26,8 +26,9 @@ import jsonschema
 import pytest
 
 from credly_contract import cli, preflight
+from credly_contract.catalogue import client_requirements
 from credly_contract.checks import CheckFailed
-from credly_contract.client_cert import command, upstream
+from credly_contract.client_cert import upstream
 from credly_contract.client_cert.exchanges import TOKEN, Observed
 from credly_contract.client_cert.injections import Injector
 from credly_contract.client_cert.judges import JUDGES, ClientRun
@@ -111,14 +112,14 @@ def test_example_integration_fails_exactly_its_requirement(example, example_runs
 
 
 def test_every_client_requirement_is_broken_by_some_example():
-    assert set(DEFECTS.values()) == set(command.catalogue().requirements)
+    assert set(DEFECTS.values()) == set(client_requirements())
 
 
 def test_every_client_requirement_has_one_registered_judge():
     from credly_contract.checks import checks_in
     from credly_contract.client_cert import judges
 
-    for rid in command.catalogue().requirements:
+    for rid in client_requirements():
         registered = [c.name for c in checks_in(judges).values() if c.requirement == rid]
         assert registered == [JUDGES[rid].check_name]
         assert JUDGES[rid].requirement == rid
@@ -154,7 +155,7 @@ def test_a_client_certification_writes_the_server_certifications_artefacts(examp
     exchanges = json.loads((reports / "exchanges.json").read_text(encoding="utf-8"))
     assert len(exchanges) == certificate(reports)["counts"]["requests_sent"]
     assert {e.get("injection") for e in exchanges} >= {"rate_limited", "unavailable"}
-    requirements = len(command.catalogue().requirements)  # one test case per requirement
+    requirements = len(client_requirements())  # one test case per requirement
     assert len(list((reports / "allure-results").glob("*-result.json"))) == requirements
     junit = (reports / "junit.xml").read_text(encoding="utf-8")
     assert junit.count("<testcase") == requirements

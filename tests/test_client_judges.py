@@ -9,8 +9,8 @@ import re
 
 import pytest
 
+from credly_contract.catalogue import client_requirements
 from credly_contract.checks import CheckFailed
-from credly_contract.client_cert import command
 from credly_contract.client_cert.exchanges import API, Observed
 from credly_contract.client_cert.injections import Injector
 from credly_contract.client_cert.judges import JUDGES, ClientRun
@@ -91,7 +91,7 @@ def test_retry_after_is_waited_out_within_the_written_slack(wait, holds):
 
 
 def test_every_number_in_a_client_requirement_has_a_source_or_a_written_reason():
-    for requirement in command.catalogue().requirements.values():
+    for requirement in client_requirements().values():
         cited = requirement.source + " " + requirement.threshold
         for number in re.findall(r"\d+(?:\.\d+)?", requirement.title):
             assert number in cited, f"{requirement.id}: {number} has no source nor reason"

@@ -13,13 +13,13 @@ from xml.etree import ElementTree
 import pytest
 
 from credly_contract import cli
-from credly_contract.client_cert import command
+from credly_contract.catalogue import client_requirements
 from credly_contract.config import ConfigError
 from credly_contract.report.waivers import apply_waivers, load_waivers
 from credly_contract.results import FAILED, PASSED
 
 SYNC = Path(__file__).resolve().parent / "integrations" / "sync.py"
-CLIENT = command.catalogue().requirements
+CLIENT = client_requirements()
 
 
 def waivers_file(tmp_path: Path, text: str) -> Path:

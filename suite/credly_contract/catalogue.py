@@ -50,9 +50,14 @@ def requirements() -> dict[str, Requirement]:
     return load().requirements
 
 
+def client_requirements() -> dict[str, Requirement]:
+    """certify-client's requirements by id, in catalogue order (client_requirements.yaml)."""
+    return load(CLIENT_CATALOGUE_PATH).requirements
+
+
 def builtin_ids() -> set[str]:
     """The ids credly-contract declares itself: the server catalogue's and certify-client's."""
-    return set(requirements()) | set(load(CLIENT_CATALOGUE_PATH).requirements)
+    return set(requirements()) | set(client_requirements())
 
 
 def docs_url() -> str:

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from credly_contract.catalogue import CLIENT_CATALOGUE_PATH, Catalogue, load
+from credly_contract.catalogue import client_requirements
 from credly_contract.client_cert.exchanges import CLEAN, INJECTED
-from credly_contract.client_cert.injections import CATALOGUE as INJECTIONS
-from credly_contract.client_cert.injections import PROFILES, Injector
+from credly_contract.client_cert.injections import INJECTION_PROFILES, INJECTIONS, Injector
 from credly_contract.config import ConfigError, Target
 from credly_contract.facts import RunFacts
 from credly_contract.interrupts import Terminated
@@ -38,7 +37,7 @@ EPILOG = (
 """
     + "\n".join(f"  {i.name:<14} {i.description} ({i.flag})" for i in INJECTIONS.values())
     + f"""
-  quick injects {", ".join(PROFILES["quick"])}; standard adds {", ".join(PROFILES["standard"][3:])}
+  quick injects {", ".join(INJECTION_PROFILES["quick"])}; standard adds {", ".join(INJECTION_PROFILES["standard"][3:])}
 
 the integration runs with CREDLY_API_BASE_URL, CREDLY_TOKEN_URL, CREDLY_ORGANIZATION_ID,
 CREDLY_CLIENT_ID and CREDLY_CLIENT_SECRET; --upstream live reads the same variables as the live target.
@@ -66,11 +65,6 @@ then passed_in_scope (exit {ExitCode.CERTIFIED:d}) when everything else held, ne
 )
 
 
-def catalogue() -> Catalogue:
-    """The client requirement catalogue (suite/credly_contract/client_requirements.yaml)."""
-    return load(CLIENT_CATALOGUE_PATH)
-
-
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `certify-client` on the CLI's subparsers."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -84,7 +78,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--profile",
-        choices=sorted(PROFILES),
+        choices=sorted(INJECTION_PROFILES),
         default="quick",
         help="which injections are planned (below; default quick)",
     )
@@ -173,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
             "(create it first if the integration does not)"
         )
     waivers = (
-        load_waivers(args.waivers, catalogue().requirements, CATALOGUE_FILE) if args.waivers else []
+        load_waivers(args.waivers, client_requirements(), CATALOGUE_FILE) if args.waivers else []
     )
     target = _live_target() if args.upstream == "live" else None
     run_id = new_run_id()
@@ -231,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
         register(secret, "ACCESS_TOKEN" if secret in client_run.issued else "CLIENT_SECRET")
     down = upstream.target_down
     subject = Subject(
-        requirements=catalogue().requirements,
+        requirements=client_requirements(),
         profile=args.profile,
         waivers=waivers,
         facts=RunFacts(

@@ -43,7 +43,7 @@ class Injection:
     flag: str  # the certify-client flag that switches it off
 
 
-CATALOGUE = {
+INJECTIONS = {
     RATE_LIMITED: Injection(
         RATE_LIMITED,
         2,
@@ -71,7 +71,7 @@ CATALOGUE = {
         "--no-expire-token",
     ),
 }
-PROFILES = {
+INJECTION_PROFILES = {
     "quick": (RATE_LIMITED, UNAVAILABLE, TOKEN_REVOKED),
     "standard": (RATE_LIMITED, UNAVAILABLE, TOKEN_REVOKED, TOKEN_EXPIRED),
 }
@@ -92,8 +92,8 @@ class Injector:
     @classmethod
     def for_profile(cls, profile: str, off_flags: set[str]) -> Injector:
         planned, off = [], {}
-        for name in PROFILES[profile]:
-            injection = CATALOGUE[name]
+        for name in INJECTION_PROFILES[profile]:
+            injection = INJECTIONS[name]
             if injection.flag in off_flags:
                 off[name] = injection.flag
             else:
@@ -109,7 +109,7 @@ class Injector:
         if self._in_outage(exchange):
             self.outage.append(exchange)
             exchange.injection = UNAVAILABLE
-            return CATALOGUE[UNAVAILABLE]
+            return INJECTIONS[UNAVAILABLE]
         if previous is not None and previous.injection is not None:
             # One condition at a time: the next injection waits until the client has had a clean
             # answer since the last one. Stacked on one request (an outage, then a revoked token,
@@ -149,7 +149,7 @@ class Injector:
         """Why an injection shaped no exchange of this run (for not_run reasons)."""
         if name in self.switched_off:
             return f"the {name} injection was switched off ({self.switched_off[name]})"
-        injection = CATALOGUE[name]
+        injection = INJECTIONS[name]
         if all(i.name != name for i in self.planned):
             return f"the {name} injection is not part of this profile"
         return (
@@ -160,7 +160,7 @@ class Injector:
     def public(self) -> list[dict[str, object]]:
         """Each injection of the profile as the certificate names it."""
         named: list[dict[str, object]] = []
-        for injection in [*self.planned, *(CATALOGUE[n] for n in self.switched_off)]:
+        for injection in [*self.planned, *(INJECTIONS[n] for n in self.switched_off)]:
             fired = self.fired.get(injection.name)
             named.append(
                 {

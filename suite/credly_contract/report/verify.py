@@ -75,7 +75,7 @@ def consistency_problems(certificate: dict[str, Any]) -> list[str]:
 def _catalogue_of(certificate: dict[str, Any]) -> dict[str, Any]:
     """The catalogue a certificate was judged by: the client one for `certify-client`'s."""
     if certificate.get("kind") == "client":
-        return dict(catalogue.load(catalogue.CLIENT_CATALOGUE_PATH).requirements)
+        return dict(catalogue.client_requirements())
     return dict(catalogue.requirements())
 
 

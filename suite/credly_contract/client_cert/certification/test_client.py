@@ -2,7 +2,7 @@
 
 import pytest
 
-from credly_contract.catalogue import CLIENT_CATALOGUE_PATH, load
+from credly_contract.catalogue import client_requirements
 from credly_contract.client_cert.judges import JUDGES
 from credly_contract.client_cert.judging import Judging
 
@@ -11,7 +11,7 @@ from credly_contract.client_cert.judging import Judging
     "requirement",
     [
         pytest.param(rid, marks=pytest.mark.requirement(rid), id=JUDGES[rid].__name__)
-        for rid in load(CLIENT_CATALOGUE_PATH).requirements
+        for rid in client_requirements()
     ],
 )
 def test_client(requirement: str, judging: Judging) -> None:
