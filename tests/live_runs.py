@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from credly_contract import cli
@@ -52,6 +53,22 @@ def live_env(
     env.update(target.environment(), PYTHONPATH=str(ROOT))
     env.update(extra)
     return env
+
+
+def integration_token(token_url: str, target: Target, scope: str = "oauth_applications") -> str:
+    """An access token as an integration asks ``token_url`` for one (a proxy's, say) with the
+    target's credentials, over a client of its own."""
+    answer = httpx.post(
+        token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": target.client_id,
+            "client_secret": target.client_secret,
+            "scope": scope,
+        },
+    )
+    token: str = answer.json()["access_token"]
+    return token
 
 
 def credly_variables(env: dict[str, str]) -> dict[str, str]:

@@ -23,7 +23,7 @@ from credly_contract.emulator.server import LoopbackTLS
 from credly_contract.http_client import ApiClient, CredentialsOffOrigin
 from credly_contract.targets import emulated_target
 from tests.cli_process import run_cli
-from tests.live_runs import live_env
+from tests.live_runs import integration_token, live_env
 
 API = "https://sandbox-api.example/v1"
 TARGET = Target("live", API, "https://sandbox.example/oauth/token", "org", "id", "secret")
@@ -145,16 +145,8 @@ def test_certify_client_live_proxy_leads_downgraded_links_back_through_itself(ma
         target = dataclasses.replace(emulated_target(emulator), ca_bundle=str(tls.ca_file))
         with LiveUpstream(Recorder(Injector([], {})), target, scheme="http") as proxy:
             base = proxy.environment()["CREDLY_API_BASE_URL"]
-            answer = httpx.post(
-                proxy.environment()["CREDLY_TOKEN_URL"],
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": target.client_id,
-                    "client_secret": target.client_secret,
-                    "scope": "oauth_applications",
-                },
-            )
-            headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+            token = integration_token(proxy.environment()["CREDLY_TOKEN_URL"], target)
+            headers = {"Authorization": f"Bearer {token}"}
             url = f"{base}/organizations/{target.organization_id}/oauth_applications"
             first = httpx.get(url, params={"per": 1}, headers=headers)
             link = first.json()["metadata"]["next_page_url"]

@@ -19,6 +19,7 @@ from credly_contract.client_cert.middleware import Recorder
 from credly_contract.client_cert.upstream import LiveUpstream
 from credly_contract.emulator.server import LoopbackTLS
 from credly_contract.targets import emulated_target
+from tests.live_runs import integration_token
 
 SET_COOKIE = (b"set-cookie", b"session=set-by-the-target; Path=/")
 
@@ -65,16 +66,7 @@ def integration_calls(proxy: LiveUpstream) -> int:
     """A token and three pages through the proxy, each with a fresh client of the integration's (so
     none carries a cookie); returns how many requests the integration made."""
     target = proxy.pointed_at()
-    answer = httpx.post(
-        target.token_url,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": target.client_id,
-            "client_secret": target.client_secret,
-            "scope": "oauth_applications",
-        },
-    )
-    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    headers = {"Authorization": f"Bearer {integration_token(target.token_url, target)}"}
     url = f"{target.api_base_url}/organizations/{target.organization_id}/oauth_applications"
     for page in (1, 2, 3):
         assert httpx.get(url, params={"page": page}, headers=headers).status_code == 200
