@@ -26,8 +26,9 @@ from credly_contract.scrub import basic_credentials, register, scrub
 from credly_contract.targets import guarded_live_target
 from credly_contract.verdict import ErrorKind, ExitCode, RunError, exit_codes_help
 
-if TYPE_CHECKING:  # the recorder loads only when certify-client runs
+if TYPE_CHECKING:  # the recorder and the runner load only when certify-client runs
     from credly_contract.client_cert.middleware import Recorder
+    from credly_contract.client_cert.runner import Outcome
 
 CATALOGUE_FILE = "suite/credly_contract/client_requirements.yaml"  # as error messages name it
 DEFAULT_TIMEOUT_SECONDS = 120.0
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     from credly_contract.client_cert.judges import ClientRun
     from credly_contract.client_cert.judging import Judging
     from credly_contract.client_cert.middleware import Recorder
-    from credly_contract.client_cert.runner import check_runnable, run_integration
+    from credly_contract.client_cert.runner import run_integration
     from credly_contract.engine.run import Engine, Subject
     from credly_contract.engine.settings import RunSettings
     from credly_contract.invocation import CLIENT_CERTIFICATION_DIR, run_suite
@@ -148,24 +149,8 @@ def run(args: argparse.Namespace) -> int:
     from credly_contract.report.waivers import load_waivers
     from credly_contract.session import new_run_id
 
-    command = list(args.integration)
-    if command[:1] == ["--"]:
-        command = command[1:]
-    if not command:
-        raise ConfigError(
-            "certify-client needs the integration's command after --, e.g. "
-            "credly-contract certify-client -- python sync.py"
-        )
-    check_runnable(command)
-    if args.timeout_seconds <= 0:
-        raise ConfigError(f"--timeout-seconds must be positive, not {args.timeout_seconds:g}")
-    watch_dir = Path(args.watch_dir) if args.watch_dir else None
-    if watch_dir is not None and not watch_dir.is_dir():
-        what = "is a file" if watch_dir.exists() else "does not exist"
-        raise ConfigError(
-            f"--watch-dir {watch_dir} {what}; give the folder the integration writes to "
-            "(create it first if the integration does not)"
-        )
+    command = _integration_command(args)
+    watch_dir = _watched_folder(args)
     waivers = (
         load_waivers(args.waivers, client_requirements(), CATALOGUE_FILE) if args.waivers else []
     )
@@ -238,18 +223,7 @@ def run(args: argparse.Namespace) -> int:
         ),
         certificate={
             "kind": "client",
-            "integration": {
-                "command": command,
-                "exit_code": outcome.returncode,
-                "timed_out": outcome.timed_out,
-                "seconds": round(outcome.seconds, 3),
-                "watched_folder": str(watch_dir) if watch_dir else None,
-                "run_without_injections": {
-                    "exit_code": clean.returncode,
-                    "timed_out": clean.timed_out,
-                    "seconds": round(clean.seconds, 3),
-                },
-            },
+            "integration": _integration_facts(command, clean, outcome, watch_dir),
             "injections": injector.public() + upstream.injections(),
             "timeline": [exchange.timeline_entry() for exchange in client_run.exchanges],
         },
@@ -263,6 +237,54 @@ def run(args: argparse.Namespace) -> int:
         CLIENT_CERTIFICATION_DIR, settings, engine=engine, plugins=[Judging(client_run, engine)]
     )
     return int(code)
+
+
+def _integration_command(args: argparse.Namespace) -> list[str]:
+    """The integration's command line (after --), checked before anything starts."""
+    from credly_contract.client_cert.runner import check_runnable
+
+    command = list(args.integration)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        raise ConfigError(
+            "certify-client needs the integration's command after --, e.g. "
+            "credly-contract certify-client -- python sync.py"
+        )
+    check_runnable(command)
+    if args.timeout_seconds <= 0:
+        raise ConfigError(f"--timeout-seconds must be positive, not {args.timeout_seconds:g}")
+    return command
+
+
+def _watched_folder(args: argparse.Namespace) -> Path | None:
+    """--watch-dir, which must be a folder that exists (no secret may appear in its files)."""
+    watch_dir = Path(args.watch_dir) if args.watch_dir else None
+    if watch_dir is not None and not watch_dir.is_dir():
+        what = "is a file" if watch_dir.exists() else "does not exist"
+        raise ConfigError(
+            f"--watch-dir {watch_dir} {what}; give the folder the integration writes to "
+            "(create it first if the integration does not)"
+        )
+    return watch_dir
+
+
+def _integration_facts(
+    command: list[str], clean: Outcome, injected: Outcome, watch_dir: Path | None
+) -> dict[str, object]:
+    """The certificate's ``integration``: its command and how its two runs ended."""
+    return {
+        "command": command,
+        "exit_code": injected.returncode,
+        "timed_out": injected.timed_out,
+        "seconds": round(injected.seconds, 3),
+        "watched_folder": str(watch_dir) if watch_dir else None,
+        "run_without_injections": {
+            "exit_code": clean.returncode,
+            "timed_out": clean.timed_out,
+            "seconds": round(clean.seconds, 3),
+        },
+    }
 
 
 def _live_target() -> Target:
