@@ -31,6 +31,7 @@ from credly_contract.pytest_report import (
     test_id,
     write_judgement,
 )
+from credly_contract.report import requirement_lines, verdict_lines
 from credly_contract.report.allure_labels import label_test, report_failures
 
 PLUGIN_NAME = "credly-certification"
@@ -216,14 +217,12 @@ class Certification:
         engine, write = self._engine, terminalreporter.write_line
         if engine is None:
             return
-        lines = engine.requirement_lines()
+        lines = requirement_lines(engine.certificate) if engine.certificate is not None else []
         if lines:
             terminalreporter.section("credly-contract requirements")
         if engine.cleanup_note:
             lines.append(f"credly-contract: {engine.cleanup_note}")
         if engine.certificate is not None and not self.driven_by_cli:
-            from credly_contract.report import verdict_lines
-
             lines += verdict_lines(engine.certificate, engine.settings.run_folder)
         for line in lines:
             write(line)

@@ -9,7 +9,6 @@ The pytest plugin (``credly_contract.plugin``) only turns pytest's events into c
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,9 +28,9 @@ from credly_contract.http_client import Exchange, Limits, LostAnswers, ReadOnlyV
 from credly_contract.interrupts import Interrupts
 from credly_contract.profiles import PROFILES
 from credly_contract.report.certificate import Certificate
-from credly_contract.report.waivers import Waiver, apply_waivers, describe, load_waivers, waiving
+from credly_contract.report.waivers import Waiver, describe, load_waivers, waiving
 from credly_contract.request_plan import CLEANUP, SETUP
-from credly_contract.results import NOT_RUN, Results
+from credly_contract.results import Results
 from credly_contract.scrub import scrub
 from credly_contract.session import CertificationRun
 from credly_contract.verdict import ErrorKind, ExitCode, RunError, Verdict
@@ -426,41 +425,6 @@ class Engine:
         every failure of a test (which is then reported skipped), else None."""
         waived = waiving({f["requirement"] for f in failures}, self.waivers)
         return "; ".join(describe(waiver) for waiver in waived) if waived else None
-
-    def requirement_lines(self) -> list[str]:
-        """The console's table of requirement statuses (empty when no test was judged); a waived
-        failure reads ``WAIVED <id> (reason, until <date>)``."""
-        results = self.results
-        if not any(o.tests for o in results.outcomes.values()):
-            return []
-        lines, out_of_scope = [], 0
-        waived, _ = apply_waivers(results.statuses(), self.waivers, dt.date.today())
-        for rid in results.outcomes:
-            if rid in waived:
-                lines.append(describe(waived[rid]))
-                continue
-            why = ""
-            status = results.status_of(rid)
-            if status == NOT_RUN:
-                in_scope = results.in_scope(rid)
-                out_of_scope += not in_scope
-                why = (
-                    "  (outside this run's scope)"
-                    if not in_scope
-                    else f"  ({results.not_run_reason(rid)})"
-                )
-            lines.append(f"{status.upper():8} {rid}{why}")
-        if out_of_scope:
-            lines.append(
-                f"credly-contract: {out_of_scope} requirement(s) are NOT_RUN because they are "
-                f"outside this run's scope ({results.scope_why}); {results.scope_full_run}"
-            )
-        elif unproven := sum(s == NOT_RUN for s in results.statuses().values()):
-            lines.append(
-                f"credly-contract: {unproven} requirement(s) are NOT_RUN (the reason beside "
-                "each): nothing in this run proved them; a certification needs every one"
-            )
-        return lines
 
 
 def evidence_of(failure: CheckFailed) -> Failure:

@@ -22,7 +22,7 @@ from credly_contract.report.manifest import (
     write_manifest,
 )
 from credly_contract.report.verify import CERTIFICATE_JSON, ReportInvalid, verified_certificate
-from credly_contract.report.waivers import Waiver
+from credly_contract.report.waivers import Waiver, waived_line
 from credly_contract.results import FAILED, NOT_RUN, PASSED, WAIVED, Results
 from credly_contract.scrub import scrub
 from credly_contract.verdict import ExitCode, Verdict
@@ -84,21 +84,35 @@ def write_certificate(run_dir: Path, certificate: Mapping[str, Any]) -> None:
     write_manifest(run_dir)
 
 
-def requirement_lines(certificate: dict[str, Any]) -> list[str]:
-    """One line per requirement as `certify` prints them (``PASSED   ID``), a not-run one with its
-    reason, a failed or waived one followed by its first failure's message."""
-    lines = []
-    for requirement in certificate["requirements"]:
-        status, rid = requirement["status"], requirement["id"]
-        why = (
-            f"  ({requirement['reason']})" if status == NOT_RUN and "reason" in requirement else ""
-        )
+def requirement_lines(certificate: Mapping[str, Any]) -> list[str]:
+    """The console's table, read from the certificate: one line per requirement (``PASSED   ID``,
+    a not-run one with its reason, a waived failure as ``WAIVED <id> (reason, until <date>)``) and
+    a line on what was not run; empty when no test was judged (a run stopped before its tests)."""
+    entries = certificate["requirements"]
+    if not any(entry["tests"] for entry in entries):
+        return []
+    lines, out_of_scope, not_run = [], 0, 0
+    for entry in entries:
+        status, rid = entry["status"], entry["id"]
         if status == WAIVED:
-            waiver = requirement["waiver"]
-            why = f"  (waived until {waiver['expires']}: {waiver['reason']})"
+            lines.append(waived_line(rid, entry["waiver"]))
+            continue
+        why = ""
+        if status == NOT_RUN:
+            not_run += 1
+            out_of_scope += not entry["in_scope"]
+            why = f"  ({entry['reason']})" if entry["in_scope"] else "  (outside this run's scope)"
         lines.append(f"{status.upper():8} {rid}{why}")
-        for failure in requirement.get("evidence", [])[:1]:
-            lines.append(f"         {failure['message']}")
+    if out_of_scope and (scope := certificate.get("scope")):
+        lines.append(
+            f"credly-contract: {out_of_scope} requirement(s) are NOT_RUN because they are "
+            f"outside this run's scope ({scope['why']}); {scope['full_run']}"
+        )
+    elif not_run:
+        lines.append(
+            f"credly-contract: {not_run} requirement(s) are NOT_RUN (the reason beside each): "
+            "nothing in this run proved them; a certification needs every one"
+        )
     return lines
 
 

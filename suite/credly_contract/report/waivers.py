@@ -119,7 +119,12 @@ def load_waivers(
 
 def describe(waiver: Waiver) -> str:
     """How the console and a skipped test's reason name a waiver."""
-    return f"WAIVED {waiver.id} ({waiver.reason}, until {waiver.expires.isoformat()})"
+    return waived_line(waiver.id, waiver.public())
+
+
+def waived_line(requirement_id: str, waiver: Mapping[str, str]) -> str:
+    """``WAIVED <id> (reason, until <date>)``, from a waiver as the certificate lists it."""
+    return f"WAIVED {requirement_id} ({waiver['reason']}, until {waiver['expires']})"
 
 
 def waiving(failed_ids: set[str], waivers: list[Waiver]) -> list[Waiver] | None:
