@@ -4,6 +4,7 @@ a subcommand has, and one definition of the exit codes and verdicts that everyth
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -119,3 +120,31 @@ def test_output_cut_short_by_its_reader_ends_quietly_without_a_traceback():
     process.stdout.close()
     assert process.wait(60) == ExitCode.OUTPUT_CLOSED
     assert b"Traceback" not in process.stderr.read()
+
+
+@pytest.mark.slow
+def test_a_certification_whose_output_is_cut_short_is_an_error_not_a_verdict(tmp_path):
+    # `credly-contract certify | head -1`: the run stops when its console goes; what it wrote is
+    # not a verdict on the target (it was not_certified, with the unfinished requirements not run).
+    reports = tmp_path / "reports"
+    # 30 ms a request leaves the run about 3 s of tests after its first line (72 tests in): the
+    # reader is gone long before the next line, however slow the machine is to wake it.
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "credly_contract.cli", "certify", "--profile", "quick"),
+            *("--latency", "30", "--reports-dir", str(reports)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()
+
+    assert process.wait(120) == ExitCode.OUTPUT_CLOSED
+    assert b"Traceback" not in process.stderr.read()
+    certificate = json.loads((reports / "certificate.json").read_text(encoding="utf-8"))
+    assert certificate["verdict"] == "error"
+    assert certificate["observations"][0]["kind"] == "run_error"
+    assert "the run stopped before its tests ended" in certificate["observations"][0]["detail"]

@@ -244,5 +244,5 @@ class Certification:
             # An xdist worker: hand the run's facts to the controller, which writes the artefacts.
             config.workeroutput[FACTS_OUTPUT] = engine.facts().to_json()
             return
-        engine.finish()
+        engine.finish(unfinished=exitstatus == pytest.ExitCode.INTERNAL_ERROR)
         session.exitstatus = engine.exit_code()

@@ -394,8 +394,18 @@ class Engine:
     def judged_anything(self) -> bool:
         return any(o.tests for o in self.results.outcomes.values()) or bool(self.results.error)
 
-    def finish(self) -> Certificate:
-        """Write the run's artefacts (certificate, HTML, manifest); returns the certificate."""
+    def finish(self, *, unfinished: bool = False) -> Certificate:
+        """Write the run's artefacts (certificate, HTML, manifest); returns the certificate.
+        ``unfinished``: the test runner stopped on an error of its own (its console output closed,
+        as under ``| head``, is one), so the run is an error whatever its tests had shown."""
+        if unfinished:
+            self.results.fail_run(
+                RunError(
+                    ErrorKind.INTERRUPTED,
+                    "the run stopped before its tests ended: the test runner met an error of its "
+                    "own (the console's output closed, as under `| head`, is one cause)",
+                )
+            )
         from credly_contract.report import write_run_artifacts
 
         facts = self.facts() if self.run is not None else self._facts_of_run
