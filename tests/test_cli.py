@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from credly_contract import cli
+from credly_contract.interrupts import Interrupts, Terminated
 from credly_contract.verdict import EXIT_CODES_HELP, ExitCode, Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,3 +151,32 @@ def test_a_certification_whose_output_is_cut_short_is_an_error_not_a_verdict(tmp
     assert certificate["verdict"] == "error"
     assert certificate["observations"][0]["kind"] == "run_error"
     assert "the run stopped before its tests ended" in certificate["observations"][0]["detail"]
+
+
+def test_sigterm_that_reaches_the_command_itself_exits_143_not_130():
+    # A SIGTERM in a run's last moments (its handlers already put back) ends the command as a
+    # SIGTERM: CI tells a cancelled job (143) from a Ctrl-C (130) by this code.
+    def add(subparsers):
+        return subparsers.add_parser("cancelled")
+
+    def run(args):
+        raise Terminated()
+
+    cli.SUBCOMMANDS.append(cli.Subcommand("cancelled", add, run))
+    try:
+        assert cli.main(["cancelled"]) == ExitCode.TERMINATED
+    finally:
+        cli.SUBCOMMANDS.pop()
+
+
+def test_a_signal_while_the_certificate_is_written_lets_it_be_written_and_a_second_stops():
+    interrupts = Interrupts()
+    interrupts.install()
+    try:
+        with interrupts.shielded("writing the certificate; press Ctrl-C again to stop"):
+            os.kill(os.getpid(), signal.SIGTERM)  # noted, said, and the writing goes on
+            assert interrupts.received == [signal.SIGTERM]
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        interrupts.restore()

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import dataclasses
 import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from credly_contract import __version__
 from credly_contract.client_cert import command as certify_client
 from credly_contract.config import ENVIRONMENT, ConfigError, TargetUnreachable
+from credly_contract.interrupts import Terminated
 from credly_contract.verdict import EXIT_CODES_HELP, ExitCode, exit_codes_help
 
 if TYPE_CHECKING:
@@ -460,9 +462,10 @@ def main(argv: list[str] | None = None) -> int:
     except TargetUnreachable as error:
         print(f"credly-contract: target unreachable: {error}", file=sys.stderr)
         return ExitCode.UNREACHABLE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupted:  # outside a run's own handling (its last moments)
         print("credly-contract: interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+        terminated = isinstance(interrupted, Terminated)
+        return ExitCode.for_signal(signal.SIGTERM if terminated else signal.SIGINT)
     except BrokenPipeError:
         # `credly-contract report DIR | head`: stop quietly, and keep Python's exit-time flush of
         # the closed pipe from printing a traceback.

@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
 from typing import Any
 
@@ -28,7 +28,7 @@ class Interrupts:
 
     def __init__(self) -> None:
         self.received: list[int] = []
-        self.cleaning = False
+        self.shielding: str | None = None  # what the run is finishing, which one signal lets end
         self._previous: dict[int, Any] = {}
 
     def install(self) -> None:
@@ -56,22 +56,26 @@ class Interrupts:
         return NAMES.get(self.received[0], f"signal {self.received[0]}") if self.received else ""
 
     @contextmanager
-    def cleanup(self) -> Iterator[None]:
-        """While the run deletes what it created: one signal lets it finish, a second stops it."""
-        self.cleaning = True
+    def shielded(self, doing: str) -> Iterator[None]:
+        """While the run finishes ``doing`` (deleting what it created, writing its certificate):
+        one signal lets it finish, saying so; a second stops it."""
+        self.shielding = doing
         try:
             yield
         finally:
-            self.cleaning = False
+            self.shielding = None
+
+    def cleanup(self) -> AbstractContextManager[None]:
+        return self.shielded("cleaning up what this run created; press Ctrl-C again to skip it")
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)
         if len(self.received) == 1:
-            if self.cleaning:
-                _say("cleaning up what this run created; press Ctrl-C again to skip it")
+            if self.shielding:
+                _say(self.shielding)
                 return
             raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-        if self.cleaning or len(self.received) > 2:
+        if self.shielding or len(self.received) > 2:
             raise KeyboardInterrupt()
         # A second signal before teardown started: teardown sees skip_cleanup and deletes nothing.
 

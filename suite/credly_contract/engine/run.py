@@ -410,16 +410,18 @@ class Engine:
 
         facts = self.facts() if self.run is not None else self._facts_of_run
         subject = self.subject
-        self.certificate = write_run_artifacts(
-            self.settings.run_folder,
-            self.results,
-            facts,
-            profile=subject.profile if subject else self.settings.profile_name,
-            waivers=self.waivers,
-            sign_key=self.settings.sign_key,
-            extra=subject.certificate if subject else {},
-            files=subject.files if subject else {},
-        )
+        # The tests are over: a signal now lets the certificate be written (a second one stops).
+        with self.interrupts.shielded("writing the certificate; press Ctrl-C again to stop"):
+            self.certificate = write_run_artifacts(
+                self.settings.run_folder,
+                self.results,
+                facts,
+                profile=subject.profile if subject else self.settings.profile_name,
+                waivers=self.waivers,
+                sign_key=self.settings.sign_key,
+                extra=subject.certificate if subject else {},
+                files=subject.files if subject else {},
+            )
         return self.certificate
 
     def exit_code(self) -> ExitCode:
