@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
@@ -64,9 +64,6 @@ class Interrupts:
             yield
         finally:
             self.shielding = None
-
-    def cleanup(self) -> AbstractContextManager[None]:
-        return self.shielded("cleaning up what this run created; press Ctrl-C again to skip it")
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)

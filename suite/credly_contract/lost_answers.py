@@ -73,7 +73,7 @@ class LostAnswerReruns:
                 break
             if (run := self.run()) is not None:
                 run.client.lost_answers.reruns += 1
-            _forget_failed_fixtures(item)  # runtestprotocol gives the next attempt a new request
+            _forget_failed_fixtures(item)  # _attempt gives the next attempt a new request
         for report in reports:
             item.ihook.pytest_runtest_logreport(report=report)
         item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)

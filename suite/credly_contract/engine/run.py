@@ -112,15 +112,12 @@ class Engine:
         self._charged: tuple[str, list[str]] = (SETUP, [])
         # The waivers in force (RunSettings.build refused any that cannot apply): a test whose only
         # failures they waive is reported skipped, with the waiver (waived_note).
-        self.waivers: list[Waiver] = (
-            subject.waivers
-            if subject
-            else load_waivers(settings.waivers, self.results.requirements)
-            if settings.waivers
-            else []
-        )
+        self.waivers: list[Waiver] = []
         if subject:
+            self.waivers = subject.waivers
             self.merge(subject.facts)
+        elif settings.waivers:
+            self.waivers = load_waivers(settings.waivers, self.results.requirements)
 
     # -- the run -----------------------------------------------------------------------------------
 
@@ -131,7 +128,7 @@ class Engine:
         try:
             target, emulator = open_target(settings, self._given_target)
         except ConfigError as error:
-            raise self.stop(RunError(ErrorKind.CONFIGURATION, scrub(str(error)))) from None
+            raise self.stop(run_error(error)) from None
         limits = Limits(
             timeout=settings.timeout,
             budget=settings.request_budget,
@@ -149,12 +146,9 @@ class Engine:
         run.client.on_exchange = self.passive_checks
         try:
             run.preflight()
-        except ConfigError as error:
+        except (ConfigError, TargetUnreachable) as error:
             self.shutdown(run)
-            raise self.stop(RunError(ErrorKind.CONFIGURATION, scrub(str(error)))) from None
-        except TargetUnreachable as error:
-            self.shutdown(run)
-            raise self.stop(RunError(ErrorKind.UNREACHABLE, scrub(str(error)))) from None
+            raise self.stop(run_error(error)) from None
         except KeyboardInterrupt:
             self.shutdown(run)
             raise
@@ -182,7 +176,9 @@ class Engine:
         left: list[dict[str, object]] = []
         if not skipped:
             try:
-                with interrupts.cleanup():
+                with interrupts.shielded(
+                    "cleaning up what this run created; press Ctrl-C again to skip it"
+                ):
                     left = run.close()
             except KeyboardInterrupt:
                 skipped = True
@@ -317,12 +313,7 @@ class Engine:
                 # Refused before it was sent: under the read-only profile this test cannot run.
                 judgement.skip = str(other)
             elif isinstance(other, TargetUnreachable | ConfigError):
-                kind = (
-                    ErrorKind.CONFIGURATION
-                    if isinstance(other, ConfigError)
-                    else ErrorKind.UNREACHABLE
-                )
-                self.results.fail_run(RunError(kind, scrub(str(other))))
+                self.results.fail_run(run_error(other))
                 judgement.stop = True  # the rest would fail the same way; keep its teardown
             else:
                 judgement.failures += [
@@ -437,6 +428,12 @@ class Engine:
         every failure of a test (which is then reported skipped), else None."""
         waived = waiving({f["requirement"] for f in failures}, self.waivers)
         return "; ".join(describe(waiver) for waiver in waived) if waived else None
+
+
+def run_error(error: ConfigError | TargetUnreachable) -> RunError:
+    """What stops a run: its configuration is wrong (exit 2), or no answer came (exit 3)."""
+    kind = ErrorKind.CONFIGURATION if isinstance(error, ConfigError) else ErrorKind.UNREACHABLE
+    return RunError(kind, scrub(str(error)))
 
 
 def evidence_of(failure: CheckFailed) -> Failure:
